@@ -1,0 +1,278 @@
+"""Command line: ``audit [PATH ...]`` and ``audit trace --from SRC --to DST [PATH ...]``.
+
+Exit codes: 0 no findings at or above the fail level, 1 findings, 2 usage or internal error,
+130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from auditor import __version__
+
+EXIT_OK, EXIT_FINDINGS, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
+FORMATS = ("console", "sarif", "json", "github", "markdown")
+
+
+class UsageError(Exception):
+    """A problem with how the tool was called (exit code 2)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(message)
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("paths", nargs="*", metavar="PATH", help="files or folders to audit (default: .), - for stdin")
+    parser.add_argument("--exclude", action="append", default=[], metavar="GLOB", help="skip matching paths (repeatable)")
+    parser.add_argument("--stdin-filename", metavar="NAME", help="the name to report for input read from -")
+    parser.add_argument("--config", metavar="FILE", help="read configuration from FILE")
+    parser.add_argument("--isolated", action="store_true", help="ignore configuration files")
+    parser.add_argument("--select", action="append", default=[], metavar="RULES",
+                        help="only these rules: IDs, names or prefixes such as CA2 (comma-separated)")
+    parser.add_argument("--ignore", action="append", default=[], metavar="RULES", help="skip these rules")
+    parser.add_argument("--max-file-size", type=_size, metavar="BYTES",
+                        help="refuse files above this size (default 20MiB; suffixes K, M)")
+    parser.add_argument("--follow-symlinks", action="store_true",
+                        help="follow symlinks that point outside the audited folders")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks; re-raise errors inside rules")
+    parser.add_argument("--pure-python", action="store_true", help=argparse.SUPPRESS)
+
+
+def _size(text: str) -> int:
+    units = {"K": 1024, "M": 1024**2, "G": 1024**3}
+    text = text.strip().upper().removesuffix("IB").removesuffix("B")
+    try:
+        if text and text[-1] in units:
+            return int(float(text[:-1]) * units[text[-1]])
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="audit",
+        description="Static auditor for Calico network policy: finds the pitfalls of exposing Service cluster IPs "
+        "over BGP, with file, line and column for every finding.",
+        epilog="Subcommand: `audit trace --from SRC --to IP:PORT/PROTO [PATH ...]` explains one flow. "
+        "Exit codes: 0 clean, 1 findings at or above --fail-on, 2 usage or internal error.",
+    )
+    _common(parser)
+    parser.add_argument("--format", choices=FORMATS, default="console", help="report format (default: console)")
+    parser.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE instead of stdout")
+    parser.add_argument("--sarif", metavar="FILE", help="also write SARIF to FILE (for code scanning)")
+    parser.add_argument("--fail-on", choices=("error", "warning", "note", "never"),
+                        help="lowest severity that fails the run (default: warning)")
+    parser.add_argument("--exit-zero", action="store_true", help="exit 0 even with findings (errors still exit 2)")
+    parser.add_argument("--show-suppressed", action="store_true", help="list suppressed findings too")
+    parser.add_argument("-q", "--quiet", action="store_true", help="print nothing; report by exit code")
+    parser.add_argument("--statistics", action="store_true", help="print counts per rule only")
+    parser.add_argument("--color", choices=("auto", "always", "never"), default="auto", help="console colors")
+    parser.add_argument("--list-rules", action="store_true", help="list the rules and exit")
+    parser.add_argument("--explain", metavar="RULE", help="show a rule's documentation and exit")
+    parser.add_argument("--version", action="version", version=f"calico-audit {__version__}")
+    return parser
+
+
+def build_trace_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="audit trace", description="Explain how Calico and kube-proxy treat one flow from outside.")
+    _common(parser)
+    parser.add_argument("--from", dest="source", required=True, metavar="IP|CIDR", help="client address or range")
+    parser.add_argument("--to", dest="destination", required=True, metavar="IP:PORT/PROTO",
+                        help="destination, e.g. 10.96.20.15:443/TCP")
+    parser.add_argument("--format", choices=("console", "json"), default="console")
+    parser.add_argument("-o", "--output", metavar="FILE")
+    parser.add_argument("--color", choices=("auto", "always", "never"), default="auto")
+    return parser
+
+
+def _is_trace(argv: Sequence[str]) -> bool:
+    """``trace`` is the subcommand only when flow options follow; ``audit trace`` alone audits a folder named trace."""
+    if not argv or argv[0] != "trace":
+        return False
+    rest = argv[1:]
+    flow = any(a in ("--from", "--to", "-h", "--help") or a.startswith(("--from=", "--to=")) for a in rest)
+    return flow or not os.path.exists("trace")
+
+
+def _split(values: Sequence[str]) -> list[str]:
+    return [v.strip() for value in values for v in value.split(",") if v.strip()]
+
+
+def _use_color(choice: str, stream: object) -> bool:
+    if choice == "always":
+        return True
+    if choice == "never" or os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def write_atomic(path: str, text: str) -> None:
+    """Write via a temporary file and rename, so a failed write never leaves a partial report."""
+    import tempfile
+
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".calico-audit-", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def _emit(text: str, output: str | None) -> None:
+    if output:
+        write_atomic(output, text)
+    elif text:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        sys.stdout.flush()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args_list
+    try:
+        if _is_trace(args_list):
+            return _trace(args_list[1:])
+        return _audit(args_list)
+    except UsageError as exc:
+        sys.stderr.write(f"audit: error: {exc}\nTry 'audit --help'.\n")
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        sys.stderr.write("\naudit: interrupted\n")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (`audit ... | head`): stop quietly.
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except OSError:
+            pass
+        return EXIT_ERROR if debug else EXIT_OK
+    except Exception as exc:
+        if debug:
+            raise
+        sys.stderr.write(f"audit: internal error: {type(exc).__name__}: {exc} (run with --debug for a traceback)\n")
+        return EXIT_ERROR
+
+
+def _configure(args: argparse.Namespace) -> object:
+    from auditor import catalog
+    from auditor.config import ConfigError, load_config
+
+    try:
+        config = load_config(
+            explicit=args.config,
+            isolated=args.isolated,
+            overrides={
+                "select": _split(args.select) or None,
+                "ignore": _split(args.ignore) or None,
+                "fail-on": getattr(args, "fail_on", None),
+                "exclude": args.exclude or None,
+                "max-file-size": args.max_file_size,
+            },
+        )
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+    for key in [*config.select, *config.ignore, *config.extend_select]:
+        if not catalog.is_known_selector(key):
+            raise UsageError(f"unknown rule or prefix {key!r} (see --list-rules)")
+    return config
+
+
+def _audit(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
+    from auditor import catalog
+
+    if args.list_rules:
+        return _list_rules(args)
+    if args.explain:
+        rule = catalog.find(args.explain)
+        if rule is None:
+            raise UsageError(f"unknown rule {args.explain!r} (see --list-rules)")
+        from auditor.docs import render_explain
+
+        _emit(render_explain(rule, color=_use_color(args.color, sys.stdout)), args.output)
+        return EXIT_OK
+    config = _configure(args)
+    from auditor.loader import Limits
+    from auditor.report import render
+    from auditor.run import audit
+
+    paths = args.paths or ["."]
+    limits = Limits(max_file_bytes=config.max_file_size, follow_symlinks_outside=args.follow_symlinks)
+    try:
+        result = audit(paths, config, limits, stdin_name=args.stdin_filename or "-", debug=args.debug,
+                       pure=args.pure_python)
+    except FileNotFoundError as exc:
+        raise UsageError(f"no such file or folder: {exc.args[0]}") from None
+    color = _use_color(args.color, sys.stdout) if not args.output else False
+    text = render(result, args.format, color=color, show_suppressed=args.show_suppressed,
+                  statistics=args.statistics, quiet=args.quiet)
+    if args.sarif:
+        write_atomic(args.sarif, render(result, "sarif"))
+    _emit(text, args.output)
+    if result.internal_errors:
+        return EXIT_ERROR
+    if args.exit_zero:
+        return EXIT_OK
+    return EXIT_FINDINGS if result.failing() else EXIT_OK
+
+
+def _list_rules(args: argparse.Namespace) -> int:
+    import json
+
+    from auditor import catalog
+
+    rules = catalog.all_rules()
+    if args.format == "json":
+        payload = [
+            {"id": r.id, "name": r.name, "severity": r.severity.label, "title": r.title, "help_uri": r.help_uri}
+            for r in rules
+        ]
+        _emit(json.dumps(payload, indent=2), args.output)
+        return EXIT_OK
+    from auditor.docs import render_rule_table
+
+    _emit(render_rule_table(rules, color=_use_color(args.color, sys.stdout)), args.output)
+    return EXIT_OK
+
+
+def _trace(argv: list[str]) -> int:
+    args = build_trace_parser().parse_args(argv)
+    config = _configure(args)
+    from auditor.loader import Limits
+    from auditor.run import audit
+    from auditor.trace import TraceError, render_trace, trace_flow
+
+    limits = Limits(max_file_bytes=config.max_file_size, follow_symlinks_outside=args.follow_symlinks)
+    try:
+        result = audit(args.paths or ["."], config, limits, stdin_name=args.stdin_filename or "-", debug=args.debug)
+        answer = trace_flow(result, args.source, args.destination)
+    except FileNotFoundError as exc:
+        raise UsageError(f"no such file or folder: {exc.args[0]}") from None
+    except TraceError as exc:
+        raise UsageError(str(exc)) from None
+    color = _use_color(args.color, sys.stdout) if not args.output else False
+    _emit(render_trace(answer, args.format, color=color), args.output)
+    return EXIT_OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

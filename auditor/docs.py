@@ -1,0 +1,115 @@
+"""Rule documentation rendered from the catalog: `--explain`, `--list-rules` and docs/rules.md."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from auditor.catalog import Rule, all_rules
+
+
+def _fence(text: str) -> str:
+    return "```yaml\n" + text.rstrip("\n") + "\n```"
+
+
+def rule_markdown(rule: Rule, heading: str = "##") -> str:
+    """The full documentation of one rule, as Markdown."""
+    parts = [
+        f"{heading} {rule.id} {rule.name}",
+        "",
+        f"**{rule.title}**",
+        "",
+        f"Default severity: `{rule.severity.label}`" + (f" · Guide step: {rule.guide_step}" if rule.guide_step else ""),
+        "",
+        f"{heading}# Why it bites",
+        "",
+        rule.rationale,
+        "",
+        f"{heading}# How to fix",
+        "",
+        rule.remediation,
+        "",
+    ]
+    for example in rule.examples:
+        verdict = "Fails" if example.failing else "Passes"
+        where = f" (findings at {', '.join(example.expect)})" if example.expect else ""
+        parts += [f"{heading}# {verdict}: {example.title}{where}", ""]
+        for name, text in example.files.items():
+            if len(example.files) > 1:
+                parts += [f"`{name}`", ""]
+            parts += [_fence(text), ""]
+        if example.config:
+            settings = "\n".join(f"{k} = {v!r}" for k, v in example.config.items())
+            parts += ["With configuration:", "", "```toml\n[tool.calico-audit]\n" + settings + "\n```", ""]
+    if rule.references:
+        parts += [f"{heading}# References", ""] + [f"- <{ref}>" for ref in rule.references] + [""]
+    return "\n".join(parts).rstrip() + "\n"
+
+
+def catalog_markdown(rules: Sequence[Rule] | None = None) -> str:
+    """docs/rules.md: the index table and every rule's page."""
+    rules = tuple(rules or all_rules())
+    lines = [
+        "# calico-audit rules",
+        "",
+        "<!-- Generated from the rule catalog by `python -m auditor.docs`; do not edit by hand. -->",
+        "",
+        "| ID | name | severity | what it catches |",
+        "| --- | --- | --- | --- |",
+    ]
+    for rule in rules:
+        anchor = f"{rule.id.lower()}-{rule.name}"
+        lines.append(f"| [{rule.id}](#{anchor}) | `{rule.name}` | {rule.severity.label} | {rule.title} |")
+    lines.append("")
+    for rule in rules:
+        lines.append(rule_markdown(rule))
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def main() -> None:  # pragma: no cover - exercised through the docs freshness test
+    import pathlib
+    import sys
+
+    target = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else "docs/rules.md")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(catalog_markdown(), encoding="utf-8")
+    print(f"wrote {target}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
+
+
+def _console(color: bool, width: int | None = None):  # noqa: ANN202 - rich is imported lazily
+    import io
+
+    from rich.console import Console
+
+    buffer = io.StringIO()
+    console = Console(file=buffer, force_terminal=color, no_color=not color, width=width or 100,
+                      color_system="standard" if color else None, highlight=False)
+    return console, buffer
+
+
+def render_explain(rule: Rule, color: bool = False, width: int | None = None) -> str:
+    """``audit --explain RULE``: the rule's documentation rendered for the terminal."""
+    from rich.markdown import Markdown
+
+    console, buffer = _console(color, width)
+    console.print(Markdown(rule_markdown(rule, heading="#"), code_theme="ansi_dark"))
+    return buffer.getvalue()
+
+
+def render_rule_table(rules: Sequence[Rule], color: bool = False, width: int | None = None) -> str:
+    """``audit --list-rules``: one row per rule."""
+    from rich.table import Table
+
+    console, buffer = _console(color, width)
+    table = Table(show_lines=False, box=None, pad_edge=False)
+    for column in ("ID", "name", "severity", "what it catches"):
+        table.add_column(column, overflow="fold")
+    styles = {"error": "red", "warning": "yellow", "note": "cyan"}
+    for rule in rules:
+        level = rule.severity.label
+        table.add_row(rule.id, rule.name, f"[{styles[level]}]{level}[/]", rule.title)
+    console.print(table)
+    return buffer.getvalue()

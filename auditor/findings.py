@@ -1,0 +1,142 @@
+"""Findings: what the engine reports, with severities and exact places.
+
+Rules never build these directly: a rule yields :class:`Issue` objects (what is wrong and where in
+the data); the engine stamps the rule ID, severity, file, line and column and produces
+:class:`Finding` objects, which every reporter consumes.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Union
+
+if TYPE_CHECKING:
+    from auditor.loader import Document
+
+PathT = tuple[Union[str, int], ...]
+
+
+class Severity(enum.IntEnum):
+    """Finding severity; the integer order is the order of importance."""
+
+    NOTE = 1
+    WARNING = 2
+    ERROR = 3
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+    @classmethod
+    def parse(cls, text: str) -> Severity:
+        try:
+            return cls[text.strip().upper()]
+        except KeyError:
+            raise ValueError(f"unknown severity {text!r} (expected error, warning or note)") from None
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Span:
+    """A 1-based region of a text file; ``end_column`` is the column just after the last character."""
+
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+
+    @classmethod
+    def point(cls, line: int, column: int, width: int = 1) -> Span:
+        return cls(line, column, line, column + max(width, 1))
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """A place in a file, as shown to the user."""
+
+    path: str  # display path: relative to the working directory when below it, with "/"
+    span: Span
+    description: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.span.line}:{self.span.column}"
+
+
+@dataclass(frozen=True, slots=True)
+class Pointer:
+    """A node inside a parsed document, addressed by its path from the document root."""
+
+    doc: Document
+    path: PathT
+    on_key: bool = False
+
+
+def format_path(path: PathT) -> str:
+    """Render a data path the way users read it: ``spec.ingress[0].source.nets[1]``."""
+    out: list[str] = []
+    for part in path:
+        if isinstance(part, int):
+            out.append(f"[{part}]")
+        else:
+            text = str(part)
+            plain = text.replace("-", "").replace("_", "").isalnum()
+            out.append(("." if out else "") + text if plain else f"[{text!r}]")
+    return "".join(out)
+
+
+Target = Union[Pointer, Location]
+
+
+@dataclass(frozen=True, slots=True)
+class Related:
+    """A secondary place that explains a finding (the Service, the policy, the HostEndpoint)."""
+
+    at: Target
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Issue:
+    """What a rule reports: the message and where, in data terms.
+
+    ``identity`` names the resource for fingerprints (``Kind/namespace/name``); ``key`` tells apart
+    several issues of one rule on the same field. Both are filled in from the pointer when empty.
+    """
+
+    message: str
+    at: Target
+    related: tuple[Related, ...] = ()
+    identity: str = ""
+    key: str = ""
+    severity: Severity | None = None  # overrides the rule's severity (for example when a default was assumed)
+
+
+@dataclass(frozen=True, slots=True)
+class Suppression:
+    """Why a finding is not counted (an inline comment, an annotation or the baseline)."""
+
+    kind: str  # "inSource" or "external"
+    justification: str
+    source: str  # "comment", "annotation", "file", "baseline"
+
+
+@dataclass(slots=True)
+class Finding:
+    """A rule violation, fully placed and stamped by the engine."""
+
+    rule_id: str
+    rule_name: str
+    severity: Severity
+    message: str
+    location: Location
+    fingerprint: str
+    field_path: str = ""
+    identity: str = ""
+    related: tuple[tuple[Location, str], ...] = ()
+    suppression: Suppression | None = None
+    internal_error: bool = False
+    extra: dict[str, object] = field(default_factory=dict)
+
+    def sort_key(self) -> tuple[str, int, int, str, str]:
+        s = self.location.span
+        return (self.location.path, s.line, s.column, self.rule_id, self.message)

@@ -1,0 +1,99 @@
+"""One audit run: load -> model -> rules -> findings, with timings for the report."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from auditor import catalog
+from auditor.catalog import Rule
+from auditor.config import Config
+from auditor.engine import Context, run_rules
+from auditor.findings import Finding, Severity
+from auditor.loader import Limits, LoadResult, SourceFile, load
+from auditor.model import KNOWN_KINDS, Model, build_model
+
+
+@dataclass
+class Stats:
+    files: int = 0
+    documents: int = 0
+    resources: int = 0
+    skipped_documents: int = 0
+    empty_documents: int = 0
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class AuditResult:
+    findings: list[Finding]
+    rules: tuple[Rule, ...]  # the enabled rules
+    load: LoadResult
+    model: Model
+    config: Config
+    stats: Stats
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def files(self) -> dict[str, SourceFile]:
+        return {f.path: f for f in self.load.files}
+
+    def active(self) -> list[Finding]:
+        """Findings that count (not suppressed)."""
+        return [f for f in self.findings if f.suppression is None]
+
+    def failing(self) -> list[Finding]:
+        level = self.config.fail_on
+        if level is None:
+            return []
+        return [f for f in self.active() if f.severity >= level]
+
+    @property
+    def internal_errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.internal_error]
+
+
+def enabled_rules(config: Config) -> tuple[Rule, ...]:
+    """Rules picked by ``select``/``extend_select`` and not removed by ``ignore``."""
+    chosen = []
+    for rule in catalog.all_rules():
+        picked = any(catalog.matches(rule, s) for s in [*config.select, *config.extend_select])
+        dropped = any(catalog.matches(rule, s) for s in config.ignore)
+        if picked and not dropped:
+            chosen.append(rule)
+    return tuple(chosen)
+
+
+def audit(
+    paths: Sequence[str],
+    config: Config | None = None,
+    limits: Limits | None = None,
+    stdin_name: str = "-",
+    debug: bool = False,
+    pure: bool = False,
+) -> AuditResult:
+    """Audit ``paths`` (files, folders, ``-`` for stdin). Raises FileNotFoundError for a missing path."""
+    config = config or Config()
+    limits = limits or Limits(max_file_bytes=config.max_file_size)
+    stats = Stats()
+    t0 = time.perf_counter()
+    loaded = load(paths, KNOWN_KINDS, exclude=config.exclude, limits=limits, stdin_name=stdin_name, pure=pure)
+    t1 = time.perf_counter()
+    model = build_model(loaded.resources, config.default_namespace)
+    t2 = time.perf_counter()
+    rules = enabled_rules(config)
+    ctx = Context(load=loaded, model=model, config=config)
+    findings = run_rules(ctx, rules, config.severity, debug=debug)
+    t3 = time.perf_counter()
+    stats.files = len(loaded.files)
+    stats.documents = len(loaded.documents)
+    stats.resources = len(loaded.resources)
+    stats.skipped_documents = loaded.skipped_documents
+    stats.empty_documents = loaded.empty_documents
+    stats.seconds = {"load": t1 - t0, "model": t2 - t1, "rules": t3 - t2, "total": t3 - t0}
+    return AuditResult(findings, rules, loaded, model, config, stats, ctx.notes)
+
+
+def worst(findings: Sequence[Finding]) -> Severity | None:
+    return max((f.severity for f in findings), default=None)

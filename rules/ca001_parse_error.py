@@ -1,0 +1,103 @@
+"""CA001 parse-error: a file that cannot be read as YAML or JSON is a file nobody audited."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from auditor.catalog import Example, Rule
+from auditor.engine import Context
+from auditor.findings import Issue, Location, Severity
+
+RULE = Rule(
+    id="CA001",
+    name="parse-error",
+    title="File is not valid YAML/JSON, is not UTF-8, or is an unrendered template",
+    severity=Severity.ERROR,
+    rationale=(
+        "A manifest that does not parse is rejected by `kubectl apply` and `calicoctl`, and none of its "
+        "policies are checked by this tool either. Duplicate keys are included: YAML forbids them and "
+        "tools disagree on which value wins, so what you review is not what gets applied. Template files "
+        "(Helm `{{ }}`) are not manifests until they are rendered."
+    ),
+    remediation=(
+        "Fix the syntax at the reported line and column. Save files as UTF-8. Remove duplicate keys. "
+        "Render templates before auditing them, e.g. `helm template RELEASE CHART | audit -`."
+    ),
+    references=("https://yaml.org/spec/1.2.2/#mapping", "https://helm.sh/docs/helm/helm_template/"),
+    tags=("syntax",),
+    examples=(
+        Example(
+            title="an unclosed flow sequence",
+            files={
+                "policy.yaml": """\
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata:
+  name: allow-cluster-ips
+spec:
+  selector: k8s-role == 'node'
+  types: [Ingress
+""",
+            },
+            expect=("8:1",),
+        ),
+        Example(
+            title="a duplicate key: which preDNAT value wins?",
+            files={
+                "policy.yaml": """\
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata:
+  name: allow-cluster-ips
+spec:
+  selector: k8s-role == 'node'
+  preDNAT: true
+  applyOnForward: true
+  preDNAT: false
+""",
+            },
+            expect=("9:3",),
+        ),
+        Example(
+            title="an unrendered Helm template",
+            files={
+                "templates/policy.yaml": """\
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata:
+  name: {{ .Release.Name }}-allow
+""",
+            },
+            expect=("4:9",),
+        ),
+        Example(
+            title="valid YAML",
+            files={
+                "policy.yaml": """\
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata:
+  name: allow-cluster-ips
+spec:
+  selector: k8s-role == 'node'
+  types: [Ingress]
+""",
+            },
+        ),
+    ),
+)
+
+# Filesystem conditions that are worth a word but are not broken manifests.
+_SEVERITY = {"symlink": Severity.WARNING}
+
+
+def check(ctx: Context) -> Iterator[Issue]:
+    for problem in ctx.load.problems:
+        message = problem.message + (f"; {problem.hint}" if problem.hint else "")
+        yield Issue(
+            message=message,
+            at=Location(problem.file.path, problem.span),
+            identity=problem.file.path,
+            key=problem.code,
+            severity=_SEVERITY.get(problem.code),
+        )
