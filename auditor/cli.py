@@ -7,6 +7,7 @@ Exit codes: 0 no findings at or above the fail level, 1 findings, 2 usage or int
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from collections.abc import Sequence
@@ -28,17 +29,29 @@ class _Parser(argparse.ArgumentParser):
 
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="*", metavar="PATH", help="files or folders to audit (default: .), - for stdin")
-    parser.add_argument("--exclude", action="append", default=[], metavar="GLOB", help="skip matching paths (repeatable)")
+    parser.add_argument(
+        "--exclude", action="append", default=[], metavar="GLOB", help="skip matching paths (repeatable)"
+    )
     parser.add_argument("--stdin-filename", metavar="NAME", help="the name to report for input read from -")
     parser.add_argument("--config", metavar="FILE", help="read configuration from FILE")
     parser.add_argument("--isolated", action="store_true", help="ignore configuration files")
-    parser.add_argument("--select", action="append", default=[], metavar="RULES",
-                        help="only these rules: IDs, names or prefixes such as CA2 (comma-separated)")
+    parser.add_argument(
+        "--select",
+        action="append",
+        default=[],
+        metavar="RULES",
+        help="only these rules: IDs, names or prefixes such as CA2 (comma-separated)",
+    )
     parser.add_argument("--ignore", action="append", default=[], metavar="RULES", help="skip these rules")
-    parser.add_argument("--max-file-size", type=_size, metavar="BYTES",
-                        help="refuse files above this size (default 20MiB; suffixes K, M)")
-    parser.add_argument("--follow-symlinks", action="store_true",
-                        help="follow symlinks that point outside the audited folders")
+    parser.add_argument(
+        "--max-file-size",
+        type=_size,
+        metavar="BYTES",
+        help="refuse files above this size (default 20MiB; suffixes K, M)",
+    )
+    parser.add_argument(
+        "--follow-symlinks", action="store_true", help="follow symlinks that point outside the audited folders"
+    )
     parser.add_argument("--debug", action="store_true", help="show tracebacks; re-raise errors inside rules")
     parser.add_argument("--pure-python", action="store_true", help=argparse.SUPPRESS)
 
@@ -66,8 +79,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--format", choices=FORMATS, default="console", help="report format (default: console)")
     parser.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE instead of stdout")
     parser.add_argument("--sarif", metavar="FILE", help="also write SARIF to FILE (for code scanning)")
-    parser.add_argument("--fail-on", choices=("error", "warning", "note", "never"),
-                        help="lowest severity that fails the run (default: warning)")
+    parser.add_argument(
+        "--fail-on",
+        choices=("error", "warning", "note", "never"),
+        help="lowest severity that fails the run (default: warning)",
+    )
     parser.add_argument("--exit-zero", action="store_true", help="exit 0 even with findings (errors still exit 2)")
     parser.add_argument("--show-suppressed", action="store_true", help="list suppressed findings too")
     parser.add_argument("-q", "--quiet", action="store_true", help="print nothing; report by exit code")
@@ -83,8 +99,9 @@ def build_trace_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="audit trace", description="Explain how Calico and kube-proxy treat one flow from outside.")
     _common(parser)
     parser.add_argument("--from", dest="source", required=True, metavar="IP|CIDR", help="client address or range")
-    parser.add_argument("--to", dest="destination", required=True, metavar="IP:PORT/PROTO",
-                        help="destination, e.g. 10.96.20.15:443/TCP")
+    parser.add_argument(
+        "--to", dest="destination", required=True, metavar="IP:PORT/PROTO", help="destination, e.g. 10.96.20.15:443/TCP"
+    )
     parser.add_argument("--format", choices=("console", "json"), default="console")
     parser.add_argument("-o", "--output", metavar="FILE")
     parser.add_argument("--color", choices=("auto", "always", "never"), default="auto")
@@ -129,10 +146,8 @@ def write_atomic(path: str, text: str) -> None:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
-        except OSError:
-            pass
         raise
 
 
@@ -218,13 +233,20 @@ def _audit(argv: list[str]) -> int:
     paths = args.paths or ["."]
     limits = Limits(max_file_bytes=config.max_file_size, follow_symlinks_outside=args.follow_symlinks)
     try:
-        result = audit(paths, config, limits, stdin_name=args.stdin_filename or "-", debug=args.debug,
-                       pure=args.pure_python)
+        result = audit(
+            paths, config, limits, stdin_name=args.stdin_filename or "-", debug=args.debug, pure=args.pure_python
+        )
     except FileNotFoundError as exc:
         raise UsageError(f"no such file or folder: {exc.args[0]}") from None
     color = _use_color(args.color, sys.stdout) if not args.output else False
-    text = render(result, args.format, color=color, show_suppressed=args.show_suppressed,
-                  statistics=args.statistics, quiet=args.quiet)
+    text = render(
+        result,
+        args.format,
+        color=color,
+        show_suppressed=args.show_suppressed,
+        statistics=args.statistics,
+        quiet=args.quiet,
+    )
     if args.sarif:
         write_atomic(args.sarif, render(result, "sarif"))
     _emit(text, args.output)

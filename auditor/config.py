@@ -43,6 +43,7 @@ class Config:
     service_cidrs: list[str] = field(default_factory=list)
     node_port_range: str = ""
     node_selector: str = ""
+    advertised_cidrs: list[str] = field(default_factory=list)
     source: str = "defaults"  # where the configuration came from, for --show-config
 
     def as_mapping(self) -> dict[str, Any]:
@@ -63,6 +64,7 @@ class Config:
                 "service-cidrs": self.service_cidrs,
                 "node-port-range": self.node_port_range,
                 "node-selector": self.node_selector,
+                "advertised-cidrs": self.advertised_cidrs,
             },
         }
 
@@ -83,6 +85,7 @@ _CLUSTER_KEYS = {
     "service-cidrs": "service_cidrs",
     "node-port-range": "node_port_range",
     "node-selector": "node_selector",
+    "advertised-cidrs": "advertised_cidrs",
 }
 
 
@@ -156,7 +159,7 @@ def _check_facts(config: Config, origin: str) -> None:
     from auditor.nets import NetError, parse_cidr
     from auditor.ports import PortError, parse_range_text
 
-    for attr in ("pod_cidrs", "service_cidrs"):
+    for attr in ("pod_cidrs", "service_cidrs", "advertised_cidrs"):
         for value in getattr(config, attr):
             try:
                 parse_cidr(value)
@@ -198,7 +201,7 @@ def read_file(path: str) -> dict[str, Any] | None:
 
     try:
         data = YAML(typ="safe").load(raw.decode("utf-8"))
-    except Exception as exc:  # noqa: BLE001 - any YAML error is a config error
+    except Exception as exc:
         raise ConfigError(f"{path}: invalid YAML: {str(exc).splitlines()[0]}") from None
     if data is None:
         return {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from auditor.catalog import Rule, all_rules
 
@@ -79,14 +80,20 @@ if __name__ == "__main__":  # pragma: no cover
     main()
 
 
-def _console(color: bool, width: int | None = None):  # noqa: ANN202 - rich is imported lazily
+def _console(color: bool, width: int | None = None) -> tuple[Any, Any]:  # rich is imported lazily
     import io
 
     from rich.console import Console
 
     buffer = io.StringIO()
-    console = Console(file=buffer, force_terminal=color, no_color=not color, width=width or 100,
-                      color_system="standard" if color else None, highlight=False)
+    console = Console(
+        file=buffer,
+        force_terminal=color,
+        no_color=not color,
+        width=width or 100,
+        color_system="standard" if color else None,
+        highlight=False,
+    )
     return console, buffer
 
 

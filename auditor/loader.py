@@ -30,9 +30,27 @@ YAML_SUFFIXES = (".yaml", ".yml", ".json")
 #: Folders never descended into: version control and tool caches.
 SKIP_DIRS = frozenset(
     {
-        ".git", ".hg", ".svn", ".bzr", "_darcs", ".jj", ".tox", ".nox", ".venv", "venv", "node_modules",
-        "__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".hypothesis", ".terraform",
-        ".idea", ".calico-audit-cache", ".direnv", ".eggs",
+        ".git",
+        ".hg",
+        ".svn",
+        ".bzr",
+        "_darcs",
+        ".jj",
+        ".tox",
+        ".nox",
+        ".venv",
+        "venv",
+        "node_modules",
+        "__pycache__",
+        ".mypy_cache",
+        ".pytest_cache",
+        ".ruff_cache",
+        ".hypothesis",
+        ".terraform",
+        ".idea",
+        ".calico-audit-cache",
+        ".direnv",
+        ".eggs",
     }
 )
 
@@ -502,7 +520,9 @@ def _template_span(text: str) -> Span | None:
 _TEMPLATE_HINT = "render it first, e.g. `helm template RELEASE CHART | audit -` or `kustomize build DIR | audit -`"
 
 
-def parse_text(file: SourceFile, limits: Limits | None = None, pure: bool = False) -> tuple[list[Document], list[LoadProblem]]:
+def parse_text(
+    file: SourceFile, limits: Limits | None = None, pure: bool = False
+) -> tuple[list[Document], list[LoadProblem]]:
     """Parse a file's text into documents; never raises for bad input."""
     limits = limits or Limits()
     text = file.text or ""
@@ -513,7 +533,7 @@ def parse_text(file: SourceFile, limits: Limits | None = None, pure: bool = Fals
     try:
         _compose_into(file, text, 0, 0, limits, pure, docs, problems)
         return docs, problems
-    except Exception as exc:  # noqa: BLE001 - any parser failure is a finding for this file
+    except Exception as exc:
         first_error = exc
     template = _template_span(text)
     if template is not None:
@@ -538,7 +558,7 @@ def parse_text(file: SourceFile, limits: Limits | None = None, pure: bool = Fals
         before = len(docs)
         try:
             _compose_into(file, chunk, offset, index, limits, pure, docs, problems)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             del docs[before:]
             span, message = _error_position(exc, chunk, offset)
             problems.append(LoadProblem(file, span, f"invalid YAML: {message}", "syntax"))
@@ -826,7 +846,9 @@ def load(
     return result
 
 
-def add_file(result: LoadResult, file: SourceFile, known_kinds: frozenset[str], limits: Limits, pure: bool = False) -> None:
+def add_file(
+    result: LoadResult, file: SourceFile, known_kinds: frozenset[str], limits: Limits, pure: bool = False
+) -> None:
     docs, problems = parse_text(file, limits, pure)
     result.problems.extend(problems)
     for doc in docs:
@@ -839,4 +861,3 @@ def add_file(result: LoadResult, file: SourceFile, known_kinds: frozenset[str], 
             result.resources.extend(found)
         else:
             result.skipped_documents += 1
-

@@ -40,10 +40,24 @@ AUTO_HEP_LABEL = "projectcalico.org/created-by"
 
 CALICO_KINDS = frozenset(
     {
-        "GlobalNetworkPolicy", "NetworkPolicy", "StagedGlobalNetworkPolicy", "StagedNetworkPolicy",
-        "StagedKubernetesNetworkPolicy", "Tier", "HostEndpoint", "GlobalNetworkSet", "NetworkSet", "IPPool",
-        "BGPConfiguration", "BGPPeer", "FelixConfiguration", "KubeControllersConfiguration",
-        "ClusterInformation", "IPReservation", "BGPFilter", "Profile",
+        "GlobalNetworkPolicy",
+        "NetworkPolicy",
+        "StagedGlobalNetworkPolicy",
+        "StagedNetworkPolicy",
+        "StagedKubernetesNetworkPolicy",
+        "Tier",
+        "HostEndpoint",
+        "GlobalNetworkSet",
+        "NetworkSet",
+        "IPPool",
+        "BGPConfiguration",
+        "BGPPeer",
+        "FelixConfiguration",
+        "KubeControllersConfiguration",
+        "ClusterInformation",
+        "IPReservation",
+        "BGPFilter",
+        "Profile",
     }
 )
 WORKLOAD_KINDS = frozenset(
@@ -532,16 +546,14 @@ def _protocol_ref(path: PathT, value: Any) -> Ref[int] | None:
 
 
 def _scoped(selector: sel.Selector, prefix: str, has_label: str) -> sel.Selector:
-    """A namespace or service-account selector rewritten the way Calico stores it."""
-    if selector.is_exactly_global():
-        return sel.has(NS_LABEL).negate()
-    if selector.is_all():
-        return sel.has(has_label)
-    return selector.prefixed(prefix)
+    """A namespace or service-account selector rewritten the way Calico stores it.
 
-
-def _quote(text: str) -> str:
-    return f"'{text}'" if "'" not in text else f'"{text}"'
+    Label keys get ``prefix`` (``pcns.``/``pcsa.``); ``all()`` becomes ``has(<has_label>)`` and
+    ``global()`` becomes ``!has(projectcalico.org/namespace)`` (non-namespaced objects).
+    """
+    return selector.prefixed(prefix).replace_functions(
+        all_with=sel.has(has_label), global_with=sel.has(NS_LABEL).negate()
+    )
 
 
 def _entity(
@@ -561,14 +573,12 @@ def _entity(
     effective: sel.Selector | None = None
     broken = any(s is not None and s.selector is None for s in (selector, ns_selector, sa_selector))
     if not broken:
-        wants_positive = (
-            selector is not None or not_selector is not None or bool(sa_names) or sa_selector is not None
-        )
+        wants_positive = selector is not None or not_selector is not None or bool(sa_names) or sa_selector is not None
         parts: list[sel.Selector] = []
         if selector is not None and selector.selector is not None:
             parts.append(selector.selector)
         if sa_names:
-            parts.append(sel.parse(f"{SA_LABEL} in {{{', '.join(_quote(n) for n in sa_names)}}}"))
+            parts.append(sel.one_of(SA_LABEL, sa_names))
         if sa_selector is not None and sa_selector.selector is not None:
             parts.append(_scoped(sa_selector.selector, SA_PREFIX, SA_LABEL))
         if ns_selector is not None and ns_selector.selector is not None:
@@ -624,11 +634,7 @@ def _calico_policy(raw: RawResource, meta: tuple[Any, ...]) -> Policy:
     selector = parse_selector_at(("spec", "selector"), spec.get("selector"))
     ns_selector = parse_selector_at(("spec", "namespaceSelector"), spec.get("namespaceSelector")) if is_global else None
     sa_selector = parse_selector_at(("spec", "serviceAccountSelector"), spec.get("serviceAccountSelector"))
-    effective: sel.Selector | None
-    if selector is None:
-        effective = sel.ALL
-    else:
-        effective = selector.selector
+    effective: sel.Selector | None = sel.ALL if selector is None else selector.selector
     if effective is not None:
         if not is_global and namespace is not None:
             effective = effective.and_(sel.equals(NS_LABEL, namespace))
@@ -812,7 +818,9 @@ def _k8s_policy(raw: RawResource, meta: tuple[Any, ...]) -> Policy:
             peer_list: list[tuple[PathT, Any]] = [(path + (peers_key, j), p) for j, p in enumerate(peers)] or [
                 (path, None)
             ]
-            port_list: list[tuple[PathT, Any]] = [(path + ("ports", k), p) for k, p in enumerate(ports)] or [(path, None)]
+            port_list: list[tuple[PathT, Any]] = [(path + ("ports", k), p) for k, p in enumerate(ports)] or [
+                (path, None)
+            ]
             for peer_path, peer in peer_list:
                 for port_path, port in port_list:
                     proto = None
@@ -900,7 +908,9 @@ def _service(raw: RawResource, meta: tuple[Any, ...]) -> Service:
         external_traffic_policy="Local" if etp == "Local" else "Cluster",
         external_traffic_policy_set=etp is not None,
         internal_traffic_policy="Local" if spec.get("internalTrafficPolicy") == "Local" else "Cluster",
-        external_ips=_ip_refs(("spec", "externalIPs"), [((i,), v) for i, v in enumerate(as_list(spec.get("externalIPs")))]),
+        external_ips=_ip_refs(
+            ("spec", "externalIPs"), [((i,), v) for i, v in enumerate(as_list(spec.get("externalIPs")))]
+        ),
         load_balancer_ips=_ip_refs((), lb_values),
     )
 
@@ -967,7 +977,7 @@ def _workload(raw: RawResource, meta: tuple[Any, ...]) -> Workload:
 
 
 def _host_endpoint(raw: RawResource, meta: tuple[Any, ...]) -> HostEndpoint:
-    api, kind, name, namespace, labels, annotations = meta
+    api, kind, name, _namespace, labels, annotations = meta
     spec = as_dict(raw.data.get("spec"))
     named = []
     for port in as_list(spec.get("ports")):
@@ -1012,7 +1022,13 @@ def _proto_ports(value: Any) -> tuple[ProtoPort, ...] | None:
 def _simple(cls: type[Any], raw: RawResource, meta: tuple[Any, ...], **fields: Any) -> Any:
     api, kind, name, namespace, labels, annotations = meta
     return cls(
-        raw=raw, api_version=api, kind=kind, name=name, namespace=namespace, labels=labels, annotations=annotations,
+        raw=raw,
+        api_version=api,
+        kind=kind,
+        name=name,
+        namespace=namespace,
+        labels=labels,
+        annotations=annotations,
         **fields,
     )
 
@@ -1094,7 +1110,9 @@ class Model:
                         annotations={},
                         node=node.name,
                         interface_name="*",
-                        expected_ips=_ip_refs(("status", "addresses"), [((i,), a) for i, a in enumerate(node.addresses)]),
+                        expected_ips=_ip_refs(
+                            ("status", "addresses"), [((i,), a) for i, a in enumerate(node.addresses)]
+                        ),
                         profiles=("projectcalico-default-allow",),
                         named_ports=(),
                         auto=True,
@@ -1190,7 +1208,11 @@ class _LabelIndex(Generic[T]):
 
 
 def _endpoint_labels(
-    labels: Mapping[str, str], namespace: str, sa: str | None, ns_labels: Mapping[str, str], sa_labels: Mapping[str, str]
+    labels: Mapping[str, str],
+    namespace: str,
+    sa: str | None,
+    ns_labels: Mapping[str, str],
+    sa_labels: Mapping[str, str],
 ) -> dict[str, str]:
     out = dict(labels)
     out[NS_LABEL] = namespace
@@ -1215,7 +1237,12 @@ def build_model(resources: Iterable[RawResource], default_namespace: str = "defa
         api, kind = meta[0], meta[1]
         obj: Resource
         is_calico = api in CALICO_GROUPS
-        if is_calico and kind in ("GlobalNetworkPolicy", "NetworkPolicy", "StagedGlobalNetworkPolicy", "StagedNetworkPolicy"):
+        if is_calico and kind in (
+            "GlobalNetworkPolicy",
+            "NetworkPolicy",
+            "StagedGlobalNetworkPolicy",
+            "StagedNetworkPolicy",
+        ):
             obj = _calico_policy(raw, meta)
             model.policies.append(obj)  # type: ignore[arg-type]
         elif kind == "StagedKubernetesNetworkPolicy" or (kind == "NetworkPolicy" and not is_calico):
@@ -1249,13 +1276,17 @@ def build_model(resources: Iterable[RawResource], default_namespace: str = "defa
             obj = _host_endpoint(raw, meta)
             model.host_endpoints.append(obj)  # type: ignore[arg-type]
         elif is_calico and kind in ("GlobalNetworkSet", "NetworkSet"):
-            nets = _net_refs(("spec", "nets"), as_dict(raw.data.get("spec")).get("nets"), strict=False, allow_bare_ip=True)
+            nets = _net_refs(
+                ("spec", "nets"), as_dict(raw.data.get("spec")).get("nets"), strict=False, allow_bare_ip=True
+            )
             obj = _simple(NetworkSet, raw, meta, nets=nets, endpoint_labels={})
             model.network_sets.append(obj)  # type: ignore[arg-type]
         elif is_calico and kind == "IPPool":
             spec = as_dict(raw.data.get("spec"))
             cidr_refs = _net_refs(("spec",), [spec.get("cidr")]) if "cidr" in spec else ()
-            cidr = Ref(("spec", "cidr"), cidr_refs[0].raw, cidr_refs[0].value, cidr_refs[0].error) if cidr_refs else None
+            cidr = (
+                Ref(("spec", "cidr"), cidr_refs[0].raw, cidr_refs[0].value, cidr_refs[0].error) if cidr_refs else None
+            )
             uses = tuple(u for u in as_list(spec.get("allowedUses")) if isinstance(u, str)) or ("Workload", "Tunnel")
             obj = _simple(IPPool, raw, meta, cidr=cidr, disabled=as_bool(spec.get("disabled")), allowed_uses=uses)
             model.ip_pools.append(obj)  # type: ignore[arg-type]

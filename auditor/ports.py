@@ -44,7 +44,7 @@ def parse_port(value: object) -> PortRange | str:
     if isinstance(value, float):
         raise PortError(f"port {value} is not a whole number")
     if not isinstance(value, str):
-        raise PortError(f"a port must be a number, a \"min:max\" range or a port name, not {type(value).__name__}")
+        raise PortError(f'a port must be a number, a "min:max" range or a port name, not {type(value).__name__}')
     text = value.strip()
     if text.isdigit():
         number = int(text)
@@ -67,7 +67,7 @@ def parse_port(value: object) -> PortRange | str:
         )
     if not _NAMED_PORT_SYNTAX.match(text) or not _K8S_PORT_NAME.match(text) or not re.search("[a-z]", text):
         raise PortError(
-            f"{text!r} is neither a port number, a \"min:max\" range nor a valid port name "
+            f'{text!r} is neither a port number, a "min:max" range nor a valid port name '
             "(at most 15 lowercase letters, digits and '-', with at least one letter)"
         )
     return text

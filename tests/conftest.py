@@ -15,8 +15,12 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 
 
-def run_files(tmp_path: Path, files: Mapping[str, str], settings: Mapping[str, object] | None = None,
-              paths: list[str] | None = None) -> AuditResult:
+def run_files(
+    tmp_path: Path,
+    files: Mapping[str, str],
+    settings: Mapping[str, object] | None = None,
+    paths: list[str] | None = None,
+) -> AuditResult:
     """Write ``files`` under tmp_path and audit them with the working directory there."""
     for name, text in files.items():
         target = tmp_path / name

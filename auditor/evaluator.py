@@ -1,0 +1,785 @@
+"""The one model of Calico's packet path for traffic that arrives from outside at a host endpoint.
+
+Stages, in the order Felix and kube-proxy apply them (facts §3.2, §3.3, §4, §5):
+
+1. the host endpoint the packet arrives through (no HostEndpoint at all: host traffic is not policed);
+2. untracked (``doNotTrack``) then pre-DNAT (``preDNAT``) policies of that host endpoint, ingress only,
+   by tier, order and name; Allow skips normal host policy, Deny is final, no match falls through
+   (these stages have no default drop); failsafe ports bypass both;
+3. DNAT by kube-proxy: cluster IP / external IP / load-balancer IP / node IP + nodePort to a backend pod
+   and the **targetPort**; cluster mode SNATs the source to the node, local mode keeps the client;
+4. normal host policy: traffic to the host itself (failsafe ports first, default deny once a
+   HostEndpoint exists, profiles last) or forwarded traffic (policies with ``applyOnForward``,
+   end-of-tier deny once any applies, allowed when none applies);
+5. the destination pod's ingress policy (Calico and Kubernetes policies, tiers, ``Pass``, end-of-tier
+   deny; no policy selecting the pod: allowed).
+
+Addresses, ports and protocols are split into the few classes the policies distinguish
+(:func:`address_classes`), so questions over ranges ("which sources reach 10.96.20.15:443/TCP?")
+are answered exactly from one representative per class. Every verdict keeps the chain of stages,
+policies and rules that decided it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from itertools import pairwise
+from typing import Any
+
+from netaddr import IPAddress, IPNetwork, IPRange, IPSet
+
+from auditor.config import Config
+from auditor.facts import ClusterFacts, cluster_facts
+from auditor.findings import Pointer
+from auditor.model import (
+    EntityRule,
+    HostEndpoint,
+    Model,
+    NetworkSet,
+    Policy,
+    PolicyRule,
+    Service,
+    ServicePort,
+    Workload,
+)
+from auditor.ports import PROTOCOL_NUMBERS, PortRange, PortSet
+
+TCP, UDP, SCTP, ICMP = 6, 17, 132, 1
+ACTIONS = ("Allow", "Deny", "Pass", "Log")
+EPHEMERAL_PORT = 40000  # the client's source port for outside traffic (source ports are not known statically)
+
+
+# ------------------------------------------------------------------------------------------
+# Peers and packets
+# ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Peer:
+    """One end of a packet, as rules see it.
+
+    ``ip`` is a representative address (exact for its class), or None when the address is only
+    known to lie in ``ips`` (a pod's IP in the pool). ``labels`` are the label sets of the Calico
+    objects this address belongs to (network sets, host endpoints through ``expectedIPs``, pods):
+    rule selectors match through them.
+    """
+
+    kind: str  # "outside", "node", "pod", "host"
+    ip: IPAddress | None
+    ips: IPSet
+    labels: tuple[Mapping[str, str], ...] = ()
+    workload: Workload | None = None
+    host_endpoint: HostEndpoint | None = None
+    text: str = ""
+
+    def __str__(self) -> str:
+        return self.text or (str(self.ip) if self.ip is not None else self.kind)
+
+
+@dataclass(frozen=True)
+class Packet:
+    src: Peer
+    dst: Peer
+    port: int
+    protocol: int
+    src_port: int = EPHEMERAL_PORT
+
+
+@dataclass
+class Step:
+    """One stage of a verdict: what happened and which policy/rule decided it."""
+
+    stage: str
+    outcome: str  # allow, deny, pass, no-match, skip, info
+    text: str
+    policy: Policy | None = None
+    rule: PolicyRule | None = None
+
+    @property
+    def at(self) -> Pointer | None:
+        if self.rule is not None:
+            return self.rule.ptr()
+        if self.policy is not None:
+            return self.policy.ptr("metadata", "name")
+        return None
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"stage": self.stage, "outcome": self.outcome, "text": self.text}
+        if self.policy is not None:
+            out["policy"] = self.policy.identity
+        if self.rule is not None:
+            out["rule"] = self.rule.label
+        at = self.at
+        if at is not None:
+            span = at.doc.locate(at.path, at.on_key)
+            out["location"] = f"{at.doc.file.path}:{span.line}:{span.column}"
+        return out
+
+
+@dataclass
+class Verdict:
+    allowed: bool
+    steps: list[Step] = field(default_factory=list)
+
+    @property
+    def decisive(self) -> Step | None:
+        """The step that decided the verdict (the last allow/deny)."""
+        for step in reversed(self.steps):
+            if step.outcome in ("allow", "deny"):
+                return step
+        return None
+
+    def key(self) -> tuple[Any, ...]:
+        """Identity of the decision chain (to merge classes with the same story)."""
+        return tuple((s.stage, s.outcome, id(s.policy), id(s.rule)) for s in self.steps if s.outcome != "info")
+
+
+@dataclass
+class ChainResult:
+    outcome: str  # "allow", "deny" or "none" (no policy decided; for normal chains no tier applied)
+    steps: list[Step]
+    applied: bool  # at least one tier had a policy applying
+
+
+# ------------------------------------------------------------------------------------------
+# Matching one rule
+# ------------------------------------------------------------------------------------------
+
+
+def _nets_contain(nets: Sequence[IPNetwork], peer: Peer) -> bool:
+    if peer.ip is not None:
+        return any(peer.ip in net for net in nets)
+    if not peer.ips:
+        return False
+    covered = IPSet(nets)
+    return peer.ips.issubset(covered)
+
+
+def _nets_touch(nets: Sequence[IPNetwork], peer: Peer) -> bool:
+    if peer.ip is not None:
+        return any(peer.ip in net for net in nets)
+    return bool(peer.ips & IPSet(nets))
+
+
+def _labels_match(selector: Any, peer: Peer) -> bool:
+    return any(selector.matches(labels) for labels in peer.labels)
+
+
+def _named_port(name: str, peer: Peer, protocol: int) -> int | None:
+    proto = {v: k for k, v in PROTOCOL_NUMBERS.items()}.get(protocol, "")
+    if peer.workload is not None:
+        for port in peer.workload.container_ports:
+            if port.name == name and port.protocol == proto:
+                return port.port
+    if peer.host_endpoint is not None:
+        for pname, number, pproto in peer.host_endpoint.named_ports:
+            if pname == name and pproto == proto:
+                return number
+    return None
+
+
+def _port_in(refs: Sequence[Any], port: int, peer: Peer, protocol: int) -> bool:
+    for ref in refs:
+        value = ref.value
+        if isinstance(value, PortRange):
+            if value.lo <= port <= value.hi:
+                return True
+        elif isinstance(value, str) and _named_port(value, peer, protocol) == port:
+            return True
+    return False
+
+
+def entity_matches(entity: EntityRule, peer: Peer, port: int, protocol: int, model: Model) -> bool:
+    if entity.nets and not _nets_contain([r.value for r in entity.nets if r.value is not None], peer):
+        return False
+    if entity.not_nets and _nets_touch([r.value for r in entity.not_nets if r.value is not None], peer):
+        return False
+    if entity.effective_selector is not None and not _labels_match(entity.effective_selector, peer):
+        return False
+    if entity.effective_not_selector is not None and _labels_match(entity.effective_not_selector, peer):
+        return False
+    if entity.services:
+        name = entity.services.get("name")
+        namespace = entity.services.get("namespace")
+        if peer.workload is None:
+            return False
+        services = [s for s in model.services if s.name == name and (namespace is None or s.namespace == namespace)]
+        if not any(peer.workload in model.service_workloads(s) for s in services):
+            return False
+    if entity.ports and not _port_in(entity.ports, port, peer, protocol):
+        return False
+    return not (entity.not_ports and _port_in(entity.not_ports, port, peer, protocol))
+
+
+def rule_matches(rule: PolicyRule, pkt: Packet, model: Model) -> bool:
+    if rule.action not in ACTIONS:
+        return False  # Calico rejects the policy (CA007); it never matches anything
+    if rule.protocol is not None and rule.protocol.value != pkt.protocol:
+        return False
+    if rule.not_protocol is not None and rule.not_protocol.value == pkt.protocol:
+        return False
+    family = _family(pkt)
+    if rule.ip_version is not None and family is not None and rule.ip_version != family:
+        return False
+    if not entity_matches(rule.source, pkt.src, pkt.src_port, pkt.protocol, model):
+        return False
+    return entity_matches(rule.destination, pkt.dst, pkt.port, pkt.protocol, model)
+
+
+def _family(pkt: Packet) -> int | None:
+    for peer in (pkt.src, pkt.dst):
+        if peer.ip is not None:
+            return int(peer.ip.version)
+    return None
+
+
+# ------------------------------------------------------------------------------------------
+# Chains of tiers
+# ------------------------------------------------------------------------------------------
+
+
+def evaluate_chain(
+    policies: Sequence[Policy],
+    direction: str,
+    pkt: Packet,
+    model: Model,
+    stage: str,
+    default_drop: bool,
+) -> ChainResult:
+    """Evaluate ordered ``policies`` (already selected for the endpoint) for one packet.
+
+    ``default_drop``: end-of-tier drop when a tier applied (normal and forward chains); untracked and
+    pre-DNAT chains pass instead.
+    """
+    steps: list[Step] = []
+    applying = [p for p in policies if p.enforced and p.governs(direction)]
+    tiers: list[tuple[str, list[Policy]]] = []
+    for policy in applying:
+        if tiers and tiers[-1][0] == policy.tier:
+            tiers[-1][1].append(policy)
+        else:
+            tiers.append((policy.tier, [policy]))
+    for tier, members in tiers:
+        passed = False
+        for policy in members:
+            rules = policy.ingress if direction == "ingress" else policy.egress
+            for rule in rules:
+                if rule.action == "Log" or not rule_matches(rule, pkt, model):
+                    continue
+                if rule.action == "Allow":
+                    steps.append(Step(stage, "allow", f"{_who(policy)} {rule.label} allows", policy, rule))
+                    return ChainResult("allow", steps, True)
+                if rule.action == "Deny":
+                    steps.append(Step(stage, "deny", f"{_who(policy)} {rule.label} denies", policy, rule))
+                    return ChainResult("deny", steps, True)
+                if rule.action == "Pass":
+                    steps.append(
+                        Step(stage, "pass", f"{_who(policy)} {rule.label} passes to the next tier", policy, rule)
+                    )
+                    passed = True
+                    break
+            if passed:
+                break
+        if passed:
+            continue
+        if default_drop and model.tier_default_action(tier) != "Pass":
+            last = members[-1]
+            steps.append(
+                Step(stage, "deny", f"no rule in tier {tier!r} matches: end-of-tier drop (after {_who(last)})", last)
+            )
+            return ChainResult("deny", steps, True)
+        steps.append(Step(stage, "pass", f"no rule in tier {tier!r} matches; continues", members[-1]))
+    return ChainResult("none", steps, bool(tiers))
+
+
+def _who(policy: Policy) -> str:
+    kind = "Kubernetes NetworkPolicy" if policy.is_kubernetes else policy.kind
+    return f"{kind} {policy.namespace + '/' if policy.namespace else ''}{policy.name}"
+
+
+# ------------------------------------------------------------------------------------------
+# The evaluator
+# ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Backend:
+    service: Service
+    port: ServicePort
+    workload: Workload | None  # None: the backends are not in the repository
+    target_port: int | None  # None: a named target port that does not resolve
+    protocol: int
+
+
+class Evaluator:
+    """Answers reachability questions on one model; built once per run and shared by rules."""
+
+    def __init__(self, model: Model, config: Config) -> None:
+        self.model = model
+        self.config = config
+        self.facts: ClusterFacts = cluster_facts(model, config)
+
+    # --- policy sets per endpoint ------------------------------------------------------------
+
+    @cached_property
+    def host_endpoints(self) -> list[HostEndpoint]:
+        return self.model.all_host_endpoints
+
+    @cached_property
+    def host_policies(self) -> list[Policy]:
+        """Enforced policies that can apply to host endpoints, in evaluation order."""
+        return [p for p in self.model.policies if p.enforced and p.can_select_host_endpoints]
+
+    def policies_for_hep(self, hep: HostEndpoint) -> list[Policy]:
+        return [
+            p
+            for p in self.host_policies
+            if p.effective_selector is not None and p.effective_selector.matches(hep.labels)
+        ]
+
+    def untracked_for(self, hep: HostEndpoint) -> list[Policy]:
+        if hep.interface_name == "*":
+            return []  # Felix ignores untracked policy on all-interfaces host endpoints
+        return [p for p in self.policies_for_hep(hep) if p.do_not_track]
+
+    def prednat_for(self, hep: HostEndpoint) -> list[Policy]:
+        return [p for p in self.policies_for_hep(hep) if p.pre_dnat and not p.do_not_track]
+
+    def normal_for(self, hep: HostEndpoint) -> list[Policy]:
+        return [p for p in self.policies_for_hep(hep) if not p.pre_dnat and not p.do_not_track]
+
+    def forward_for(self, hep: HostEndpoint) -> list[Policy]:
+        return [p for p in self.normal_for(hep) if p.apply_on_forward]
+
+    def policies_for_workload(self, workload: Workload) -> list[Policy]:
+        return [
+            p
+            for p in self.model.policies
+            if p.enforced
+            and not p.pre_dnat
+            and not p.do_not_track
+            and p.effective_selector is not None
+            and p.effective_selector.matches(workload.endpoint_labels)
+        ]
+
+    @cached_property
+    def hep_groups(self) -> list[list[HostEndpoint]]:
+        """Host endpoints that every policy treats alike (same labels, same kind of interface)."""
+        groups: dict[tuple[Any, ...], list[HostEndpoint]] = {}
+        for hep in self.host_endpoints:
+            key = (
+                tuple(sorted(hep.labels.items())),
+                hep.interface_name == "*",
+                bool(hep.valid_expected_ips),
+                hep.profiles,
+                hep.named_ports,
+            )
+            groups.setdefault(key, []).append(hep)
+        return list(groups.values())
+
+    # --- addresses -----------------------------------------------------------------------------
+
+    @cached_property
+    def _labelled_nets(self) -> list[tuple[IPSet, Mapping[str, str], NetworkSet | HostEndpoint]]:
+        out: list[tuple[IPSet, Mapping[str, str], NetworkSet | HostEndpoint]] = []
+        for netset in self.model.network_sets:
+            if netset.valid_nets:
+                out.append((IPSet(netset.valid_nets), netset.endpoint_labels, netset))
+        for hep in self.host_endpoints:
+            ips = hep.valid_expected_ips
+            if ips:
+                out.append((IPSet([str(ip) for ip in ips]), hep.labels, hep))
+        return out
+
+    def outside_peer(self, ip: IPAddress | str, text: str = "") -> Peer:
+        """A client outside the cluster (it may still belong to a network set or be a host's address)."""
+        address = IPAddress(str(ip))
+        labels = tuple(lbl for ips, lbl, _ in self._labelled_nets if address in ips)
+        return Peer("outside", address, IPSet([str(address)]), labels, text=text)
+
+    def node_peer(self, hep: HostEndpoint) -> Peer:
+        """The node's own address (the source after SNAT): known to rules only through expectedIPs."""
+        ips = hep.valid_expected_ips
+        ipset = IPSet([str(ip) for ip in ips])
+        return Peer(
+            "node",
+            IPAddress(str(ips[0])) if ips else None,
+            ipset,
+            (hep.labels,) if ips else (),
+            host_endpoint=hep,
+            text=f"node {hep.node or hep.name} ({', '.join(map(str, ips)) or 'no expectedIPs'})",
+        )
+
+    def host_peer(self, hep: HostEndpoint) -> Peer:
+        peer = self.node_peer(hep)
+        return Peer("host", peer.ip, peer.ips, peer.labels, host_endpoint=hep, text=peer.text)
+
+    def pod_peer(self, workload: Workload) -> Peer:
+        return Peer(
+            "pod",
+            None,
+            self.facts.pod_cidrs,
+            (workload.endpoint_labels,),
+            workload=workload,
+            text=f"pod of {workload.kind} {workload.namespace}/{workload.name}",
+        )
+
+    def cidr_peer(self, net: IPNetwork) -> Peer:
+        return Peer("outside", None, IPSet([net]), text=str(net))
+
+    # --- DNAT ----------------------------------------------------------------------------------
+
+    def service_for(self, ip: IPAddress, port: int, protocol: int) -> tuple[Service, ServicePort, str] | None:
+        """The Service and port a destination address maps to, and how (cluster IP, external IP…)."""
+        proto = _proto_name(protocol)
+        for svc in self.model.services:
+            for how, refs in (
+                ("cluster IP", svc.cluster_ips),
+                ("external IP", svc.external_ips),
+                ("load-balancer IP", svc.load_balancer_ips),
+            ):
+                if any(r.value is not None and IPAddress(str(r.value)) == ip for r in refs):
+                    for sp in svc.ports:
+                        if sp.port == port and sp.protocol == proto:
+                            return svc, sp, how
+        for svc in self.model.services:
+            if svc.type not in ("NodePort", "LoadBalancer"):
+                continue
+            if not any(ip in IPSet([str(x) for x in h.valid_expected_ips]) for h in self.host_endpoints):
+                continue
+            for sp in svc.ports:
+                if sp.node_port == port and sp.protocol == proto:
+                    return svc, sp, "node port"
+        return None
+
+    def backends(self, svc: Service, sp: ServicePort) -> list[Backend]:
+        protocol = PROTOCOL_NUMBERS.get(sp.protocol, TCP)
+        workloads = self.model.service_workloads(svc)
+        if not workloads:
+            target = sp.effective_target
+            return [Backend(svc, sp, None, target if isinstance(target, int) else None, protocol)]
+        out = []
+        for w in workloads:
+            target = sp.effective_target
+            number = w.resolve_port(target, sp.protocol) if target is not None else None
+            out.append(Backend(svc, sp, w, number, protocol))
+        return out
+
+    # --- stages --------------------------------------------------------------------------------
+
+    def _failsafe(self, pkt: Packet, inbound: bool) -> bool:
+        entries = self.facts.failsafe_in if inbound else self.facts.failsafe_out
+        remote = pkt.src if inbound else pkt.dst
+        for entry in entries:
+            if entry.port != pkt.port or PROTOCOL_NUMBERS.get(entry.protocol) != pkt.protocol:
+                continue
+            if entry.net:
+                try:
+                    if remote.ip is None or remote.ip not in IPNetwork(entry.net):
+                        continue
+                except Exception:
+                    continue
+            return True
+        return False
+
+    def _pre_stages(self, hep: HostEndpoint, pkt: Packet, steps: list[Step]) -> str:
+        """Untracked then pre-DNAT ingress. Returns "allow", "deny" or "none"."""
+        failsafe = self._failsafe(pkt, inbound=True)
+        for stage, policies in (("untracked", self.untracked_for(hep)), ("pre-DNAT", self.prednat_for(hep))):
+            if not policies:
+                continue
+            if failsafe:
+                steps.append(
+                    Step(
+                        stage,
+                        "skip",
+                        f"failsafe port {pkt.port}/{_proto_name(pkt.protocol)}: {stage} policy is bypassed",
+                    )
+                )
+                continue
+            result = evaluate_chain(self.model.ordered(policies), "ingress", pkt, self.model, stage, default_drop=False)
+            steps.extend(result.steps)
+            if result.outcome in ("allow", "deny"):
+                return result.outcome
+            steps.append(
+                Step(stage, "no-match", f"no {stage} rule matches: {stage} has no default drop, the packet continues")
+            )
+        return "none"
+
+    def to_service(
+        self, client: Peer, hep: HostEndpoint | None, svc: Service, sp: ServicePort, dst_ip: IPAddress, how: str
+    ) -> list[tuple[Backend, Verdict]]:
+        """Outside client -> service address, through ``hep`` (None: no host endpoint polices it)."""
+        protocol = PROTOCOL_NUMBERS.get(sp.protocol, TCP)
+        dport = sp.node_port if how == "node port" and sp.node_port else (sp.port or 0)
+        original = Packet(client, Peer("service", dst_ip, IPSet([str(dst_ip)]), text=f"{dst_ip}"), dport, protocol)
+        head: list[Step] = []
+        pre = "none"
+        if hep is None:
+            head.append(Step("host endpoint", "info", "no HostEndpoint: Calico does not police traffic on the hosts"))
+        else:
+            head.append(
+                Step(
+                    "host endpoint",
+                    "info",
+                    f"arrives through HostEndpoint {hep.name} (interface {hep.interface_name or 'by expectedIPs'})",
+                )
+            )
+            pre = self._pre_stages(hep, original, head)
+            if pre == "deny":
+                return [(b, Verdict(False, list(head))) for b in self.backends(svc, sp)]
+        local = (svc.local_mode and how != "cluster IP") or (svc.local_mode and how == "cluster IP")
+        out: list[tuple[Backend, Verdict]] = []
+        for backend in self.backends(svc, sp):
+            steps = list(head)
+            port_text = backend.target_port if backend.target_port is not None else sp.effective_target
+            target = (
+                f"{backend.workload.kind} {backend.workload.namespace}/{backend.workload.name}"
+                if backend.workload
+                else "backends not in the repository"
+            )
+            steps.append(
+                Step(
+                    "DNAT",
+                    "info",
+                    f"kube-proxy: {how} {dst_ip}:{dport}/{sp.protocol} -> {target} "
+                    f"port {port_text} (Service {svc.namespace}/{svc.name})",
+                )
+            )
+            if backend.target_port is None and backend.workload is not None:
+                steps.append(
+                    Step(
+                        "DNAT",
+                        "deny",
+                        f"target port {sp.effective_target!r} is not a container port of "
+                        "the backend: the connection fails",
+                    )
+                )
+                out.append((backend, Verdict(False, steps)))
+                continue
+            pod = (
+                self.pod_peer(backend.workload)
+                if backend.workload
+                else Peer("pod", None, self.facts.pod_cidrs, text="backend pod")
+            )
+            forwarded = Packet(client, pod, backend.target_port or 0, protocol)
+            if hep is not None and pre != "allow":
+                fwd = self.forward_for(hep)
+                if fwd:
+                    result = evaluate_chain(
+                        self.model.ordered(fwd), "ingress", forwarded, self.model, "forward", default_drop=True
+                    )
+                    steps.extend(result.steps)
+                    if result.outcome == "deny":
+                        out.append((backend, Verdict(False, steps)))
+                        continue
+                    if result.outcome == "none":
+                        steps.append(
+                            Step("forward", "allow", "no applyOnForward policy applies: forwarded traffic is allowed")
+                        )
+                else:
+                    steps.append(
+                        Step(
+                            "forward",
+                            "allow",
+                            "no applyOnForward policy selects this host endpoint: forwarded traffic is allowed",
+                        )
+                    )
+            elif hep is not None:
+                steps.append(
+                    Step("forward", "skip", "allowed by pre-DNAT/untracked policy: normal host policy is skipped")
+                )
+            if local:
+                source = client
+                steps.append(Step("SNAT", "info", "externalTrafficPolicy: Local: the client address is kept"))
+            else:
+                source = self.node_peer(hep) if hep is not None else Peer("node", None, IPSet(), text="the node")
+                steps.append(Step("SNAT", "info", f"cluster mode: kube-proxy SNATs the source to {source}"))
+            if backend.workload is None:
+                steps.append(
+                    Step("pod", "allow", "the Service's pods are not in the repository: their policy cannot be checked")
+                )
+                out.append((backend, Verdict(True, steps)))
+                continue
+            verdict = self.pod_ingress(backend.workload, Packet(source, pod, backend.target_port or 0, protocol))
+            steps.extend(verdict.steps)
+            out.append((backend, Verdict(verdict.allowed, steps)))
+        return out
+
+    def pod_ingress(self, workload: Workload, pkt: Packet) -> Verdict:
+        policies = self.model.ordered(self.policies_for_workload(workload))
+        result = evaluate_chain(policies, "ingress", pkt, self.model, "pod", default_drop=True)
+        steps = list(result.steps)
+        if result.outcome == "none":
+            if result.applied:
+                steps.append(Step("pod", "allow", "every applicable tier passed: the namespace profile allows"))
+            else:
+                steps.append(
+                    Step(
+                        "pod",
+                        "allow",
+                        f"no ingress policy selects {workload.kind} "
+                        f"{workload.namespace}/{workload.name}: allowed by default",
+                    )
+                )
+            return Verdict(True, steps)
+        return Verdict(result.outcome == "allow", steps)
+
+    def to_host(self, client: Peer, hep: HostEndpoint, port: int, protocol: int) -> Verdict:
+        """Outside client -> a process on the host behind ``hep``."""
+        host = self.host_peer(hep)
+        pkt = Packet(client, host, port, protocol)
+        steps = [Step("host endpoint", "info", f"arrives through HostEndpoint {hep.name}")]
+        pre = self._pre_stages(hep, pkt, steps)
+        if pre == "deny":
+            return Verdict(False, steps)
+        if pre == "allow":
+            steps.append(Step("host", "skip", "allowed by pre-DNAT/untracked policy: normal host policy is skipped"))
+            return Verdict(True, steps)
+        return self._host_chain(hep, pkt, "ingress", steps)
+
+    def from_host(self, hep: HostEndpoint, remote: Peer, port: int, protocol: int) -> Verdict:
+        """A process on the host behind ``hep`` -> a remote address (host egress)."""
+        pkt = Packet(self.host_peer(hep), remote, port, protocol)
+        steps = [Step("host endpoint", "info", f"leaves through HostEndpoint {hep.name}")]
+        untracked = self.untracked_for(hep)
+        if untracked and not self._failsafe(pkt, inbound=False):
+            result = evaluate_chain(self.model.ordered(untracked), "egress", pkt, self.model, "untracked", False)
+            steps.extend(result.steps)
+            if result.outcome == "deny":
+                return Verdict(False, steps)
+            if result.outcome == "allow":
+                return Verdict(True, steps)
+        return self._host_chain(hep, pkt, "egress", steps)
+
+    def _host_chain(self, hep: HostEndpoint, pkt: Packet, direction: str, steps: list[Step]) -> Verdict:
+        if self._failsafe(pkt, inbound=direction == "ingress"):
+            steps.append(
+                Step(
+                    "failsafe",
+                    "allow",
+                    f"failsafe port {pkt.port}/{_proto_name(pkt.protocol)} "
+                    f"({self.facts.failsafe.note or 'Calico defaults'}) is always allowed",
+                )
+            )
+            return Verdict(True, steps)
+        result = evaluate_chain(self.model.ordered(self.normal_for(hep)), direction, pkt, self.model, "host", True)
+        steps.extend(result.steps)
+        if result.outcome in ("allow", "deny"):
+            return Verdict(result.outcome == "allow", steps)
+        if "projectcalico-default-allow" in hep.profiles:
+            steps.append(Step("profile", "allow", "profile projectcalico-default-allow allows"))
+            return Verdict(True, steps)
+        steps.append(
+            Step(
+                "host",
+                "deny",
+                f"no policy allows {direction} host traffic for HostEndpoint {hep.name}: "
+                "dropped once a HostEndpoint exists (no profile)",
+            )
+        )
+        return Verdict(False, steps)
+
+    def forwarded(self, hep: HostEndpoint, pkt: Packet) -> Verdict:
+        """Traffic forwarded through ``hep`` to ``pkt.dst`` (pod-to-pod across nodes, say)."""
+        steps: list[Step] = [Step("host endpoint", "info", f"arrives through HostEndpoint {hep.name}")]
+        pre = self._pre_stages(hep, pkt, steps)
+        if pre in ("allow", "deny"):
+            return Verdict(pre == "allow", steps)
+        fwd = self.forward_for(hep)
+        if not fwd:
+            steps.append(Step("forward", "allow", "no applyOnForward policy selects this host endpoint: allowed"))
+            return Verdict(True, steps)
+        result = evaluate_chain(self.model.ordered(fwd), "ingress", pkt, self.model, "forward", True)
+        steps.extend(result.steps)
+        if result.outcome == "none":
+            steps.append(Step("forward", "allow", "no applyOnForward policy governs ingress: allowed"))
+            return Verdict(True, steps)
+        return Verdict(result.outcome == "allow", steps)
+
+    # --- address classes -----------------------------------------------------------------------
+
+    def rule_nets(self, policies: Iterable[Policy]) -> list[IPNetwork]:
+        nets: list[IPNetwork] = []
+        for policy in policies:
+            for rule in policy.rules:
+                for entity in (rule.source, rule.destination):
+                    nets.extend(r.value for r in entity.nets if r.value is not None)
+                    nets.extend(r.value for r in entity.not_nets if r.value is not None)
+        return nets
+
+    def source_classes(self, within: IPSet, policies: Iterable[Policy]) -> list[IPSet]:
+        """Split ``within`` into the classes of source addresses ``policies`` cannot tell apart."""
+        cuts = self.rule_nets(policies)
+        cuts += [ips.iter_cidrs()[0] for ips, _, _ in self._labelled_nets for _ in [0] if ips.iter_cidrs()]
+        for ips, _, _ in self._labelled_nets:
+            cuts.extend(ips.iter_cidrs())
+        return address_classes(within, cuts)
+
+
+def _proto_name(number: int) -> str:
+    for name, value in PROTOCOL_NUMBERS.items():
+        if value == number:
+            return name
+    return str(number)
+
+
+def address_classes(within: IPSet, cuts: Iterable[IPNetwork]) -> list[IPSet]:
+    """Partition ``within`` at the boundaries of ``cuts``: inside each class every cut is all-or-nothing."""
+    out: list[IPSet] = []
+    for version in (4, 6):
+        ranges = [r for r in within.iter_ipranges() if r.version == version]
+        if not ranges:
+            continue
+        points: set[int] = set()
+        for net in cuts:
+            if net.version != version:
+                continue
+            points.add(int(net.first))
+            points.add(int(net.last) + 1)
+        for rng in ranges:
+            start, end = int(rng.first), int(rng.last)
+            inner = sorted(p for p in points if start < p <= end)
+            edges = [start, *inner, end + 1]
+            for lo, hi in pairwise(edges):
+                if lo < hi:
+                    out.append(IPSet(IPRange(IPAddress(lo, version), IPAddress(hi - 1, version))))
+    return out
+
+
+def representative(ipset: IPSet) -> IPAddress:
+    return IPAddress(ipset.iter_ipranges()[0].first, ipset.iter_ipranges()[0].version)
+
+
+def evaluator(ctx: Any) -> Evaluator:
+    """The run's shared evaluator (built on first use)."""
+    return ctx.memo("evaluator", lambda: Evaluator(ctx.model, ctx.config))
+
+
+def parse_flow_destination(text: str) -> tuple[IPAddress, int, int]:
+    """``10.96.20.15:443/TCP`` or ``[fd00::1]:443/TCP`` -> (address, port, protocol number)."""
+    proto = "TCP"
+    body = text.strip()
+    if "/" in body:
+        body, proto = body.rsplit("/", 1)
+    if body.startswith("["):
+        host, _, port_text = body[1:].partition("]:")
+    else:
+        host, _, port_text = body.rpartition(":")
+    number = PROTOCOL_NUMBERS.get(proto) or PROTOCOL_NUMBERS.get(proto.upper())
+    if number is None:
+        raise ValueError(f"unknown protocol {proto!r} (TCP, UDP or SCTP)")
+    try:
+        address = IPAddress(str(ipaddress.ip_address(host)))
+        port = int(port_text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not IP:PORT/PROTOCOL (e.g. 10.96.20.15:443/TCP)") from None
+    if not 1 <= port <= 65535:
+        raise ValueError(f"port {port} is outside 1-65535")
+    return address, port, number
+
+
+ALL_PORTS_SET = PortSet([(1, 65535)])

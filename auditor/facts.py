@@ -1,0 +1,168 @@
+"""Cluster facts the semantic rules need, taken from the repository first, then configuration.
+
+Each fact records where it came from, so a finding can say when it relied on a default
+("pod CIDR 192.168.0.0/16 assumed: no IPPool in the repository; set cluster.pod-cidrs").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from netaddr import IPNetwork, IPSet
+
+from auditor import selector as sel
+from auditor.config import DEFAULT_NODE_PORT_RANGE, DEFAULT_POD_CIDRS, DEFAULT_SERVICE_CIDRS, Config
+from auditor.findings import Pointer
+from auditor.model import BGPConfiguration, Model, ProtoPort
+from auditor.nets import NetError, parse_cidr
+from auditor.ports import PortError, PortSet, parse_range_text
+
+# Calico's default failsafe ports (felix/config/config_params.go).
+DEFAULT_FAILSAFE_IN = tuple(
+    ProtoPort(p, n, None)
+    for p, n in (
+        ("TCP", 22),
+        ("UDP", 68),
+        ("TCP", 179),
+        ("TCP", 2379),
+        ("TCP", 2380),
+        ("TCP", 5473),
+        ("TCP", 6443),
+        ("TCP", 6666),
+        ("TCP", 6667),
+    )
+)
+DEFAULT_FAILSAFE_OUT = tuple(
+    ProtoPort(p, n, None)
+    for p, n in (
+        ("UDP", 53),
+        ("UDP", 67),
+        ("TCP", 179),
+        ("TCP", 2379),
+        ("TCP", 2380),
+        ("TCP", 5473),
+        ("TCP", 6443),
+        ("TCP", 6666),
+        ("TCP", 6667),
+    )
+)
+
+
+@dataclass(frozen=True)
+class Fact:
+    """A value and its origin: ``repo`` (with a pointer), ``config`` or ``default``."""
+
+    origin: str
+    where: Pointer | None = None
+    note: str = ""
+
+    @property
+    def assumed(self) -> bool:
+        return self.origin == "default"
+
+
+@dataclass
+class ClusterFacts:
+    advertised_cluster: IPSet = field(default_factory=IPSet)  # serviceClusterIPs of BGPConfiguration default
+    advertised_external: IPSet = field(default_factory=IPSet)
+    advertised_lb: IPSet = field(default_factory=IPSet)
+    advertisement_known: bool = False
+    advertisement: Fact = field(default_factory=lambda: Fact("default"))
+    bgp: BGPConfiguration | None = None
+    pod_cidrs: IPSet = field(default_factory=IPSet)
+    pod_cidr_list: list[IPNetwork] = field(default_factory=list)
+    pod: Fact = field(default_factory=lambda: Fact("default"))
+    service_cidrs: IPSet = field(default_factory=IPSet)
+    service: Fact = field(default_factory=lambda: Fact("default"))
+    node_ports: PortSet = field(default_factory=lambda: parse_range_text(DEFAULT_NODE_PORT_RANGE))
+    node_port: Fact = field(default_factory=lambda: Fact("default"))
+    failsafe_in: tuple[ProtoPort, ...] = DEFAULT_FAILSAFE_IN
+    failsafe_out: tuple[ProtoPort, ...] = DEFAULT_FAILSAFE_OUT
+    failsafe: Fact = field(default_factory=lambda: Fact("default"))
+    node_selector: sel.Selector | None = None
+
+    @property
+    def advertised(self) -> IPSet:
+        return self.advertised_cluster | self.advertised_external | self.advertised_lb
+
+    def describe_pod_cidrs(self) -> str:
+        return ", ".join(str(c) for c in self.pod_cidr_list) or "none"
+
+
+def _ipset(values: list[str]) -> IPSet:
+    out = IPSet()
+    for value in values:
+        try:
+            out.add(parse_cidr(value, strict=False))
+        except NetError:
+            continue
+    return out
+
+
+def cluster_facts(model: Model, config: Config) -> ClusterFacts:
+    facts = ClusterFacts()
+    bgp = model.bgp_default
+    if bgp is not None:
+        facts.bgp = bgp
+        facts.advertised_cluster = IPSet([r.value for r in bgp.service_cluster_ips if r.value is not None])
+        facts.advertised_external = IPSet([r.value for r in bgp.service_external_ips if r.value is not None])
+        facts.advertised_lb = IPSet([r.value for r in bgp.service_load_balancer_ips if r.value is not None])
+        facts.advertisement_known = True
+        facts.advertisement = Fact("repo", bgp.ptr("spec"), f"BGPConfiguration default in {bgp.file}")
+    elif config.advertised_cidrs:
+        facts.advertised_cluster = _ipset(config.advertised_cidrs)
+        facts.advertisement_known = True
+        facts.advertisement = Fact("config", None, "cluster.advertised-cidrs in the configuration")
+
+    pools = [p for p in model.ip_pools if p.for_workloads and p.cidr is not None and p.cidr.value is not None]
+    if pools:
+        facts.pod_cidr_list = [p.cidr.value for p in pools if p.cidr is not None and p.cidr.value is not None]
+        facts.pod = Fact("repo", pools[0].ptr("spec", "cidr"), "IPPool " + ", ".join(p.name for p in pools))
+    elif config.pod_cidrs:
+        facts.pod_cidr_list = [parse_cidr(c, strict=False) for c in config.pod_cidrs]
+        facts.pod = Fact("config", None, "cluster.pod-cidrs in the configuration")
+    else:
+        facts.pod_cidr_list = [IPNetwork(c) for c in DEFAULT_POD_CIDRS]
+        facts.pod = Fact(
+            "default", None, "Calico's default pool 192.168.0.0/16 (no IPPool in the repository; set cluster.pod-cidrs)"
+        )
+    facts.pod_cidrs = IPSet(facts.pod_cidr_list)
+
+    if config.service_cidrs:
+        facts.service_cidrs = _ipset(config.service_cidrs)
+        facts.service = Fact("config", None, "cluster.service-cidrs in the configuration")
+    elif facts.advertised_cluster:
+        facts.service_cidrs = IPSet(facts.advertised_cluster)
+        facts.service = Fact("repo", facts.advertisement.where, "serviceClusterIPs of BGPConfiguration default")
+    else:
+        facts.service_cidrs = _ipset(list(DEFAULT_SERVICE_CIDRS))
+        facts.service = Fact("default", None, "the Kubernetes default 10.96.0.0/12 (set cluster.service-cidrs)")
+
+    felix = model.felix_default
+    ranges = felix.kube_node_port_ranges if felix is not None else None
+    valid = [r.value for r in ranges or () if r.value is not None and not isinstance(r.value, str)]
+    if felix is not None and valid:
+        facts.node_ports = PortSet.of(*valid)
+        facts.node_port = Fact(
+            "repo", felix.ptr("spec", "kubeNodePortRanges"), "kubeNodePortRanges of FelixConfiguration default"
+        )
+    elif config.node_port_range:
+        try:
+            facts.node_ports = parse_range_text(config.node_port_range)
+            facts.node_port = Fact("config", None, "cluster.node-port-range in the configuration")
+        except (PortError, ValueError):
+            pass
+    else:
+        facts.node_port = Fact("default", None, "the Kubernetes default 30000:32767 (set cluster.node-port-range)")
+    if felix is not None and (felix.failsafe_inbound is not None or felix.failsafe_outbound is not None):
+        if felix.failsafe_inbound is not None:
+            facts.failsafe_in = felix.failsafe_inbound
+        if felix.failsafe_outbound is not None:
+            facts.failsafe_out = felix.failsafe_outbound
+        facts.failsafe = Fact("repo", felix.ptr("spec"), "failsafe ports of FelixConfiguration default")
+    if config.node_selector:
+        try:
+            facts.node_selector = sel.parse(config.node_selector)
+        except sel.SelectorError:
+            facts.node_selector = None
+    return facts
