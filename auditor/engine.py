@@ -40,6 +40,34 @@ def resolve(target: Target) -> Location:
     return Location(target.doc.file.path, target.doc.locate(target.path, target.on_key))
 
 
+def in_string(pointer: Pointer, offset: int, width: int = 1) -> Target:
+    """A place inside a one-line string value: ``offset`` characters into its text.
+
+    Works for plain and quoted scalars written on one line; anything else (block scalars, escapes)
+    falls back to the whole value.
+    """
+    span = pointer.doc.locate(pointer.path, pointer.on_key)
+    lines = pointer.doc.file.lines
+    if not 0 < span.line <= len(lines):
+        return pointer
+    node: Any = pointer.doc.data
+    try:
+        for part in pointer.path:
+            node = node[part]
+    except (KeyError, IndexError, TypeError):
+        return pointer
+    if not isinstance(node, str):
+        return pointer
+    line = lines[span.line - 1]
+    start = span.column - 1
+    if line[start : start + 1] in ("'", '"'):
+        start += 1
+    if line[start : start + len(node)] != node:
+        return pointer
+    column = start + 1 + max(0, min(offset, len(node)))
+    return Location(pointer.doc.file.path, Span(span.line, column, span.line, column + max(width, 1)))
+
+
 def _identity(issue: Issue) -> str:
     if issue.identity:
         return issue.identity

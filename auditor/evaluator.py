@@ -594,7 +594,12 @@ class Evaluator:
                 )
             if local:
                 source = client
-                steps.append(Step("SNAT", "info", "externalTrafficPolicy: Local: the client address is kept"))
+                caveat = (
+                    " (kube-proxy may still SNAT traffic sent to a cluster IP when --cluster-cidr is set)"
+                    if how == "cluster IP"
+                    else ""
+                )
+                steps.append(Step("SNAT", "info", f"externalTrafficPolicy: Local: the client address is kept{caveat}"))
             else:
                 source = self.node_peer(hep) if hep is not None else Peer("node", None, IPSet(), text="the node")
                 steps.append(Step("SNAT", "info", f"cluster mode: kube-proxy SNATs the source to {source}"))
@@ -714,10 +719,97 @@ class Evaluator:
     def source_classes(self, within: IPSet, policies: Iterable[Policy]) -> list[IPSet]:
         """Split ``within`` into the classes of source addresses ``policies`` cannot tell apart."""
         cuts = self.rule_nets(policies)
-        cuts += [ips.iter_cidrs()[0] for ips, _, _ in self._labelled_nets for _ in [0] if ips.iter_cidrs()]
         for ips, _, _ in self._labelled_nets:
             cuts.extend(ips.iter_cidrs())
         return address_classes(within, cuts)
+
+    # --- services as seen from outside ---------------------------------------------------------
+
+    @cached_property
+    def service_addresses(self) -> list[ServiceAddress]:
+        """Every explicit address of every Service, with whether Calico advertises it over BGP."""
+        facts = self.facts
+        out: list[ServiceAddress] = []
+        for svc in self.model.services:
+            if svc.type == "ExternalName":
+                continue
+            for how, refs, advertised in (
+                ("cluster IP", svc.cluster_ips, facts.advertised_cluster),
+                ("external IP", svc.external_ips, facts.advertised_external),
+                ("load-balancer IP", svc.load_balancer_ips, facts.advertised_lb),
+            ):
+                for ref in refs:
+                    if ref.value is None:
+                        continue
+                    ip = IPAddress(str(ref.value))
+                    out.append(ServiceAddress(svc, ip, how, ref.path, ip in advertised))
+        return out
+
+    def advertised_addresses(self, service: Service | None = None) -> list[ServiceAddress]:
+        return [a for a in self.service_addresses if a.advertised and (service is None or a.service is service)]
+
+    def outside_universe(self, version: int) -> IPSet:
+        """Addresses an outside client can have: everything but the pod and service ranges."""
+        everything = IPSet(["0.0.0.0/0"] if version == 4 else ["::/0"])
+        return everything - self.facts.pod_cidrs - self.facts.service_cidrs - self.facts.advertised
+
+    def ingress_groups(self) -> list[HostEndpoint | None]:
+        """One representative host endpoint per group (None when no HostEndpoint exists)."""
+        return [group[0] for group in self.hep_groups] or [None]
+
+    def reachability(
+        self, address: ServiceAddress, port: ServicePort, hep: HostEndpoint | None, within: IPSet | None = None
+    ) -> list[SourceClass]:
+        """Which outside sources reach ``address``:``port`` through ``hep``, class by class."""
+        svc = address.service
+        version = int(address.ip.version)
+        universe = within if within is not None else self.outside_universe(version)
+        policies: list[Policy] = []
+        if hep is not None:
+            policies += self.policies_for_hep(hep)
+        for workload in self.model.service_workloads(svc):
+            policies += self.policies_for_workload(workload)
+        classes: dict[tuple[Any, ...], SourceClass] = {}
+        for ipset in self.source_classes(universe, policies):
+            if representative(ipset).version != version:
+                continue
+            peer = self.outside_peer(representative(ipset))
+            results = self.to_service(peer, hep, svc, port, address.ip, address.how)
+            key = tuple((b.workload.identity if b.workload else "", v.allowed, v.key()) for b, v in results)
+            if key in classes:
+                classes[key].ips |= ipset
+            else:
+                classes[key] = SourceClass(ipset, results, key)
+        return list(classes.values())
+
+
+@dataclass(frozen=True)
+class ServiceAddress:
+    service: Service
+    ip: IPAddress
+    how: str  # "cluster IP", "external IP", "load-balancer IP"
+    path: tuple[str | int, ...]  # where it is written, relative to the Service
+    advertised: bool
+
+    def ptr(self) -> Pointer:
+        return self.service.ptr_at(self.path)
+
+
+@dataclass
+class SourceClass:
+    """Outside sources that every stage treats alike, and what happens to them per backend."""
+
+    ips: IPSet
+    results: list[tuple[Backend, Verdict]]
+    key: tuple[Any, ...] = ()
+
+    @property
+    def reaches(self) -> bool:
+        return any(v.allowed for _, v in self.results)
+
+    @property
+    def all_reach(self) -> bool:
+        return bool(self.results) and all(v.allowed for _, v in self.results)
 
 
 def _proto_name(number: int) -> str:
@@ -751,7 +843,9 @@ def address_classes(within: IPSet, cuts: Iterable[IPNetwork]) -> list[IPSet]:
 
 
 def representative(ipset: IPSet) -> IPAddress:
-    return IPAddress(ipset.iter_ipranges()[0].first, ipset.iter_ipranges()[0].version)
+    """The first address of a class: every address of the class gets the same answer."""
+    first = next(iter(ipset.iter_ipranges()))
+    return IPAddress(first.first, first.version)
 
 
 def evaluator(ctx: Any) -> Evaluator:

@@ -372,6 +372,7 @@ class Policy(Resource):
     staged_action: str
     is_global: bool
     is_kubernetes: bool
+    label_selector_errors: tuple[tuple[PathT, str], ...] = ()  # Kubernetes LabelSelectors that do not parse
 
     @property
     def rules(self) -> tuple[PolicyRule, ...]:
@@ -702,7 +703,17 @@ def _calico_policy(raw: RawResource, meta: tuple[Any, ...]) -> Policy:
     return policy
 
 
-def _k8s_peer_entity(path: PathT, peer: Any, namespace: str, ports: Any, port_path: PathT) -> EntityRule:
+def _label_selector(value: Any, path: PathT, errors: list[tuple[PathT, str]]) -> sel.Selector | None:
+    try:
+        return sel.from_label_selector(value)
+    except sel.LabelSelectorError as exc:
+        errors.append((path + tuple(exc.path), exc.message))
+        return None
+
+
+def _k8s_peer_entity(
+    path: PathT, peer: Any, namespace: str, ports: Any, port_path: PathT, errors: list[tuple[PathT, str]]
+) -> EntityRule:
     """One Kubernetes NetworkPolicy peer as the Calico EntityRule the converter would make."""
     data = as_dict(peer)
     nets: tuple[Ref[IPNetwork], ...] = ()
@@ -719,16 +730,12 @@ def _k8s_peer_entity(path: PathT, peer: Any, namespace: str, ports: Any, port_pa
     elif peer is not None:
         pod_sel: sel.Selector | None = sel.equals(ORCH_LABEL, "k8s")
         if "podSelector" in data:
-            try:
-                pod_sel = pod_sel.and_(sel.from_label_selector(data.get("podSelector")))
-            except sel.LabelSelectorError:
-                pod_sel = None
+            chosen = _label_selector(data.get("podSelector"), path + ("podSelector",), errors)
+            pod_sel = None if chosen is None else pod_sel.and_(chosen)
+        ns_scope: sel.Selector | None
         if "namespaceSelector" in data:
-            try:
-                ns = sel.from_label_selector(data.get("namespaceSelector"))
-                ns_scope = _scoped(ns, NS_PREFIX, NS_LABEL)
-            except sel.LabelSelectorError:
-                ns_scope = None
+            ns = _label_selector(data.get("namespaceSelector"), path + ("namespaceSelector",), errors)
+            ns_scope = None if ns is None else _scoped(ns, NS_PREFIX, NS_LABEL)
         else:
             ns_scope = sel.equals(NS_LABEL, namespace)
         if pod_sel is not None and ns_scope is not None:
@@ -768,14 +775,13 @@ def _k8s_ports(path: PathT, port: Any) -> tuple[Ref[PortRange | str], ...]:
 def _k8s_policy(raw: RawResource, meta: tuple[Any, ...]) -> Policy:
     api, kind, name, namespace, labels, annotations = meta
     spec = as_dict(raw.data.get("spec"))
-    try:
-        pod_sel: sel.Selector | None = (
-            sel.equals(ORCH_LABEL, "k8s")
-            .and_(sel.from_label_selector(spec.get("podSelector")))
-            .and_(sel.equals(NS_LABEL, namespace or "default"))
-        )
-    except sel.LabelSelectorError:
-        pod_sel = None
+    errors: list[tuple[PathT, str]] = []
+    chosen = _label_selector(spec.get("podSelector"), ("spec", "podSelector"), errors)
+    pod_sel = (
+        None
+        if chosen is None
+        else sel.equals(ORCH_LABEL, "k8s").and_(chosen).and_(sel.equals(NS_LABEL, namespace or "default"))
+    )
     raw_types = as_list(spec.get("policyTypes"))
     if raw_types:
         types = tuple(t for t in raw_types if t in ("Ingress", "Egress"))
@@ -827,8 +833,9 @@ def _k8s_policy(raw: RawResource, meta: tuple[Any, ...]) -> Policy:
                     if port is not None:
                         proto_value = as_dict(port).get("protocol", "TCP")
                         proto = _protocol_ref(port_path + ("protocol",), proto_value)
-                    peer_entity = _k8s_peer_entity(peer_path, peer, namespace or "default", None, port_path)
-                    local = _k8s_peer_entity(port_path, None, namespace or "default", port, port_path)
+                    ns = namespace or "default"
+                    peer_entity = _k8s_peer_entity(peer_path, peer, ns, None, port_path, errors)
+                    local = _k8s_peer_entity(port_path, None, ns, port, port_path, [])
                     source, destination = (peer_entity, local) if direction == "ingress" else (local, peer_entity)
                     rules.append(
                         PolicyRule(
@@ -847,6 +854,7 @@ def _k8s_policy(raw: RawResource, meta: tuple[Any, ...]) -> Policy:
                         )
                     )
         object.__setattr__(policy, direction, tuple(rules))
+    object.__setattr__(policy, "label_selector_errors", tuple(dict.fromkeys(errors)))
     return policy
 
 
