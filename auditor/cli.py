@@ -250,6 +250,12 @@ def _audit(argv: list[str]) -> int:
     if args.sarif:
         write_atomic(args.sarif, render(result, "sarif"))
     _emit(text, args.output)
+    if args.format == "sarif" or args.sarif:
+        from auditor.report.sarif import capped_note
+
+        note = capped_note(result)
+        if note:
+            sys.stderr.write(f"audit: {note}\n")
     if result.internal_errors:
         return EXIT_ERROR
     if args.exit_zero:

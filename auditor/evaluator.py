@@ -723,6 +723,90 @@ class Evaluator:
             cuts.extend(ips.iter_cidrs())
         return address_classes(within, cuts)
 
+    # --- which policies police hosts --------------------------------------------------------
+
+    @cached_property
+    def selected_heps(self) -> dict[int, list[HostEndpoint]]:
+        """Host endpoints each host-capable policy selects (by ``id`` of the policy)."""
+        out: dict[int, list[HostEndpoint]] = {}
+        for policy in self.host_policies:
+            if policy.effective_selector is None:
+                out[id(policy)] = []
+            else:
+                out[id(policy)] = self.model.host_endpoints_matching(policy.effective_selector)
+        return out
+
+    def heps_of(self, policy: Policy) -> list[HostEndpoint]:
+        return self.selected_heps.get(id(policy), [])
+
+    def is_host_policy(self, policy: Policy) -> bool:
+        """A policy that applies to host endpoints: it selects one in the repository, or, when the
+        repository has none, it carries a host-only flag (preDNAT, doNotTrack, applyOnForward) or
+        matches the configured node selector's labels."""
+        if not policy.enforced or not policy.can_select_host_endpoints:
+            return False
+        if self.host_endpoints:
+            return bool(self.heps_of(policy))
+        return policy.pre_dnat or policy.do_not_track or policy.apply_on_forward
+
+    @cached_property
+    def explicit_ips(self) -> dict[IPAddress, list[ServiceAddress]]:
+        out: dict[IPAddress, list[ServiceAddress]] = {}
+        for address in self.service_addresses:
+            out.setdefault(address.ip, []).append(address)
+        return out
+
+    def service_range(self) -> IPSet:
+        """Addresses that are Service cluster IPs (configured service range and advertised ranges)."""
+        return self.facts.service_cidrs | self.facts.advertised
+
+    def port_classes(self, policies: Iterable[Policy], extra: Iterable[int] = ()) -> list[int]:
+        """One representative destination port per class of ports ``policies`` cannot tell apart."""
+        points = {1, 65536, *extra}
+        for policy in policies:
+            for rule in policy.rules:
+                for refs in (rule.destination.ports, rule.destination.not_ports):
+                    for ref in refs:
+                        if isinstance(ref.value, PortRange):
+                            points.update((ref.value.lo, ref.value.hi + 1))
+        for entry in (*self.facts.failsafe_in, *self.facts.failsafe_out):
+            if entry.port:
+                points.update((entry.port, entry.port + 1))
+        for lo, hi in self.facts.node_ports.ranges:
+            points.update((lo, hi + 1))
+        return sorted(p for p in points if 1 <= p <= 65535)
+
+    def advertised_range_closed(self) -> bool:
+        """True when no outside source can reach an address of the advertised cluster range that no
+        rule names (an auto-assigned cluster IP) on any port: a pre-DNAT or untracked Deny covers it."""
+        facts = self.facts
+        if not facts.advertised_cluster or not self.host_endpoints:
+            return False
+        named = IPSet(list(self.explicit_ips))
+        cuts: list[IPNetwork] = []
+        for policy in self.host_policies:
+            for rule in policy.ingress:
+                cuts.extend(r.value for r in rule.destination.nets if r.value is not None)
+                cuts.extend(r.value for r in rule.destination.not_nets if r.value is not None)
+        candidates = [c for c in address_classes(facts.advertised_cluster, cuts) if not (c & named)]
+        if not candidates:
+            return False
+        fresh = max(candidates, key=lambda c: c.size)
+        dst_ip = representative(fresh)
+        dst = Peer("service", dst_ip, IPSet([str(dst_ip)]), text="an unnamed cluster IP")
+        for hep in self.ingress_groups():
+            if hep is None:
+                return False
+            policies = self.policies_for_hep(hep)
+            ports = self.port_classes(policies)
+            for src in self.source_classes(self.outside_universe(int(dst_ip.version)), policies):
+                client = self.outside_peer(representative(src))
+                for protocol in (TCP, UDP):
+                    for port in ports:
+                        if self._pre_stages(hep, Packet(client, dst, port, protocol), []) != "deny":
+                            return False
+        return True
+
     # --- services as seen from outside ---------------------------------------------------------
 
     @cached_property

@@ -66,6 +66,8 @@ _BOOL_WORDS = {
 _TEMPLATE_RE = re.compile(r"\{\{-?\s*[\w.$/\"(|-]|\{%")
 _DOC_SPLIT_RE = re.compile(r"^(?:---|\.\.\.)(?:[ \t].*)?$", re.M)
 
+# The line breaks YAML readers count (str.splitlines also splits on \f, \v and others).
+_LINE_BREAK = re.compile("\r\n|\r|\n|\x85|\u2028|\u2029")
 _COL_BITS = 24
 _COL_MASK = (1 << _COL_BITS) - 1
 
@@ -95,7 +97,9 @@ class SourceFile:
     @property
     def lines(self) -> list[str]:
         if self._lines is None:
-            self._lines = (self.text or "").splitlines()
+            self._lines = _LINE_BREAK.split(self.text or "")
+            if self._lines and self._lines[-1] == "":
+                self._lines.pop()
         return self._lines
 
     def __repr__(self) -> str:

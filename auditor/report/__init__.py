@@ -1,0 +1,180 @@
+"""Reporters: turn an :class:`~auditor.run.AuditResult` into text for people and machines.
+
+Each format is one module with a ``render(result, ...) -> str`` function; :func:`render` picks one.
+Every reporter is a pure function of the result: no clock, no environment (except ``console`` with
+``color=None``/``width=None``, which then asks the terminal), so the same input gives the same bytes.
+
+This module stays cheap to import (``audit --version`` must start fast): the reporters and their
+dependencies (rich) are imported only when a format is rendered. The small helpers below are
+shared by all of them so the console, the job summary and the JSON speak about counts alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from auditor.findings import Finding, Severity, Span
+
+if TYPE_CHECKING:
+    from auditor.run import AuditResult
+
+FORMATS = ("console", "sarif", "json", "github", "markdown")
+
+#: Severities from the most to the least important, as reporters list them.
+SEVERITY_ORDER = (Severity.ERROR, Severity.WARNING, Severity.NOTE)
+
+
+def render(
+    result: AuditResult,
+    fmt: str,
+    *,
+    color: bool | None = None,
+    width: int | None = None,
+    show_suppressed: bool = False,
+    statistics: bool = False,
+    quiet: bool = False,
+) -> str:
+    """Render ``result`` in format ``fmt`` (one of :data:`FORMATS`).
+
+    ``color``, ``width``, ``show_suppressed``, ``statistics`` and ``quiet`` shape the console
+    output only: machine formats (SARIF, JSON, GitHub annotations, Markdown) are always complete,
+    so ``--quiet --format sarif --output x.sarif`` still writes the file. Non-empty output always
+    ends with a newline.
+    """
+    if fmt == "console":
+        from auditor.report import console
+
+        return console.render(
+            result, color=color, width=width, show_suppressed=show_suppressed, statistics=statistics, quiet=quiet
+        )
+    if fmt == "sarif":
+        from auditor.report import sarif
+
+        return sarif.render(result)
+    if fmt == "json":
+        from auditor.report import jsonfmt
+
+        return jsonfmt.render(result)
+    if fmt == "github":
+        from auditor.report import github
+
+        return github.render(result)
+    if fmt == "markdown":
+        from auditor.report import markdown
+
+        return markdown.render(result)
+    raise ValueError(f"unknown format {fmt!r} (expected one of: {', '.join(FORMATS)})")
+
+
+# ------------------------------------------------------------------------------------------
+# Shared wording and counting
+# ------------------------------------------------------------------------------------------
+
+
+def plural(count: int, word: str, words: str | None = None) -> str:
+    """``1 error``, ``2 errors``, ``0 files``; ``words`` for irregular plurals."""
+    return f"{count:,} {word if count == 1 else (words or word + 's')}"
+
+
+def severity_counts(findings: Iterable[Finding]) -> dict[Severity, int]:
+    """Findings per severity, every severity present (zeros included), most severe first."""
+    counts = dict.fromkeys(SEVERITY_ORDER, 0)
+    for f in findings:
+        counts[f.severity] += 1
+    return counts
+
+
+def severity_phrase(findings: Sequence[Finding]) -> str:
+    """``3 errors, 4 warnings`` (severities with no finding are left out)."""
+    counts = severity_counts(findings)
+    return ", ".join(plural(n, sev.label) for sev, n in counts.items() if n)
+
+
+@dataclass(frozen=True)
+class RuleCount:
+    """One row of the per-rule tables: how often a rule fired, at its worst severity."""
+
+    rule_id: str
+    name: str
+    severity: Severity
+    count: int
+
+
+def rule_counts(findings: Iterable[Finding]) -> list[RuleCount]:
+    """Rows of the per-rule table, by rule ID. ``severity`` is the worst one seen for the rule
+    (a finding may carry a different severity from its rule's default)."""
+    rows: dict[str, RuleCount] = {}
+    for f in findings:
+        row = rows.get(f.rule_id)
+        if row is None:
+            rows[f.rule_id] = RuleCount(f.rule_id, f.rule_name, f.severity, 1)
+        else:
+            rows[f.rule_id] = RuleCount(row.rule_id, row.name, max(row.severity, f.severity), row.count + 1)
+    return [rows[key] for key in sorted(rows)]
+
+
+def clean_span(span: Span) -> Span:
+    """``span`` made well-formed (1-based, end not before start), whatever a rule produced."""
+    line = max(span.line, 1)
+    column = max(span.column, 1)
+    end_line = max(span.end_line, line)
+    end_column = max(span.end_column, 1)
+    if end_line == line:
+        end_column = max(end_column, column)
+    return Span(line, column, end_line, end_column)
+
+
+def problems(result: AuditResult) -> list[Finding]:
+    """The findings that count as problems: not suppressed, not internal errors (a crashed rule is
+    reported on its own, not as a violation of that rule)."""
+    return [f for f in result.findings if f.suppression is None and not f.internal_error]
+
+
+def internal_errors(result: AuditResult) -> list[Finding]:
+    """Rules that crashed in this run (not suppressed)."""
+    return [f for f in result.findings if f.suppression is None and f.internal_error]
+
+
+def failing_problems(result: AuditResult) -> list[Finding]:
+    """Problems at or above the configured ``fail_on`` threshold."""
+    return [f for f in result.failing() if not f.internal_error]
+
+
+def shown_path_count(findings: Iterable[Finding]) -> int:
+    """How many distinct files the findings are in (internal errors are not in a file)."""
+    return len({f.location.path for f in findings if not f.internal_error})
+
+
+def summary_line(result: AuditResult) -> str:
+    """The one-line verdict the console and the job summary end with.
+
+    ``Found 7 problems (3 errors, 4 warnings) in 3 of 12 files; 2 suppressed; 245 documents
+    audited (12 without apiVersion/kind skipped)`` or ``No problems found in 12 files; …``.
+    """
+    found = problems(result)
+    stats = result.stats
+    parts: list[str] = []
+    if found:
+        head = f"Found {plural(len(found), 'problem')} ({severity_phrase(found)})"
+        in_files = shown_path_count(found)
+        parts.append(f"{head} in {in_files:,} of {plural(stats.files, 'file')}")
+    else:
+        parts.append(f"No problems found in {plural(stats.files, 'file')}")
+    suppressed = sum(1 for f in result.findings if f.suppression is not None)
+    if suppressed:
+        parts.append(f"{suppressed:,} suppressed")
+    internal = internal_errors(result)
+    if internal:
+        parts.append(f"{plural(len(internal), 'internal error')} (results are incomplete)")
+    documents = f"{plural(stats.documents, 'document')} audited"
+    if stats.skipped_documents:
+        documents += f" ({stats.skipped_documents:,} without apiVersion/kind skipped)"
+    parts.append(documents)
+    return "; ".join(parts)
+
+
+def failed(result: AuditResult) -> bool:
+    """Whether the run fails: a problem at or above ``fail_on``, or an internal error."""
+    return bool(failing_problems(result)) or bool(internal_errors(result))
