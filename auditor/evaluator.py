@@ -776,11 +776,12 @@ class Evaluator:
             points.update((lo, hi + 1))
         return sorted(p for p in points if 1 <= p <= 65535)
 
-    def advertised_range_closed(self) -> bool:
-        """True when no outside source can reach an address of the advertised cluster range that no
-        rule names (an auto-assigned cluster IP) on any port: a pre-DNAT or untracked Deny covers it."""
+    def unnamed_cluster_ip_closed(self, service: Service) -> bool:
+        """True when no outside source reaches ``service``'s ports on an address of the advertised
+        cluster range that no rule names (where an auto-assigned cluster IP lands): a pre-DNAT or
+        untracked Deny covers it. Failsafe ports bypass those stages, so they are never closed."""
         facts = self.facts
-        if not facts.advertised_cluster or not self.host_endpoints:
+        if not facts.advertised_cluster or not self.host_endpoints or not service.ports:
             return False
         named = IPSet(list(self.explicit_ips))
         cuts: list[IPNetwork] = []
@@ -798,13 +799,12 @@ class Evaluator:
             if hep is None:
                 return False
             policies = self.policies_for_hep(hep)
-            ports = self.port_classes(policies)
             for src in self.source_classes(self.outside_universe(int(dst_ip.version)), policies):
                 client = self.outside_peer(representative(src))
-                for protocol in (TCP, UDP):
-                    for port in ports:
-                        if self._pre_stages(hep, Packet(client, dst, port, protocol), []) != "deny":
-                            return False
+                for sp in service.ports:
+                    pkt = Packet(client, dst, sp.port or 0, PROTOCOL_NUMBERS.get(sp.protocol, TCP))
+                    if self._pre_stages(hep, pkt, []) != "deny":
+                        return False
         return True
 
     # --- services as seen from outside ---------------------------------------------------------

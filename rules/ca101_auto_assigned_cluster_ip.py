@@ -1,0 +1,151 @@
+"""CA101 auto-assigned-cluster-ip: an advertised Service in cluster mode without a pinned cluster IP."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from auditor.catalog import Example, Rule
+from auditor.engine import Context
+from auditor.evaluator import evaluator
+from auditor.findings import Issue, Related, Severity
+from auditor.rules._fixtures import CLUSTER
+
+RULE = Rule(
+    id="CA101",
+    name="auto-assigned-cluster-ip",
+    title="Advertised Service in cluster mode without an explicit spec.clusterIP",
+    severity=Severity.ERROR,
+    rationale=(
+        "In cluster mode, access to an advertised cluster IP can only be restricted by host-endpoint policy "
+        "that names the IP (guide step 2). When Kubernetes assigns the IP, no policy in the repository can "
+        "name it, the IP changes when the Service is recreated, and outside clients reach the Service through "
+        "the advertised range with nothing to stop them."
+    ),
+    remediation=(
+        "Pin the cluster IP: set `spec.clusterIP` to a free address inside the advertised range and write "
+        'the host-endpoint policy for it (guide step 1: "explicitly list the clusterIP; do not allow '
+        'Kubernetes to automatically assign the clusterIP"). If the Service must never be reached from '
+        "outside, a pre-DNAT Deny of the whole advertised range also settles it."
+    ),
+    references=("https://docs.tigera.io/calico/latest/network-policy/services/services-cluster-ips",),
+    tags=("cluster-mode", "exposure"),
+    guide_step="Cluster mode, step 1",
+    examples=(
+        Example(
+            title="no clusterIP, cluster IPs advertised",
+            files={
+                "cluster.yaml": CLUSTER,
+                "svc.yaml": """\
+apiVersion: v1
+kind: Service
+metadata:
+  name: svc-a
+  namespace: shop
+spec:
+  selector:
+    k8s-svc: svc-a
+  ports:
+  - port: 443
+    targetPort: 8443
+""",
+            },
+            expect=("svc.yaml:6:1",),
+        ),
+        Example(
+            title="pinned cluster IP; headless and local-mode Services need none",
+            files={
+                "cluster.yaml": CLUSTER,
+                "svc.yaml": """\
+apiVersion: v1
+kind: Service
+metadata:
+  name: svc-a
+  namespace: shop
+spec:
+  clusterIP: 10.20.30.40
+  selector: {k8s-svc: svc-a}
+  ports:
+  - {port: 443, targetPort: 8443}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: db
+  namespace: shop
+spec:
+  clusterIP: None
+  selector: {app: db}
+  ports:
+  - {port: 5432}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: storefront
+  namespace: web
+spec:
+  type: LoadBalancer
+  externalTrafficPolicy: Local
+  selector: {app: storefront}
+  ports:
+  - {port: 443, targetPort: 8443}
+""",
+            },
+        ),
+        Example(
+            title="internal Services behind a pre-DNAT Deny of the whole advertised range",
+            files={
+                "cluster.yaml": CLUSTER,
+                "deny.yaml": """\
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata:
+  name: deny-cluster-ips
+spec:
+  selector: k8s-role == 'node'
+  order: 200
+  preDNAT: true
+  applyOnForward: true
+  ingress:
+  - action: Deny
+    destination:
+      nets: [10.20.0.0/16]
+""",
+                "svc.yaml": """\
+apiVersion: v1
+kind: Service
+metadata:
+  name: cache
+  namespace: shop
+spec:
+  selector: {app: cache}
+  ports:
+  - {port: 6379}
+""",
+            },
+        ),
+    ),
+)
+
+
+def check(ctx: Context) -> Iterator[Issue]:
+    ev = evaluator(ctx)
+    facts = ev.facts
+    if not facts.advertised_cluster:
+        return
+    where = facts.advertisement
+    for service in ctx.model.services:
+        if not service.cluster_mode or service.cluster_ip_explicit or ev.unnamed_cluster_ip_closed(service):
+            continue
+        related = (Related(where.where, "cluster IPs advertised here"),) if where.where is not None else ()
+        yield Issue(
+            message=(
+                f"{service.display} gets an auto-assigned cluster IP, but cluster IPs are advertised over BGP "
+                f"({where.note}): no host-endpoint policy can name the IP, so outside clients reach it "
+                "unrestricted. Set `spec.clusterIP` to a fixed address in the advertised range and allow only "
+                "the intended clients with a preDNAT policy (guide cluster mode, step 1)"
+            ),
+            at=service.ptr("spec", "clusterIP"),
+            related=related,
+            identity=service.identity,
+        )

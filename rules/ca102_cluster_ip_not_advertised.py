@@ -1,0 +1,140 @@
+"""CA102 cluster-ip-not-advertised: a pinned address, or a host rule's target, outside every advertised range."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from netaddr import IPAddress
+
+from auditor.catalog import Example, Rule
+from auditor.engine import Context
+from auditor.evaluator import evaluator
+from auditor.findings import Issue, Related, Severity
+from auditor.nets import describe
+from auditor.rules._fixtures import CLUSTER
+
+RULE = Rule(
+    id="CA102",
+    name="cluster-ip-not-advertised",
+    title="A pinned Service address or a cluster-IP rule's destination lies outside every advertised range",
+    severity=Severity.WARNING,
+    rationale=(
+        "Calico only advertises the ranges of the BGPConfiguration named `default` (`serviceClusterIPs`, "
+        "`serviceExternalIPs`, `serviceLoadBalancerIPs`). An address outside them has no route from outside "
+        "the cluster, so the clients the host policy was written for never reach it, and the policy protects "
+        "nothing that exists."
+    ),
+    remediation=(
+        "Pin the Service to an address inside the advertised range, or add its range to the BGPConfiguration "
+        '`default` (guide: "Before you begin", advertise cluster IPs).'
+    ),
+    references=("https://docs.tigera.io/calico/latest/networking/configuring/advertise-service-ips",),
+    tags=("bgp", "cluster-mode"),
+    examples=(
+        Example(
+            title="a pinned cluster IP outside serviceClusterIPs, allowed by a preDNAT rule",
+            files={
+                "cluster.yaml": CLUSTER,
+                "svc.yaml": """\
+apiVersion: v1
+kind: Service
+metadata:
+  name: svc-a
+  namespace: shop
+spec:
+  clusterIP: 10.96.30.40
+  selector: {k8s-svc: svc-a}
+  ports:
+  - {port: 443, targetPort: 8443}
+---
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata:
+  name: allow-cluster-ips
+spec:
+  selector: k8s-role == 'node'
+  preDNAT: true
+  applyOnForward: true
+  ingress:
+  - action: Allow
+    source:
+      nets: [50.60.0.0/16]
+    destination:
+      nets: [10.96.30.40/32]
+""",
+            },
+            expect=("svc.yaml:7:14", "svc.yaml:25:14"),
+        ),
+        Example(
+            title="the pinned cluster IP is inside the advertised range",
+            files={
+                "cluster.yaml": CLUSTER,
+                "svc.yaml": """\
+apiVersion: v1
+kind: Service
+metadata:
+  name: svc-a
+  namespace: shop
+spec:
+  clusterIP: 10.20.30.40
+  selector: {k8s-svc: svc-a}
+  ports:
+  - {port: 443, targetPort: 8443}
+""",
+            },
+        ),
+    ),
+)
+
+
+def check(ctx: Context) -> Iterator[Issue]:
+    ev = evaluator(ctx)
+    facts = ev.facts
+    if not facts.advertisement_known:
+        return
+    ranges = {
+        "cluster IP": (facts.advertised_cluster, "serviceClusterIPs"),
+        "external IP": (facts.advertised_external, "serviceExternalIPs"),
+    }
+    where = facts.advertisement.where
+    related = (Related(where, "the advertised ranges"),) if where is not None else ()
+    outside: dict[IPAddress, object] = {}
+    for address in ev.service_addresses:
+        advertised, field = ranges.get(address.how, (None, ""))
+        if advertised is None or not advertised or address.advertised:
+            continue
+        outside[address.ip] = address
+        yield Issue(
+            message=(
+                f"{address.how} {address.ip} of {address.service.display} is outside the advertised "
+                f"{field} ({describe(advertised)}): outside clients have no route to it. Pin it inside the "
+                f"advertised range or add its range to `{field}` of BGPConfiguration default"
+            ),
+            at=address.ptr(),
+            related=related,
+            identity=address.service.identity,
+        )
+    if not facts.advertised_cluster:
+        return
+    for policy in ev.host_policies:
+        if not ev.is_host_policy(policy):
+            continue
+        for rule in policy.ingress:
+            for ref in rule.destination.nets:
+                net = ref.value
+                if net is None or net.size != 1 or net.ip in facts.advertised:
+                    continue
+                owners = ev.explicit_ips.get(net.ip, [])
+                if not owners and net.ip not in ev.service_range():
+                    continue  # not a cluster IP at all (a host or an outside address)
+                yield Issue(
+                    message=(
+                        f"{policy.display} {rule.label} targets {net.ip}, which is not in an advertised range "
+                        f"({describe(facts.advertised)}): outside clients cannot reach it the way this rule "
+                        "assumes. Use the Service's cluster IP inside the advertised range"
+                    ),
+                    at=policy.ptr_at(ref.path),
+                    related=related + tuple(Related(o.ptr(), f"{o.how} of {o.service.display}") for o in owners),
+                    identity=policy.identity,
+                    key=str(net),
+                )

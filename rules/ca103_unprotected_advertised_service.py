@@ -1,0 +1,170 @@
+"""CA103 unprotected-advertised-service: reachable from anywhere outside, and nothing tries to restrict it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from auditor.catalog import Example, Rule
+from auditor.engine import Context
+from auditor.evaluator import Evaluator, ServiceAddress, evaluator
+from auditor.findings import Issue, Related, Severity
+from auditor.rules._fixtures import CLUSTER, SVC_A
+
+RULE = Rule(
+    id="CA103",
+    name="unprotected-advertised-service",
+    title="An advertised Service is reachable from any outside source and nothing tries to restrict it",
+    severity=Severity.ERROR,
+    rationale=(
+        "Once Calico advertises a Service address over BGP, every router that learns the route can send "
+        "traffic to it. In cluster mode only host-endpoint policy that names the cluster IP can restrict that "
+        "(the pods see the node's address after SNAT); in local mode only ingress policy on the Service's "
+        "pods can. With neither, the Service is open to the whole network."
+    ),
+    remediation=(
+        "Cluster mode: allow the intended clients to the cluster IP with a GlobalNetworkPolicy on the host "
+        "endpoints with `preDNAT: true` and `applyOnForward: true`, then deny the rest of the advertised range "
+        "with a preDNAT Deny at a higher order (guide cluster mode, step 2). Local mode: select the Service's "
+        "pods with a NetworkPolicy that allows the clients (guide local mode, steps 1-2)."
+    ),
+    references=("https://docs.tigera.io/calico/latest/network-policy/services/services-cluster-ips",),
+    tags=("exposure",),
+    guide_step="Cluster mode step 2; local mode steps 1-2",
+    examples=(
+        Example(
+            title="cluster mode: no host-endpoint policy names the cluster IP",
+            files={"cluster.yaml": CLUSTER, "svc.yaml": SVC_A},
+            expect=("svc.yaml:7:14",),
+        ),
+        Example(
+            title="local mode: no policy selects the Service's pods",
+            files={
+                "cluster.yaml": CLUSTER,
+                "svc.yaml": """\
+apiVersion: v1
+kind: Service
+metadata:
+  name: storefront
+  namespace: web
+spec:
+  type: LoadBalancer
+  externalTrafficPolicy: Local
+  clusterIP: 10.20.40.10
+  selector: {app: storefront}
+  ports:
+  - {port: 443, targetPort: 8443}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: storefront
+  namespace: web
+spec:
+  selector: {matchLabels: {app: storefront}}
+  template:
+    metadata:
+      labels: {app: storefront}
+    spec:
+      containers:
+      - {name: web, image: nginx, ports: [{containerPort: 8443}]}
+""",
+            },
+            expect=("svc.yaml:9:14",),
+        ),
+        Example(
+            title="a preDNAT allow-list with its Deny",
+            files={
+                "cluster.yaml": CLUSTER,
+                "svc.yaml": SVC_A,
+                "policy.yaml": """\
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata:
+  name: allow-cluster-ips
+spec:
+  selector: k8s-role == 'node'
+  order: 100
+  preDNAT: true
+  applyOnForward: true
+  ingress:
+  - action: Allow
+    source:
+      nets: [50.60.0.0/16]
+    destination:
+      nets: [10.20.30.40/32]
+---
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata:
+  name: deny-cluster-ips
+spec:
+  selector: k8s-role == 'node'
+  order: 200
+  preDNAT: true
+  applyOnForward: true
+  ingress:
+  - action: Deny
+    destination:
+      nets: [10.20.0.0/16]
+""",
+            },
+        ),
+    ),
+)
+
+
+def _named_by_host_rule(ev: Evaluator, address: ServiceAddress) -> bool:
+    """Some host-endpoint rule (untracked, pre-DNAT or forward) has the address among its destinations."""
+    for policy in ev.host_policies:
+        if not (policy.pre_dnat or policy.do_not_track or policy.apply_on_forward) or not ev.is_host_policy(policy):
+            continue
+        for rule in policy.ingress:
+            if any(r.value is not None and address.ip in r.value for r in rule.destination.nets):
+                return True
+    return False
+
+
+def _open_to_everyone(ev: Evaluator, address: ServiceAddress) -> bool:
+    for port in address.service.ports:
+        for hep in ev.ingress_groups():
+            if not all(cls.reaches for cls in ev.reachability(address, port, hep)):
+                return False
+    return True
+
+
+def check(ctx: Context) -> Iterator[Issue]:
+    ev = evaluator(ctx)
+    seen: set[int] = set()
+    for address in ev.advertised_addresses():
+        service = address.service
+        if id(service) in seen or not service.ports:
+            continue
+        if service.local_mode:
+            workloads = ctx.model.service_workloads(service)
+            if not workloads or any(ev.policies_for_workload(w) for w in workloads):
+                continue
+            why = "no ingress policy selects its pods, and in local mode only pod policy can restrict the clients"
+            fix = "select the Service's pods with a NetworkPolicy that allows only the intended clients"
+        else:
+            if _named_by_host_rule(ev, address) or not _open_to_everyone(ev, address):
+                continue
+            why = (
+                f"no host-endpoint policy names this {address.how}, and in cluster mode the pods only see the "
+                "node's address after SNAT"
+            )
+            fix = (
+                "allow the intended clients with a preDNAT + applyOnForward GlobalNetworkPolicy on the host "
+                "endpoints and deny the rest of the advertised range with a preDNAT Deny"
+            )
+        seen.add(id(service))
+        where = ev.facts.advertisement
+        related = (Related(where.where, "advertised over BGP here"),) if where.where is not None else ()
+        yield Issue(
+            message=(
+                f"{service.display} is advertised at {address.how} {address.ip} and reachable from any outside "
+                f"source: {why}. Fix: {fix}"
+            ),
+            at=address.ptr(),
+            related=related,
+            identity=service.identity,
+        )
