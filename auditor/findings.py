@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from auditor.loader import Document
 
-PathT = tuple[Union[str, int], ...]
+PathT = tuple[str | int, ...]
 
 
 class Severity(enum.IntEnum):
@@ -84,7 +84,7 @@ def format_path(path: PathT) -> str:
     return "".join(out)
 
 
-Target = Union[Pointer, Location]
+Target = Pointer | Location
 
 
 @dataclass(frozen=True, slots=True)
