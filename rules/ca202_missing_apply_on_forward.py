@@ -1,0 +1,124 @@
+"""CA202 missing-apply-on-forward: preDNAT/doNotTrack without applyOnForward, or forwarded-only rules without it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from auditor.catalog import Example, Rule
+from auditor.engine import Context
+from auditor.evaluator import evaluator
+from auditor.findings import Issue, Related, Severity
+from auditor.rules._fixtures import CLUSTER
+
+RULE = Rule(
+    id="CA202",
+    name="missing-apply-on-forward",
+    title="preDNAT or doNotTrack without applyOnForward, or forwarded-traffic rules on a policy without it",
+    severity=Severity.ERROR,
+    rationale=(
+        "Calico rejects a policy with `preDNAT: true` or `doNotTrack: true` unless `applyOnForward: true` is "
+        "set too (\"ApplyOnForward must be true if either PreDNAT or DoNotTrack is true\"). And a normal host "
+        "policy without `applyOnForward` only sees traffic to and from the host itself: rules aimed at the pod "
+        "CIDR, which only forwarded traffic reaches, never match."
+    ),
+    remediation=(
+        "Add `applyOnForward: true` (guide cluster mode, step 2: \"Make sure you add applyOnForward and "
+        "preDNAT rules\")."
+    ),
+    references=("https://docs.tigera.io/calico/latest/reference/host-endpoints/forwarded",),
+    tags=("host-endpoints",),
+    guide_step="Cluster mode, step 2",
+    examples=(
+        Example(
+            title="preDNAT without applyOnForward (rejected), and a pod-CIDR rule on a normal host policy",
+            files={
+                "cluster.yaml": CLUSTER,
+                "policy.yaml": """\
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata:
+  name: allow-cluster-ips
+spec:
+  selector: k8s-role == 'node'
+  preDNAT: true
+  ingress:
+  - action: Allow
+    source:
+      nets: [50.60.0.0/16]
+---
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata:
+  name: allow-to-pods
+spec:
+  selector: k8s-role == 'node'
+  ingress:
+  - action: Allow
+    destination:
+      nets: [192.168.0.0/16]
+""",
+            },
+            expect=("policy.yaml:7:3", "policy.yaml:22:7"),
+        ),
+        Example(
+            title="applyOnForward set",
+            files={
+                "cluster.yaml": CLUSTER,
+                "policy.yaml": """\
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata:
+  name: allow-to-pods
+spec:
+  selector: k8s-role == 'node'
+  preDNAT: true
+  applyOnForward: true
+  ingress:
+  - action: Allow
+    destination:
+      nets: [192.168.0.0/16]
+""",
+            },
+        ),
+    ),
+)
+
+
+def check(ctx: Context) -> Iterator[Issue]:
+    ev = evaluator(ctx)
+    for policy in ctx.model.policies:
+        if policy.apply_on_forward or not policy.is_global:
+            continue
+        flag = "preDNAT" if policy.pre_dnat else "doNotTrack" if policy.do_not_track else ""
+        if flag:
+            yield Issue(
+                message=(
+                    f"{policy.display} sets `{flag}: true` without `applyOnForward: true`: Calico rejects it "
+                    "(\"ApplyOnForward must be true if either PreDNAT or DoNotTrack is true\"). Add "
+                    "`applyOnForward: true`"
+                ),
+                at=policy.ptr("spec", flag, on_key=True),
+                identity=policy.identity,
+            )
+            continue
+        if not ev.is_host_policy(policy) or not policy.ingress:
+            continue
+        pods = ev.facts.pod_cidrs
+        forwarded_only = [
+            rule
+            for rule in policy.ingress
+            if rule.destination.nets and all(r.value is not None and r.value in pods for r in rule.destination.nets)
+        ]
+        for rule in forwarded_only:
+            assumed = " (pod CIDR assumed: " + ev.facts.pod.note + ")" if ev.facts.pod.assumed else ""
+            yield Issue(
+                message=(
+                    f"{policy.display} {rule.label} targets the pod CIDR{assumed}, which only forwarded traffic "
+                    "reaches, but the policy has no `applyOnForward: true`: it applies to traffic to and from the "
+                    "host itself only, so this rule never matches. Add `applyOnForward: true`"
+                ),
+                at=rule.ptr("destination", "nets"),
+                related=(Related(policy.ptr("spec"), "policy without applyOnForward"),),
+                identity=policy.identity,
+                key=rule.label,
+            )

@@ -1,0 +1,100 @@
+"""CA203 prednat-egress: preDNAT policy with egress rules or an Egress type."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from auditor.catalog import Example, Rule
+from auditor.engine import Context
+from auditor.findings import Issue, Severity
+from auditor.model import as_list
+
+RULE = Rule(
+    id="CA203",
+    name="prednat-egress",
+    title="A preDNAT policy with egress rules or Egress in types",
+    severity=Severity.ERROR,
+    rationale=(
+        "Pre-DNAT policy runs in the mangle table's PREROUTING chain, before routing, when the outgoing "
+        "interface is not known yet: it can only police ingress. Calico rejects preDNAT policies with egress "
+        "rules or `Egress` in `types` (\"PreDNAT PolicySpec cannot have any Egress rules\")."
+    ),
+    remediation=(
+        "Move the egress rules to a normal (non-preDNAT) GlobalNetworkPolicy on the same host endpoints and "
+        "keep `types: [Ingress]` on the preDNAT one."
+    ),
+    references=("https://docs.tigera.io/calico/latest/reference/host-endpoints/pre-dnat",),
+    tags=("host-endpoints",),
+    examples=(
+        Example(
+            title="egress rules and an Egress type on a preDNAT policy",
+            files={
+                "policy.yaml": """\
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata:
+  name: allow-cluster-ips
+spec:
+  selector: k8s-role == 'node'
+  preDNAT: true
+  applyOnForward: true
+  types:
+  - Ingress
+  - Egress
+  ingress:
+  - action: Allow
+    source:
+      nets: [50.60.0.0/16]
+  egress:
+  - action: Allow
+""",
+            },
+            expect=("11:5", "16:3"),
+        ),
+        Example(
+            title="ingress only",
+            files={
+                "policy.yaml": """\
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata:
+  name: allow-cluster-ips
+spec:
+  selector: k8s-role == 'node'
+  preDNAT: true
+  applyOnForward: true
+  types: [Ingress]
+  ingress:
+  - action: Allow
+    source:
+      nets: [50.60.0.0/16]
+""",
+            },
+        ),
+    ),
+)
+
+
+def check(ctx: Context) -> Iterator[Issue]:
+    why = "preDNAT policy runs before routing and can only police ingress; Calico rejects this"
+    for policy in ctx.model.policies:
+        if not policy.pre_dnat:
+            continue
+        for i, value in enumerate(as_list(policy.spec.get("types"))):
+            if value == "Egress":
+                yield Issue(
+                    message=f"{policy.display} is preDNAT but lists `Egress` in `types`: {why}. Remove it",
+                    at=policy.ptr("spec", "types", i),
+                    identity=policy.identity,
+                    key="types",
+                )
+        if as_list(policy.spec.get("egress")):
+            yield Issue(
+                message=(
+                    f"{policy.display} is preDNAT but has egress rules: {why}. Move them to a normal "
+                    "GlobalNetworkPolicy on the same host endpoints"
+                ),
+                at=policy.ptr("spec", "egress", on_key=True),
+                identity=policy.identity,
+                key="egress",
+            )

@@ -1,0 +1,178 @@
+"""CA204 pod-traffic-denied: host-endpoint policy drops forwarded traffic to (part of) the pod CIDR."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from netaddr import IPSet
+
+from auditor.catalog import Example, Rule
+from auditor.engine import Context
+from auditor.evaluator import TCP, UDP, Packet, Peer, Step, address_classes, evaluator
+from auditor.findings import Issue, Related, Severity
+from auditor.model import NS_LABEL, ORCH_LABEL
+from auditor.nets import describe
+from auditor.rules._fixtures import CLUSTER
+
+RULE = Rule(
+    id="CA204",
+    name="pod-traffic-denied",
+    title="Host-endpoint policy drops forwarded traffic to (part of) the pod CIDR",
+    severity=Severity.ERROR,
+    rationale=(
+        "Policy with `applyOnForward: true` (and preDNAT policy) also sees traffic the host forwards, including "
+        "pod-to-pod traffic between nodes. Once such a policy selects a host endpoint, forwarded traffic that "
+        "no rule allows hits the end-of-tier drop; a preDNAT Deny drops it outright. Without an allow for the "
+        "pod CIDR, normal pod-to-pod traffic dies (guide step 2)."
+    ),
+    remediation=(
+        "Add a preDNAT + applyOnForward rule that allows traffic to every workload IPPool CIDR, ordered before "
+        "any Deny (guide cluster mode, step 2: \"Add a rule to allow traffic destined for the pod CIDR\")."
+    ),
+    references=("https://docs.tigera.io/calico/latest/network-policy/services/services-cluster-ips",),
+    tags=("cluster-mode", "availability"),
+    guide_step="Cluster mode, step 2 (allow traffic destined for the pod CIDR)",
+    examples=(
+        Example(
+            title="a forward policy allows the cluster IPs only: pod traffic hits the end-of-tier drop",
+            files={
+                "cluster.yaml": CLUSTER,
+                "policy.yaml": """\
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata:
+  name: allow-cluster-ips
+spec:
+  selector: k8s-role == 'node'
+  applyOnForward: true
+  ingress:
+  - action: Allow
+    source:
+      nets: [50.60.0.0/16]
+""",
+            },
+            expect=("policy.yaml:7:3",),
+        ),
+        Example(
+            title="the pod CIDR rule covers only part of the pool",
+            files={
+                "cluster.yaml": CLUSTER,
+                "policy.yaml": """\
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata:
+  name: allow-to-pods
+spec:
+  selector: k8s-role == 'node'
+  order: 100
+  preDNAT: true
+  applyOnForward: true
+  ingress:
+  - action: Allow
+    destination:
+      nets: [192.168.0.0/17]
+---
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata:
+  name: deny-rest
+spec:
+  selector: k8s-role == 'node'
+  order: 200
+  preDNAT: true
+  applyOnForward: true
+  ingress:
+  - action: Deny
+""",
+            },
+            expect=("policy.yaml:25:5",),
+        ),
+        Example(
+            title="the pod CIDR is allowed before the Deny",
+            files={
+                "cluster.yaml": CLUSTER,
+                "policy.yaml": """\
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata:
+  name: allow-to-pods
+spec:
+  selector: k8s-role == 'node'
+  order: 100
+  preDNAT: true
+  applyOnForward: true
+  ingress:
+  - action: Allow
+    destination:
+      nets: [192.168.0.0/16]
+---
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata:
+  name: deny-rest
+spec:
+  selector: k8s-role == 'node'
+  order: 200
+  preDNAT: true
+  applyOnForward: true
+  ingress:
+  - action: Deny
+""",
+            },
+        ),
+    ),
+)
+
+# A pod on another node, as host-endpoint rules see it: some namespaced Kubernetes workload.
+_ANY_POD = {NS_LABEL: "", ORCH_LABEL: "k8s"}
+
+
+def _target(step: Step | None) -> object:
+    if step is None:
+        return None
+    if step.rule is not None:
+        return step.rule.ptr()
+    if step.policy is not None:
+        flag = "applyOnForward" if step.policy.apply_on_forward else "preDNAT"
+        return step.policy.ptr("spec", flag, on_key=True)
+    return None
+
+
+def check(ctx: Context) -> Iterator[Issue]:
+    ev = evaluator(ctx)
+    facts = ev.facts
+    for group in ev.hep_groups:
+        hep = group[0]
+        policies = [p for p in ev.policies_for_hep(hep) if p.pre_dnat or p.do_not_track or p.apply_on_forward]
+        if not policies:
+            continue  # forwarded traffic is allowed when no such policy selects the host endpoint
+        cuts = ev.rule_nets(policies)
+        source = Peer("pod", None, facts.pod_cidrs, (_ANY_POD,), text="a pod on another node")
+        ports = ev.port_classes(policies)
+        denied = IPSet()
+        decisive: Step | None = None
+        for cls in address_classes(facts.pod_cidrs, cuts):
+            dst = Peer("pod", None, cls, (_ANY_POD,), text=describe(cls))
+            for protocol in (TCP, UDP):
+                verdicts = (ev.forwarded(hep, Packet(source, dst, port, protocol)) for port in ports)
+                failed = next((v for v in verdicts if not v.allowed), None)
+                if failed is not None:
+                    denied |= cls
+                    decisive = decisive or failed.decisive
+                    break
+        if not denied:
+            continue
+        target = _target(decisive) or hep.ptr("metadata", "name")
+        assumed = f" (pod CIDR assumed: {facts.pod.note})" if facts.pod.assumed else ""
+        others = f" and {len(group) - 1} more with the same labels" if len(group) > 1 else ""
+        yield Issue(
+            message=(
+                f"forwarded traffic to {describe(denied)} (pod CIDR{assumed}) arriving through HostEndpoint "
+                f"{hep.name}{others} is dropped: {decisive.text if decisive else 'no rule allows it'}. Normal "
+                "pod-to-pod traffic between nodes dies. Allow traffic to every pod CIDR with a preDNAT + "
+                "applyOnForward rule ordered before any Deny (guide cluster mode, step 2)"
+            ),
+            at=target,  # type: ignore[arg-type]
+            related=(Related(hep.ptr("metadata", "name"), f"HostEndpoint {hep.name}"),),
+            identity=f"HostEndpoint/{hep.name}",
+        )

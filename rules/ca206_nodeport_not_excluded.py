@@ -1,0 +1,155 @@
+"""CA206 nodeport-not-excluded: an allow for host traffic that also opens the nodePort range."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from netaddr import IPSet
+
+from auditor.catalog import Example, Rule
+from auditor.engine import Context
+from auditor.evaluator import Evaluator, evaluator
+from auditor.findings import Issue, Related, Severity
+from auditor.model import PolicyRule
+from auditor.ports import ALL_PORTS, PortRange, PortSet
+from auditor.rules._fixtures import CLUSTER
+
+RULE = Rule(
+    id="CA206",
+    name="nodeport-not-excluded",
+    title="An allow rule for traffic to the hosts does not exclude the whole nodePort range",
+    severity=Severity.ERROR,
+    rationale=(
+        "NodePort traffic is addressed to the host itself. A broad allow for host traffic also allows it, so "
+        "every NodePort Service becomes reachable from the sources of that rule, around the preDNAT allow-list "
+        "that was meant to restrict them (with kube-proxy in IPVS mode it is even policed as host traffic). The "
+        "guide's host rule therefore uses `notPorts: [\"30000:32767\"]`, for TCP and for UDP."
+    ),
+    remediation=(
+        "Add the nodePort range to `destination.notPorts` of the allow rule, for every protocol it allows "
+        "(guide cluster mode, step 2). The range is FelixConfiguration `kubeNodePortRanges` when the repository "
+        "sets it, else `cluster.node-port-range` from the configuration, else Kubernetes' 30000:32767; keep it "
+        "equal to kube-apiserver `--service-node-port-range`."
+    ),
+    references=("https://docs.tigera.io/calico/latest/network-policy/services/kubernetes-node-ports",),
+    tags=("host-endpoints", "exposure"),
+    guide_step="Cluster mode, step 2 (allow traffic destined for all host endpoints)",
+    examples=(
+        Example(
+            title="all host ports allowed, and a partial exclusion",
+            files={
+                "cluster.yaml": CLUSTER,
+                "policy.yaml": """\
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata:
+  name: allow-host-traffic
+spec:
+  selector: k8s-role == 'node'
+  ingress:
+  - action: Allow
+    protocol: TCP
+    destination:
+      selector: k8s-role == 'node'
+  - action: Allow
+    protocol: UDP
+    destination:
+      selector: k8s-role == 'node'
+      notPorts: ["30000:31999"]
+""",
+            },
+            expect=("policy.yaml:8:5", "policy.yaml:16:18"),
+        ),
+        Example(
+            title="the guide's rule, fixed",
+            files={
+                "cluster.yaml": CLUSTER,
+                "policy.yaml": """\
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata:
+  name: allow-host-traffic
+spec:
+  selector: k8s-role == 'node'
+  ingress:
+  - action: Allow
+    protocol: TCP
+    destination:
+      selector: k8s-role == 'node'
+      notPorts: ["30000:32767"]
+  - action: Allow
+    source:
+      nets: [10.0.0.0/24]
+""",
+            },
+        ),
+    ),
+)
+
+
+def _reaches_hosts(ev: Evaluator, rule: PolicyRule) -> bool:
+    dst = rule.destination
+    if dst.services:
+        return False
+    if dst.effective_selector is not None and not ev.model.host_endpoints_matching(dst.effective_selector):
+        return False
+    nets = [r.value for r in dst.nets if r.value is not None]
+    if nets:
+        hosts = IPSet([str(ip) for hep in ev.host_endpoints for ip in hep.valid_expected_ips])
+        if not hosts & IPSet(nets):
+            return False
+    return True
+
+
+def _any_source(rule: PolicyRule) -> bool:
+    """The rule admits every source (the guide's host rule): a source restriction is a deliberate choice."""
+    src = rule.source
+    return not (src.nets or src.effective_selector is not None or src.services or src.service_account_names)
+
+
+def _opened(rule: PolicyRule) -> PortSet:
+    dst = rule.destination
+    ports = [r.value for r in dst.ports]
+    opened = PortSet.of(*[p for p in ports if isinstance(p, PortRange)]) if ports else ALL_PORTS
+    excluded = PortSet.of(*[r.value for r in dst.not_ports if isinstance(r.value, PortRange)])
+    return opened - excluded
+
+
+def check(ctx: Context) -> Iterator[Issue]:
+    ev = evaluator(ctx)
+    node_ports = ev.facts.node_ports
+    fact = ev.facts.node_port
+    origin = f"assumed: {fact.note}" if fact.assumed else fact.note
+    for policy in ev.host_policies:
+        if policy.do_not_track or not ev.is_host_policy(policy):
+            continue
+        for rule in policy.ingress:
+            if rule.action != "Allow" or (rule.protocol is not None and rule.protocol.value not in (6, 17, 132)):
+                continue
+            if not _reaches_hosts(ev, rule) or not _any_source(rule):
+                continue
+            gap = _opened(rule) & node_ports
+            if not gap:
+                continue
+            partial = bool(rule.destination.not_ports) or bool(rule.destination.ports)
+            proto = rule.protocol.raw if rule.protocol is not None else "every protocol"
+            what = f"still opens {gap} of" if partial else "does not exclude"
+            where = (
+                rule.ptr("destination", "notPorts", 0)
+                if rule.destination.not_ports
+                else rule.ptr("destination", "ports")
+                if rule.destination.ports
+                else rule.ptr()
+            )
+            yield Issue(
+                message=(
+                    f"{policy.display} {rule.label} allows traffic to the hosts ({proto}) but {what} the nodePort "
+                    f"range {node_ports} ({origin}): NodePort Services become reachable around the preDNAT "
+                    f"allow-list. Add `notPorts: [\"{node_ports}\"]` to the rule's destination "
+                    "(guide cluster mode, step 2)"
+                ),
+                at=where,
+                related=(Related(policy.ptr("metadata", "name"), "host policy"),),
+                identity=policy.identity,
+                key=rule.label,
+            )

@@ -1,0 +1,160 @@
+"""CA207 allow-list-without-deny: preDNAT allows chosen sources, but nothing denies the others."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from netaddr import IPSet
+
+from auditor.catalog import Example, Rule
+from auditor.engine import Context
+from auditor.evaluator import Evaluator, ServiceAddress, evaluator
+from auditor.findings import Issue, Related, Severity
+from auditor.model import PolicyRule
+from auditor.nets import describe
+from auditor.rules._fixtures import CLUSTER, PODS_ALLOW_NODES, SVC_A
+
+RULE = Rule(
+    id="CA207",
+    name="allow-list-without-deny",
+    title="preDNAT rules allow chosen sources to a cluster IP, but nothing denies the other sources",
+    severity=Severity.ERROR,
+    rationale=(
+        "Pre-DNAT policy has no default drop: a packet that matches no preDNAT rule simply continues, and "
+        "forwarded traffic is allowed unless an applyOnForward policy denies it. An allow-list of sources for "
+        "a cluster IP therefore restricts nothing by itself: every other source still reaches the Service. The "
+        "guide's own recipe (step 2) has exactly this gap."
+    ),
+    remediation=(
+        "Add a GlobalNetworkPolicy on the same host endpoints with `preDNAT: true`, `applyOnForward: true`, a "
+        "higher `order` than the allows, and an ingress `Deny` whose destination is the advertised range (or "
+        "the cluster IPs). Keep the pod-CIDR allow before it (CA204)."
+    ),
+    references=(
+        "https://docs.tigera.io/calico/latest/network-policy/hosts/protect-hosts-tutorial",
+        "https://docs.tigera.io/calico/latest/reference/host-endpoints/pre-dnat",
+    ),
+    tags=("cluster-mode", "exposure"),
+    guide_step="Cluster mode, step 2 (the guide omits the Deny)",
+    examples=(
+        Example(
+            title="the guide's allow-list, without a Deny",
+            files={
+                "cluster.yaml": CLUSTER,
+                "svc.yaml": SVC_A,
+                "pods.yaml": PODS_ALLOW_NODES,
+                "policy.yaml": """\
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata:
+  name: allow-cluster-ips
+spec:
+  selector: k8s-role == 'node'
+  preDNAT: true
+  applyOnForward: true
+  ingress:
+  - action: Allow
+    source:
+      nets: [50.60.0.0/16]
+    destination:
+      nets: [10.20.30.40/32]
+""",
+            },
+            expect=("policy.yaml:14:14",),
+        ),
+        Example(
+            title="the allow-list followed by a preDNAT Deny of the advertised range",
+            files={
+                "cluster.yaml": CLUSTER,
+                "svc.yaml": SVC_A,
+                "pods.yaml": PODS_ALLOW_NODES,
+                "policy.yaml": """\
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata:
+  name: allow-cluster-ips
+spec:
+  selector: k8s-role == 'node'
+  order: 100
+  preDNAT: true
+  applyOnForward: true
+  ingress:
+  - action: Allow
+    source:
+      nets: [50.60.0.0/16]
+    destination:
+      nets: [10.20.30.40/32]
+---
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata:
+  name: deny-cluster-ips
+spec:
+  selector: k8s-role == 'node'
+  order: 200
+  preDNAT: true
+  applyOnForward: true
+  ingress:
+  - action: Deny
+    destination:
+      nets: [10.20.0.0/16]
+""",
+            },
+        ),
+    ),
+)
+
+
+def _allow_list_rules(ev: Evaluator, address: ServiceAddress) -> list[tuple[PolicyRule, int]]:
+    """preDNAT/untracked Allow rules with a restricted source whose destination names ``address``."""
+    out = []
+    for policy in ev.host_policies:
+        if not (policy.pre_dnat or policy.do_not_track) or not ev.is_host_policy(policy):
+            continue
+        for rule in policy.ingress:
+            if rule.action != "Allow":
+                continue
+            src = rule.source
+            if not (src.nets or src.not_nets or src.effective_selector is not None):
+                continue
+            for i, ref in enumerate(rule.destination.nets):
+                if ref.value is not None and address.ip in ref.value:
+                    out.append((rule, i))
+                    break
+    return out
+
+
+def check(ctx: Context) -> Iterator[Issue]:
+    ev = evaluator(ctx)
+    for address in ev.advertised_addresses():
+        rules = _allow_list_rules(ev, address)
+        if not rules:
+            continue
+        leaking = IPSet()
+        example = ""
+        for port in address.service.ports:
+            for hep in ev.ingress_groups():
+                for cls in ev.reachability(address, port, hep):
+                    for _, verdict in cls.results:
+                        through_list = any(
+                            s.stage in ("pre-DNAT", "untracked") and s.outcome == "allow" for s in verdict.steps
+                        )
+                        if verdict.allowed and not through_list:
+                            leaking |= cls.ips
+                            example = example or f"{address.ip}:{port.port}/{port.protocol}"
+        if not leaking:
+            continue
+        rule, index = rules[0]
+        allowed = describe(IPSet([r.value for r in rule.source.nets if r.value is not None])) or "the chosen sources"
+        yield Issue(
+            message=(
+                f"{rule.policy.display} {rule.label} allows {allowed} to {address.how} {address.ip} "
+                f"({address.service.display}), but nothing denies the other sources: preDNAT has no default drop, "
+                f"so {describe(leaking)} still reach {example}. Add a preDNAT + applyOnForward Deny for the "
+                "advertised range at a higher order (the guide's step 2 omits it)"
+            ),
+            at=rule.ptr("destination", "nets", index),
+            related=(Related(address.ptr(), f"{address.how} of {address.service.display}"),),
+            identity=rule.policy.identity,
+            key=f"{rule.label}/{address.ip}",
+        )
