@@ -163,7 +163,7 @@ def check(ctx: Context) -> Iterator[Issue]:
         if not denied:
             continue
         target = _target(decisive) or hep.ptr("metadata", "name")
-        assumed = f" (pod CIDR assumed: {facts.pod.note})" if facts.pod.assumed else ""
+        assumed = f"; assumed: {facts.pod.note}" if facts.pod.assumed else ""
         others = f" and {len(group) - 1} more with the same labels" if len(group) > 1 else ""
         yield Issue(
             message=(
@@ -175,4 +175,5 @@ def check(ctx: Context) -> Iterator[Issue]:
             at=target,  # type: ignore[arg-type]
             related=(Related(hep.ptr("metadata", "name"), f"HostEndpoint {hep.name}"),),
             identity=f"HostEndpoint/{hep.name}",
+            severity=Severity.WARNING if facts.pod.assumed else None,
         )

@@ -95,6 +95,8 @@ def _reaches_hosts(ev: Evaluator, rule: PolicyRule) -> bool:
         return False
     nets = [r.value for r in dst.nets if r.value is not None]
     if nets:
+        if IPSet(nets).issubset(ev.facts.pod_cidrs | ev.service_range()):
+            return False  # the pod-CIDR or cluster-IP rule (CA204, CA207), not a host rule
         hosts = IPSet([str(ip) for hep in ev.host_endpoints for ip in hep.valid_expected_ips])
         if not hosts & IPSet(nets):
             return False
@@ -128,9 +130,10 @@ def check(ctx: Context) -> Iterator[Issue]:
                 continue
             if not _reaches_hosts(ev, rule) or not _any_source(rule):
                 continue
-            gap = _opened(rule) & node_ports
-            if not gap:
-                continue
+            opened = _opened(rule)
+            gap = opened & node_ports
+            if not gap or node_ports.issuperset(opened):
+                continue  # nothing of the range, or a deliberate allow of chosen nodePorts
             partial = bool(rule.destination.not_ports) or bool(rule.destination.ports)
             proto = rule.protocol.raw if rule.protocol is not None else "every protocol"
             what = f"still opens {gap} of" if partial else "does not exclude"

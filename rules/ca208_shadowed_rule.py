@@ -1,0 +1,268 @@
+"""CA208 shadowed-rule: a rule that can never match, because earlier rules decide all its traffic."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+
+from netaddr import IPSet
+
+from auditor.catalog import Example, Rule
+from auditor.engine import Context
+from auditor.evaluator import Evaluator, evaluator
+from auditor.findings import Issue, Related, Severity
+from auditor.model import EntityRule, Policy, PolicyRule
+from auditor.ports import ALL_PORTS, PortRange, PortSet
+
+RULE = Rule(
+    id="CA208",
+    name="shadowed-rule",
+    title="A rule that can never match: earlier rules decide all of its traffic, or its direction is not in types",
+    severity=Severity.WARNING,
+    rationale=(
+        "Calico evaluates tiers by order, policies by `order` (missing = last) then name, and rules in list "
+        "order; the first Allow or Deny is final. A rule whose whole match is already decided by an earlier rule "
+        "never takes effect: a Deny placed after a broader Allow protects nothing, an Allow after a broader Deny "
+        "admits nothing. Likewise, when `types` is explicit, rules of a direction it does not list are never "
+        "evaluated."
+    ),
+    remediation=(
+        "Reorder (give the specific rule or policy a lower `order`), narrow the earlier rule, or delete the dead "
+        "rule. For rules ignored by `types`, add the direction to `types` or remove the rules."
+    ),
+    references=("https://docs.tigera.io/calico/latest/network-policy/policy-tiers/tiered-policy",),
+    tags=("hygiene",),
+    examples=(
+        Example(
+            title="a Deny after a broader Allow, and egress rules that types ignores",
+            files={
+                "policy.yaml": """\
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata:
+  name: allow-cluster-ips
+spec:
+  selector: k8s-role == 'node'
+  order: 100
+  preDNAT: true
+  applyOnForward: true
+  ingress:
+  - action: Allow
+    source:
+      nets: [50.60.0.0/16]
+  - action: Deny
+    source:
+      nets: [50.60.7.0/24]
+---
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata:
+  name: host-egress
+spec:
+  selector: k8s-role == 'node'
+  types: [Ingress]
+  ingress:
+  - action: Allow
+    protocol: TCP
+  egress:
+  - action: Allow
+""",
+            },
+            expect=("14:5", "28:3"),
+        ),
+        Example(
+            title="the specific Deny first",
+            files={
+                "policy.yaml": """\
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata:
+  name: allow-cluster-ips
+spec:
+  selector: k8s-role == 'node'
+  preDNAT: true
+  applyOnForward: true
+  ingress:
+  - action: Deny
+    source:
+      nets: [50.60.7.0/24]
+  - action: Allow
+    source:
+      nets: [50.60.0.0/16]
+""",
+            },
+        ),
+    ),
+)
+
+
+def _nets(refs: Iterable[object]) -> IPSet | None:
+    values = [r.value for r in refs if r.value is not None]  # type: ignore[attr-defined]
+    if len(values) != len(list(refs)):  # an invalid entry: not comparable
+        return None
+    return IPSet(values)
+
+
+def _ports(refs: Sequence[object]) -> tuple[PortSet, frozenset[str]] | None:
+    numeric, named = [], set()
+    for ref in refs:
+        value = ref.value  # type: ignore[attr-defined]
+        if isinstance(value, PortRange):
+            numeric.append(value)
+        elif isinstance(value, str):
+            named.add(value)
+        else:
+            return None
+    return PortSet.of(*numeric), frozenset(named)
+
+
+def _entity_covers(e: EntityRule, r: EntityRule) -> bool:
+    """Every packet end that ``r`` matches is also matched by ``e`` (conservative: False when unsure)."""
+    if e.services and e.services != r.services:
+        return False
+    if e.nets:
+        mine, theirs = _nets(e.nets), _nets(r.nets)
+        if mine is None or theirs is None or not r.nets or not theirs.issubset(mine):
+            return False
+    if e.not_nets:
+        mine = _nets(e.not_nets)
+        theirs_in = _nets(r.nets) if r.nets else None
+        if mine is None or theirs_in is None or theirs_in & mine:
+            return False
+    if e.effective_selector is not None and str(e.effective_selector) != str(r.effective_selector):
+        return False
+    if e.effective_not_selector is not None and str(e.effective_not_selector) != str(r.effective_not_selector):
+        return False
+    if e.ports:
+        mine_p, theirs_p = _ports(e.ports), _ports(r.ports)
+        if mine_p is None or theirs_p is None or not r.ports:
+            return False
+        if not mine_p[0].issuperset(theirs_p[0]) or not theirs_p[1] <= mine_p[1]:
+            return False
+    if e.not_ports:
+        mine_n = _ports(e.not_ports)
+        theirs_p = _ports(r.ports) if r.ports else (ALL_PORTS, frozenset())
+        if mine_n is None or theirs_p is None or mine_n[1] or theirs_p[1] or (mine_n[0] & theirs_p[0]):
+            return False
+    return True
+
+
+def covers(e: PolicyRule, r: PolicyRule) -> bool:
+    """Rule ``e`` matches every packet rule ``r`` matches."""
+    if e.has_http or (e.icmp is not None and e.icmp != r.icmp):
+        return False
+    if e.protocol is not None and (r.protocol is None or e.protocol.value != r.protocol.value):
+        return False
+    if e.not_protocol is not None and not (
+        (r.protocol is not None and r.protocol.value != e.not_protocol.value)
+        or (r.not_protocol is not None and r.not_protocol.value == e.not_protocol.value)
+    ):
+        return False
+    if e.ip_version is not None and e.ip_version != r.ip_version:
+        return False
+    return _entity_covers(e.source, r.source) and _entity_covers(e.destination, r.destination)
+
+
+def _chains(ev: Evaluator) -> Iterator[tuple[list[Policy], str]]:
+    """Ordered policy lists that apply together to one endpoint, per stage and direction."""
+    seen: set[tuple[int, ...]] = set()
+    for group in ev.hep_groups:
+        hep = group[0]
+        for policies, directions in (
+            (ev.untracked_for(hep), ("ingress", "egress")),
+            (ev.prednat_for(hep), ("ingress",)),
+            (ev.normal_for(hep), ("ingress", "egress")),
+        ):
+            yield from _unique(ev.model.ordered(policies), directions, seen)
+    for workload in ev.model.workloads:
+        yield from _unique(ev.model.ordered(ev.policies_for_workload(workload)), ("ingress", "egress"), seen)
+    # Endpoints the repository does not hold: policies with the same selector apply to the same ones.
+    by_selector: dict[tuple[str, str], list[Policy]] = {}
+    for policy in ev.model.policies:
+        if not policy.enforced or policy.effective_selector is None:
+            continue
+        host = policy.can_select_host_endpoints and bool(ev.heps_of(policy))
+        pod = bool(ev.model.workloads_matching(policy.effective_selector))
+        if host or pod:
+            continue
+        stage = "untracked" if policy.do_not_track else "pre-DNAT" if policy.pre_dnat else "normal"
+        by_selector.setdefault((stage, str(policy.effective_selector)), []).append(policy)
+    for policies in by_selector.values():
+        yield from _unique(ev.model.ordered(policies), ("ingress", "egress"), seen)
+
+
+def _unique(
+    policies: list[Policy], directions: Sequence[str], seen: set[tuple[int, ...]]
+) -> Iterator[tuple[list[Policy], str]]:
+    for direction in directions:
+        chain = [p for p in policies if p.governs(direction)]
+        key = (hash(direction), *map(id, chain))
+        if chain and key not in seen:
+            seen.add(key)
+            yield chain, direction
+
+
+def _shadowing(chain: list[Policy], direction: str) -> dict[int, PolicyRule]:
+    """For each rule of the chain whose traffic is fully decided earlier: the rule that decides it."""
+    out: dict[int, PolicyRule] = {}
+    earlier: list[PolicyRule] = []
+    for policy in chain:
+        for rule in policy.ingress if direction == "ingress" else policy.egress:
+            if rule.action not in ("Allow", "Deny", "Pass"):
+                continue
+            for prior in earlier:
+                if prior.policy is not policy and prior.policy.identity == policy.identity:
+                    continue  # two definitions of one policy: CA006's finding, not a shadow
+                final = prior.action in ("Allow", "Deny") or prior.policy.tier == policy.tier
+                if final and covers(prior, rule):
+                    out[id(rule)] = prior
+                    break
+            earlier.append(rule)
+    return out
+
+
+def check(ctx: Context) -> Iterator[Issue]:
+    ev = evaluator(ctx)
+    verdicts: dict[int, list[PolicyRule | None]] = {}
+    rules: dict[int, PolicyRule] = {}
+    for chain, direction in _chains(ev):
+        shadowed = _shadowing(chain, direction)
+        for policy in chain:
+            for rule in policy.ingress if direction == "ingress" else policy.egress:
+                rules[id(rule)] = rule
+                verdicts.setdefault(id(rule), []).append(shadowed.get(id(rule)))
+    for key, found in verdicts.items():
+        if not found or any(f is None for f in found):
+            continue
+        rule, prior = rules[key], found[0]
+        assert prior is not None
+        span = prior.ptr().doc.locate(prior.ptr().path)
+        where = f"{prior.policy.file}:{span.line}"
+        same = prior.policy is rule.policy
+        yield Issue(
+            message=(
+                f"{rule.policy.display} {rule.label} ({rule.action}) can never match: "
+                f"{'its earlier rule' if same else prior.policy.display} {prior.label} ({prior.action}, {where}) "
+                "matches all of its traffic first. Reorder the rules (or policy `order`), narrow the earlier rule, "
+                "or remove this one"
+            ),
+            at=rule.ptr(),
+            related=(Related(prior.ptr(), f"decides first: {prior.action}"),),
+            identity=rule.policy.identity,
+            key=rule.label,
+        )
+    for policy in ctx.model.policies:
+        if not policy.types_explicit:
+            continue
+        for direction in ("ingress", "egress"):
+            if policy.governs(direction) or not (policy.ingress if direction == "ingress" else policy.egress):
+                continue
+            listed = ", ".join(policy.types) or "nothing"
+            yield Issue(
+                message=(
+                    f"{policy.display} has {direction} rules but `types` lists only {listed}: Calico never "
+                    f"evaluates them. Add `{direction.capitalize()}` to `types` or remove the rules"
+                ),
+                at=policy.ptr("spec", direction, on_key=True),
+                identity=policy.identity,
+                key=f"types/{direction}",
+            )
