@@ -60,6 +60,7 @@ class Rule:
     tags: tuple[str, ...] = ()
     guide_step: str = ""
     security_severity: float | None = None  # GitHub code scanning score; derived from severity when None
+    late: bool = False  # runs after suppressions are applied (it reports on them)
     check: Check | None = field(default=None, compare=False, repr=False)
 
     @property

@@ -89,6 +89,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-q", "--quiet", action="store_true", help="print nothing; report by exit code")
     parser.add_argument("--statistics", action="store_true", help="print counts per rule only")
     parser.add_argument("--color", choices=("auto", "always", "never"), default="auto", help="console colors")
+    parser.add_argument("--baseline", metavar="FILE", help="accept the findings recorded in FILE; only new ones fail")
+    parser.add_argument("--write-baseline", metavar="FILE", help="record the current findings in FILE and exit 0")
+    parser.add_argument("--pre-commit", action="store_true",
+                        help="pre-commit mode: audit the whole configured tree, report only the PATHs given")
+    parser.add_argument("--report", choices=("changed", "all"),
+                        help="with --pre-commit: findings in the changed files only (default) or all")
+    parser.add_argument("--show-config", action="store_true", help="print the effective configuration and exit")
     parser.add_argument("--list-rules", action="store_true", help="list the rules and exit")
     parser.add_argument("--explain", metavar="RULE", help="show a rule's documentation and exit")
     parser.add_argument("--version", action="version", version=f"calico-audit {__version__}")
@@ -226,27 +233,42 @@ def _audit(argv: list[str]) -> int:
         _emit(render_explain(rule, color=_use_color(args.color, sys.stdout)), args.output)
         return EXIT_OK
     config = _configure(args)
-    from auditor.loader import Limits
+    if args.show_config:
+        import json
+
+        _emit(f"# from: {config.source}\n" + json.dumps(config.as_mapping(), indent=2), args.output)
+        return EXIT_OK
+    from auditor.loader import Limits, display_path
     from auditor.report import render
     from auditor.run import audit
+    from auditor.suppress import BaselineError, write_baseline
 
-    paths = args.paths or ["."]
+    changed: set[str] | None = None
+    if args.pre_commit:
+        changed = {display_path(p) for p in args.paths}
+        paths = config.include or ["."]
+        if (args.report or config.pre_commit_report) == "all":
+            changed = None
+    else:
+        paths = args.paths or config.include or ["."]
     limits = Limits(max_file_bytes=config.max_file_size, follow_symlinks_outside=args.follow_symlinks)
     try:
-        result = audit(
-            paths, config, limits, stdin_name=args.stdin_filename or "-", debug=args.debug, pure=args.pure_python
-        )
+        result = audit(paths, config, limits, stdin_name=args.stdin_filename or "-", debug=args.debug,
+                       pure=args.pure_python, baseline=args.baseline)
     except FileNotFoundError as exc:
         raise UsageError(f"no such file or folder: {exc.args[0]}") from None
+    except BaselineError as exc:
+        raise UsageError(str(exc)) from None
+    if changed is not None:
+        result.findings = [f for f in result.findings if f.location.path in changed or f.internal_error]
+    if args.write_baseline:
+        write_atomic(args.write_baseline, write_baseline(result.findings))
+        active = sum(1 for f in result.findings if f.suppression is None and not f.internal_error)
+        sys.stderr.write(f"audit: wrote {active} finding(s) to baseline {args.write_baseline}\n")
+        return EXIT_ERROR if result.internal_errors else EXIT_OK
     color = _use_color(args.color, sys.stdout) if not args.output else False
-    text = render(
-        result,
-        args.format,
-        color=color,
-        show_suppressed=args.show_suppressed,
-        statistics=args.statistics,
-        quiet=args.quiet,
-    )
+    text = render(result, args.format, color=color, show_suppressed=args.show_suppressed,
+                  statistics=args.statistics, quiet=args.quiet)
     if args.sarif:
         write_atomic(args.sarif, render(result, "sarif"))
     _emit(text, args.output)

@@ -44,6 +44,7 @@ class Config:
     node_port_range: str = ""
     node_selector: str = ""
     advertised_cidrs: list[str] = field(default_factory=list)
+    pre_commit_report: str = "changed"
     source: str = "defaults"  # where the configuration came from, for --show-config
 
     def as_mapping(self) -> dict[str, Any]:
@@ -59,6 +60,7 @@ class Config:
             "per-path-ignores": self.per_path_ignores,
             "default-namespace": self.default_namespace,
             "max-file-size": self.max_file_size,
+            "pre-commit": {"report": self.pre_commit_report},
             "cluster": {
                 "pod-cidrs": self.pod_cidrs,
                 "service-cidrs": self.service_cidrs,
@@ -137,6 +139,8 @@ def apply(config: Config, settings: Mapping[str, Any], origin: str) -> Config:
             config.severity[_rule_id(rule, origin)] = Severity.parse(level)
     if "per-path-ignores" in settings:
         config.per_path_ignores.update({k: list(v) for k, v in settings["per-path-ignores"].items()})
+    if "report" in settings.get("pre-commit", {}):
+        config.pre_commit_report = settings["pre-commit"]["report"]
     for key, attr in _CLUSTER_KEYS.items():
         if key in settings.get("cluster", {}):
             value = settings["cluster"][key]

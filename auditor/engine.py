@@ -25,6 +25,7 @@ class Context:
     model: Model
     config: Config
     notes: list[str] = field(default_factory=list)
+    suppression_problems: list[Any] = field(default_factory=list)  # filled in before the late rules run
     _cache: dict[str, Any] = field(default_factory=dict)
 
     def memo(self, key: str, build: Any) -> Any:

@@ -205,6 +205,13 @@ class Document:
         colon = text.find(":")
         return colon if colon > 0 else default
 
+    def end_line(self) -> int:
+        """The last line of the document's content."""
+        if not self.pos:
+            return 1
+        line, col = _unpack(self.pos[2])
+        return line - 1 if col == 1 and line > 1 else line
+
     def root_span(self) -> Span:
         if not self.pos:
             return Span.point(1, 1)
@@ -748,6 +755,16 @@ def discover(
             if is_dir:
                 if entry.name in SKIP_DIRS:
                     continue
+                if entry.name == "templates" and os.path.isfile(os.path.join(top, "Chart.yaml")):
+                    problems.append(
+                        _fs_problem(
+                            full,
+                            "Helm chart templates are not manifests until rendered; folder skipped",
+                            "helm-templates",
+                            _TEMPLATE_HINT,
+                        )
+                    )
+                    continue
                 real = os.path.realpath(full)
                 if real in active:
                     problems.append(_fs_problem(full, "symlink loop: this folder contains itself", "symlink"))
@@ -786,8 +803,8 @@ def discover(
     return found, problems
 
 
-def _fs_problem(path: str, message: str, code: str) -> LoadProblem:
-    return LoadProblem(SourceFile(display_path(path), None), Span.point(1, 1), message, code)
+def _fs_problem(path: str, message: str, code: str, hint: str = "") -> LoadProblem:
+    return LoadProblem(SourceFile(display_path(path), None), Span.point(1, 1), message, code, hint)
 
 
 def read_file(candidate: Candidate, limits: Limits, stdin_name: str = "-") -> tuple[SourceFile, LoadProblem | None]:

@@ -6,7 +6,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from auditor import catalog
+from auditor import catalog, suppress
 from auditor.catalog import Rule
 from auditor.config import Config
 from auditor.engine import Context, run_rules
@@ -72,6 +72,7 @@ def audit(
     stdin_name: str = "-",
     debug: bool = False,
     pure: bool = False,
+    baseline: str | None = None,
 ) -> AuditResult:
     """Audit ``paths`` (files, folders, ``-`` for stdin). Raises FileNotFoundError for a missing path."""
     config = config or Config()
@@ -84,7 +85,19 @@ def audit(
     t2 = time.perf_counter()
     rules = enabled_rules(config)
     ctx = Context(load=loaded, model=model, config=config)
-    findings = run_rules(ctx, rules, config.severity, debug=debug)
+    findings = run_rules(ctx, [r for r in rules if not r.late], config.severity, debug=debug)
+    if config.per_path_ignores:
+        ignores = config.per_path_ignores
+        findings = [f for f in findings if not suppress.path_ignored(f.location.path, f.rule_id, ignores)]
+    directives = suppress.collect(loaded, model)
+    suppress.apply(findings, directives)
+    known = {r.id for r in catalog.all_rules()}
+    ctx.suppression_problems = suppress.problems(directives, known, {r.id for r in rules if not r.late})
+    late = run_rules(ctx, [r for r in rules if r.late], config.severity, debug=debug)
+    suppress.apply(late, directives)
+    findings = sorted(findings + late, key=Finding.sort_key)
+    if baseline is not None:
+        suppress.apply_baseline(findings, suppress.read_baseline(baseline), baseline)
     t3 = time.perf_counter()
     stats.files = len(loaded.files)
     stats.documents = len(loaded.documents)

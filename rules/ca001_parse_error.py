@@ -88,7 +88,7 @@ spec:
 )
 
 # Filesystem conditions that are worth a word but are not broken manifests.
-_SEVERITY = {"symlink": Severity.WARNING}
+_SEVERITY = {"symlink": Severity.WARNING, "helm-templates": Severity.NOTE}
 
 
 def check(ctx: Context) -> Iterator[Issue]:

@@ -1,0 +1,62 @@
+"""CA008 invalid-suppression: a suppression that matches nothing, names an unknown rule, or gives no reason."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from auditor.catalog import Example, Rule
+from auditor.engine import Context
+from auditor.findings import Issue, Severity
+
+RULE = Rule(
+    id="CA008",
+    name="invalid-suppression",
+    title="A suppression that matches no finding, names an unknown rule, or gives no reason",
+    severity=Severity.WARNING,
+    rationale=(
+        "A suppression is a reviewed decision to accept a risk. One that no longer matches anything hides the "
+        "next problem that appears on that line; one with a misspelt rule ID suppresses nothing while looking "
+        "like it does; one without a reason cannot be reviewed."
+    ),
+    remediation=(
+        "Remove unused suppressions, fix the rule ID (see `audit --list-rules`), and write the reason after "
+        "the rule list: `# calico-audit: ignore[CA206] nodePorts are closed at the load balancer`."
+    ),
+    tags=("hygiene",),
+    late=True,
+    examples=(
+        Example(
+            title="an unused suppression, an unknown rule and a missing reason",
+            files={
+                "policy.yaml": """\
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata:
+  name: allow-cluster-ips  # calico-audit: ignore[CA003] legacy name
+spec:
+  selector: k8s-role == 'node'  # calico-audit: ignore[CA999] typo
+  preDNAT: true  # calico-audit: ignore[CA202]
+""",
+            },
+            expect=("4:28", "6:33", "7:18"),
+        ),
+        Example(
+            title="a used suppression with its reason",
+            files={
+                "policy.yaml": """\
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata:
+  name: allow-cluster-ips
+spec:
+  selector: k8s-role == node  # calico-audit: ignore[CA003] rewritten by our templating step
+""",
+            },
+        ),
+    ),
+)
+
+
+def check(ctx: Context) -> Iterator[Issue]:
+    for problem in ctx.suppression_problems:
+        yield Issue(message=problem.message, at=problem.location, identity=problem.location.path, key=problem.key)
