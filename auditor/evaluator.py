@@ -321,6 +321,7 @@ class Evaluator:
         self.model = model
         self.config = config
         self.facts: ClusterFacts = cluster_facts(model, config)
+        self._reach_cache: dict[tuple[Any, ...], list[SourceClass]] = {}
 
     # --- policy sets per endpoint ------------------------------------------------------------
 
@@ -845,6 +846,17 @@ class Evaluator:
         self, address: ServiceAddress, port: ServicePort, hep: HostEndpoint | None, within: IPSet | None = None
     ) -> list[SourceClass]:
         """Which outside sources reach ``address``:``port`` through ``hep``, class by class."""
+        key = (id(address.service), str(address.ip), port.index, id(hep))
+        if within is None and key in self._reach_cache:
+            return self._reach_cache[key]
+        classes = self._reachability(address, port, hep, within)
+        if within is None:
+            self._reach_cache[key] = classes
+        return classes
+
+    def _reachability(
+        self, address: ServiceAddress, port: ServicePort, hep: HostEndpoint | None, within: IPSet | None
+    ) -> list[SourceClass]:
         svc = address.service
         version = int(address.ip.version)
         universe = within if within is not None else self.outside_universe(version)

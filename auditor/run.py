@@ -34,6 +34,7 @@ class AuditResult:
     config: Config
     stats: Stats
     notes: list[str] = field(default_factory=list)
+    context: Context | None = None  # the rules' shared context (the evaluator, once built)
 
     @property
     def files(self) -> dict[str, SourceFile]:
@@ -105,7 +106,7 @@ def audit(
     stats.skipped_documents = loaded.skipped_documents
     stats.empty_documents = loaded.empty_documents
     stats.seconds = {"load": t1 - t0, "model": t2 - t1, "rules": t3 - t2, "total": t3 - t0}
-    return AuditResult(findings, rules, loaded, model, config, stats, ctx.notes)
+    return AuditResult(findings, rules, loaded, model, config, stats, ctx.notes, ctx)
 
 
 def worst(findings: Sequence[Finding]) -> Severity | None:

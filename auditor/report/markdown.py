@@ -60,11 +60,10 @@ def verdict(result: AuditResult) -> str:
 
 
 def exposure_section(result: AuditResult) -> str:
-    """Hook for the exposure evaluator: a Mermaid diagram of what is reachable from outside.
+    """A Mermaid diagram of which outside sources reach the advertised Services ("" when none)."""
+    from auditor.exposure import markdown_section
 
-    Returns Markdown (ending with a newline) or "" to leave the section out; empty for now.
-    """
-    return ""
+    return markdown_section(result.context)
 
 
 def render(result: AuditResult) -> str:
