@@ -62,7 +62,12 @@ def family(net: IPNetwork) -> int:
     return int(net.version)
 
 
-def describe(ipset: IPSet, limit: int = 4) -> str:
+def describe(ipset: IPSet, limit: int = 4, universe: IPSet | None = None) -> str:
+    """A short text for an IP set; with ``universe``, a set covering most of it is described by what
+    it leaves out ("any outside address except 60.70.0.0/16")."""
+    if universe is not None and ipset and ipset.size * 2 > universe.size:
+        rest = universe - ipset
+        return "any outside address" + (f" except {describe(rest, limit)}" if rest else "")
     cidrs = ipset.iter_cidrs()
     shown = ", ".join(str(c) for c in cidrs[:limit])
     if len(cidrs) > limit:

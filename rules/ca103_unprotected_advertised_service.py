@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from netaddr import IPSet
+
 from auditor.catalog import Example, Rule
 from auditor.engine import Context
 from auditor.evaluator import Evaluator, ServiceAddress, evaluator
 from auditor.findings import Issue, Related, Severity
+from auditor.model import HostEndpoint
+from auditor.nets import describe
 from auditor.rules._fixtures import CLUSTER, SVC_A
 
 RULE = Rule(
@@ -113,10 +117,12 @@ spec:
 )
 
 
-def _named_by_host_rule(ev: Evaluator, address: ServiceAddress) -> bool:
-    """Some host-endpoint rule (untracked, pre-DNAT or forward) has the address among its destinations."""
-    for policy in ev.host_policies:
-        if not (policy.pre_dnat or policy.do_not_track or policy.apply_on_forward) or not ev.is_host_policy(policy):
+def _named_by_host_rule(ev: Evaluator, address: ServiceAddress, hep: HostEndpoint | None) -> bool:
+    """Some rule of ``hep``'s untracked, pre-DNAT or forward policy has the address among its destinations."""
+    if hep is None:
+        return False
+    for policy in ev.policies_for_hep(hep):
+        if not (policy.pre_dnat or policy.do_not_track or policy.apply_on_forward):
             continue
         for rule in policy.ingress:
             if any(r.value is not None and address.ip in r.value for r in rule.destination.nets):
@@ -124,12 +130,21 @@ def _named_by_host_rule(ev: Evaluator, address: ServiceAddress) -> bool:
     return False
 
 
-def _open_to_everyone(ev: Evaluator, address: ServiceAddress) -> bool:
+def _open_through(ev: Evaluator, address: ServiceAddress, hep: HostEndpoint | None) -> IPSet | None:
+    """What reaches the address on every port through ``hep``, when that is most of the outside world.
+
+    A generic Deny of a few bogon or test ranges is not an attempt to restrict this Service, so the
+    test is "at least half of all outside addresses", not "every one of them".
+    """
+    common: IPSet | None = None
     for port in address.service.ports:
-        for hep in ev.ingress_groups():
-            if not all(cls.reaches for cls in ev.reachability(address, port, hep)):
-                return False
-    return True
+        reach = IPSet()
+        for cls in ev.reachability(address, port, hep):
+            if cls.reaches:
+                reach |= cls.ips
+        common = reach if common is None else common & reach
+    universe = ev.outside_universe(int(address.ip.version))
+    return common if common is not None and common.size * 2 >= universe.size else None
 
 
 def check(ctx: Context) -> Iterator[Issue]:
@@ -139,6 +154,8 @@ def check(ctx: Context) -> Iterator[Issue]:
         service = address.service
         if id(service) in seen or not service.ports:
             continue
+        via = None
+        reach = IPSet()
         if service.local_mode:
             workloads = ctx.model.service_workloads(service)
             if not workloads or any(ev.policies_for_workload(w) for w in workloads):
@@ -146,8 +163,18 @@ def check(ctx: Context) -> Iterator[Issue]:
             why = "no ingress policy selects its pods, and in local mode only pod policy can restrict the clients"
             fix = "select the Service's pods with a NetworkPolicy that allows only the intended clients"
         else:
-            if _named_by_host_rule(ev, address) or not _open_to_everyone(ev, address):
+            found = next(
+                (
+                    (hep, reach)
+                    for hep in ev.ingress_groups()
+                    if not _named_by_host_rule(ev, address, hep)
+                    and (reach := _open_through(ev, address, hep)) is not None
+                ),
+                None,
+            )
+            if found is None:
                 continue
+            via, reach = found
             why = (
                 f"no host-endpoint policy names this {address.how}, and in cluster mode the pods only see the "
                 "node's address after SNAT"
@@ -159,10 +186,14 @@ def check(ctx: Context) -> Iterator[Issue]:
         seen.add(id(service))
         where = ev.facts.advertisement
         related = (Related(where.where, "advertised over BGP here"),) if where.where is not None else ()
+        universe = ev.outside_universe(int(address.ip.version))
+        sources = "any outside address" if service.local_mode else describe(reach, universe=universe)
+        if not service.local_mode and via is not None:
+            sources += f" through HostEndpoint {via.name}"
         yield Issue(
             message=(
-                f"{service.display} is advertised at {address.how} {address.ip} and reachable from any outside "
-                f"source: {why}. Fix: {fix}"
+                f"{service.display} is advertised at {address.how} {address.ip} and reachable from {sources}: "
+                f"{why}. Fix: {fix}"
             ),
             at=address.ptr(),
             related=related,

@@ -150,7 +150,8 @@ def check(ctx: Context) -> Iterator[Issue]:
             message=(
                 f"{rule.policy.display} {rule.label} allows {allowed} to {address.how} {address.ip} "
                 f"({address.service.display}), but nothing denies the other sources: preDNAT has no default drop, "
-                f"so {describe(leaking)} still reach {example}. Add a preDNAT + applyOnForward Deny for the "
+                f"so {describe(leaking, universe=ev.outside_universe(int(address.ip.version)))} still reach "
+                f"{example}. Add a preDNAT + applyOnForward Deny for the "
                 "advertised range at a higher order (the guide's step 2 omits it)"
             ),
             at=rule.ptr("destination", "nets", index),
