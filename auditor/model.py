@@ -37,6 +37,7 @@ SA_LABEL = "projectcalico.org/serviceaccount"
 NS_PREFIX = "pcns."
 SA_PREFIX = "pcsa."
 AUTO_HEP_LABEL = "projectcalico.org/created-by"
+DEFAULT_TIER_ORDER = 1_000_000.0
 
 CALICO_KINDS = frozenset(
     {
@@ -608,8 +609,13 @@ def _entity(
 
 
 def _order(value: Any) -> tuple[float, bool]:
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and not math.isnan(value):
-        return float(value), True
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        try:
+            number = float(value)  # an integer past 1e308 raises OverflowError
+        except OverflowError:
+            number = math.inf if value > 0 else -math.inf
+        if not math.isnan(number):
+            return number, True
     return math.inf, False
 
 
@@ -633,8 +639,12 @@ def _calico_policy(raw: RawResource, meta: tuple[Any, ...]) -> Policy:
     is_global = kind in ("GlobalNetworkPolicy", "StagedGlobalNetworkPolicy")
     staged = kind.startswith("Staged")
     selector = parse_selector_at(("spec", "selector"), spec.get("selector"))
-    ns_selector = parse_selector_at(("spec", "namespaceSelector"), spec.get("namespaceSelector")) if is_global else None
-    sa_selector = parse_selector_at(("spec", "serviceAccountSelector"), spec.get("serviceAccountSelector"))
+    # Calico ANDs these in only when they are non-empty strings (globalnetworkpolicyprocessor.go
+    # `if nsSelector != ""`): `namespaceSelector: ''` leaves the policy able to select host endpoints.
+    ns_value = spec.get("namespaceSelector")
+    sa_value = spec.get("serviceAccountSelector")
+    ns_selector = parse_selector_at(("spec", "namespaceSelector"), ns_value) if is_global and ns_value != "" else None
+    sa_selector = parse_selector_at(("spec", "serviceAccountSelector"), sa_value) if sa_value != "" else None
     effective: sel.Selector | None = sel.ALL if selector is None else selector.selector
     if effective is not None:
         if not is_global and namespace is not None:
@@ -1136,7 +1146,9 @@ class Model:
         tier = self.tiers.get(name)
         if tier is not None:
             return tier.order
-        return {"default": 1_000_000.0, "kube-admin": 1_000.0, "kube-baseline": 10_000_000.0}.get(name, math.inf)
+        # A tier without an order (or not in the repository) sorts like the default tier: Calico
+        # defaults a nil tier order to 1,000,000 (libcalico-go resources.DefaultTierFields).
+        return {"kube-admin": 1_000.0, "kube-baseline": 10_000_000.0}.get(name, DEFAULT_TIER_ORDER)
 
     def tier_default_action(self, name: str) -> str:
         tier = self.tiers.get(name)
@@ -1277,7 +1289,8 @@ def build_model(resources: Iterable[RawResource], default_namespace: str = "defa
             model.service_accounts.setdefault((obj.namespace or "", obj.name), obj)  # type: ignore[arg-type]
         elif is_calico and kind == "Tier":
             spec = as_dict(raw.data.get("spec"))
-            order, _ = _order(spec.get("order"))
+            order, order_set = _order(spec.get("order"))
+            order = order if order_set else DEFAULT_TIER_ORDER
             obj = _simple(Tier, raw, meta, order=order, default_action=as_str(spec.get("defaultAction")) or "Deny")
             model.tiers.setdefault(obj.name, obj)  # type: ignore[arg-type]
         elif is_calico and kind == "HostEndpoint":
