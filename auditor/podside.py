@@ -1,0 +1,894 @@
+"""Pod-side and host-endpoint analysis shared by rules CA301-CA303 and CA401-CA406.
+
+Everything here is built on the public API of :mod:`auditor.evaluator` (``pod_ingress``,
+``outside_peer``, ``pod_peer``, ``rule_matches``…); it adds the questions those rules ask:
+
+* which addresses are the nodes' (the source a pod sees after cluster-mode SNAT): HostEndpoint
+  ``expectedIPs`` first (rule selectors match a host endpoint only through them, facts §3.1), then
+  Node addresses; when neither is in the repository the node address is *unknown* and only an
+  optimistic check is possible;
+* which peers a rule's ``source`` stands for (representatives to evaluate with);
+* the backends of a Service with their resolved target ports (named target ports resolve through
+  container ports, facts §4 / issue step 3);
+* rules that would admit a source but name the wrong port (CA403), so that CA402/CA405 do not
+  report the same defect twice;
+* host intent of a policy (flags only meaningful for host endpoints, facts §3.3) and whether a
+  selector can be decided from the repository (namespace and service-account labels).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from functools import cached_property
+from typing import Any
+
+from netaddr import IPAddress, IPNetwork, IPSet
+
+from auditor import selector as sel
+from auditor.evaluator import (
+    EPHEMERAL_PORT,
+    Evaluator,
+    Packet,
+    Peer,
+    ServiceAddress,
+    Step,
+    Verdict,
+    entity_matches,
+    evaluate_chain,
+    evaluator,
+    representative,
+    rule_matches,
+)
+from auditor.findings import Pointer
+from auditor.model import (
+    NS_LABEL,
+    NS_PREFIX,
+    SA_PREFIX,
+    EntityRule,
+    HostEndpoint,
+    Policy,
+    PolicyRule,
+    Service,
+    ServicePort,
+    Workload,
+)
+from auditor.ports import PORT_PROTOCOLS, PROTOCOL_NUMBERS, PortRange
+
+# Implicit label keys Calico derives from names alone (always known from the repository).
+_NAME_KEYS = frozenset(
+    {
+        NS_PREFIX + "projectcalico.org/name",
+        NS_PREFIX + "kubernetes.io/metadata.name",
+        SA_PREFIX + "projectcalico.org/name",
+    }
+)
+LIMIT = 3  # how many names a message lists before "and N more"
+
+
+# ------------------------------------------------------------------------------------------
+# Small text helpers
+# ------------------------------------------------------------------------------------------
+
+
+def names(items: Iterable[str], limit: int = LIMIT) -> str:
+    items = list(dict.fromkeys(items))
+    shown = ", ".join(items[:limit])
+    if len(items) > limit:
+        shown += f" and {len(items) - limit} more"
+    return shown
+
+
+def who(policy: Policy) -> str:
+    """``GlobalNetworkPolicy allow-nodes`` / ``Kubernetes NetworkPolicy shop/web``."""
+    kind = "Kubernetes NetworkPolicy" if policy.is_kubernetes else policy.kind
+    return f"{kind} {policy.namespace + '/' if policy.namespace else ''}{policy.name}"
+
+
+def workload_name(w: Workload) -> str:
+    return f"{w.kind} {w.namespace}/{w.name}"
+
+
+def selector_ptr(policy: Policy) -> Pointer:
+    """The policy's top-level selector (``podSelector`` for Kubernetes), else its name."""
+    if policy.is_kubernetes:
+        if "podSelector" in policy.spec:
+            return policy.ptr("spec", "podSelector")
+        return policy.ptr("metadata", "name")
+    if policy.selector is not None:
+        return policy.ptr_at(policy.selector.path)
+    return policy.ptr("metadata", "name")
+
+
+def selector_text(policy: Policy) -> str:
+    if policy.is_kubernetes:
+        return f"podSelector {_compact(policy.spec.get('podSelector'))}"
+    if policy.selector is not None:
+        return f"selector `{policy.selector.text}`"
+    return "no selector (all())"
+
+
+def _compact(value: Any) -> str:
+    if isinstance(value, dict) and not value:
+        return "{} (every pod of the namespace)"
+    if isinstance(value, dict) and set(value) == {"matchLabels"} and isinstance(value["matchLabels"], dict):
+        return "{" + ", ".join(f"{k}: {v}" for k, v in value["matchLabels"].items()) + "}"
+    return str(value)
+
+
+def ingress_ptr(policy: Policy) -> Pointer:
+    """Where ingress rules are added: the ``ingress`` key, else the selector."""
+    if "ingress" in policy.spec:
+        return policy.ptr("spec", "ingress", on_key=True)
+    return selector_ptr(policy)
+
+
+def proto_name(number: int) -> str:
+    for name, value in PROTOCOL_NUMBERS.items():
+        if value == number:
+            return name
+    return str(number)
+
+
+def port_text(ref: Any) -> str:
+    value = ref.value
+    return str(value) if value is not None else str(ref.raw)
+
+
+# ------------------------------------------------------------------------------------------
+# Facts about policies and selectors
+# ------------------------------------------------------------------------------------------
+
+
+def host_flags(policy: Policy) -> list[str]:
+    """The flags only meaningful for host endpoints (facts §3.3, globalnetworkpolicy.mdx)."""
+    return [
+        flag
+        for flag, on in (
+            ("preDNAT", policy.pre_dnat),
+            ("doNotTrack", policy.do_not_track),
+            ("applyOnForward", policy.apply_on_forward),
+        )
+        if on
+    ]
+
+
+def why_no_hosts(policy: Policy) -> str:
+    """Why a policy can never select a HostEndpoint (facts §2.4), or "" when it can."""
+    if not policy.is_global:
+        return (
+            f"a namespaced {'Kubernetes ' if policy.is_kubernetes else ''}NetworkPolicy only ever selects pods of its "
+            f"namespace ({policy.namespace}), never a HostEndpoint"
+        )
+    if policy.namespace_selector is not None:
+        return "a GlobalNetworkPolicy with `namespaceSelector` only selects namespaced pods, never a HostEndpoint"
+    if policy.service_account_selector is not None:
+        return "a GlobalNetworkPolicy with `serviceAccountSelector` only selects pods, never a HostEndpoint"
+    return ""
+
+
+def plain_selector(policy: Policy) -> sel.Selector | None:
+    """The policy's own selector without Calico's namespace/service-account scoping."""
+    if policy.is_kubernetes:
+        try:
+            chosen = sel.from_label_selector(policy.spec.get("podSelector"))
+        except sel.LabelSelectorError:
+            return None
+        return sel.equals("projectcalico.org/orchestrator", "k8s").and_(chosen)
+    if policy.selector is None:
+        return sel.ALL
+    return policy.selector.selector
+
+
+def names_host(selector: sel.Selector | None, hep: HostEndpoint) -> bool:
+    """The selector picks this host endpoint out by its own labels (not merely matching everything)."""
+    if selector is None or selector.is_all() or not selector.matches(hep.labels):
+        return False
+    return bool(set(selector.label_keys()) & set(hep.labels))
+
+
+def is_workload_scoped(entity: EntityRule, policy: Policy) -> bool:
+    """True when Calico scopes this rule selector to namespaced endpoints (it can never match a host)."""
+    if entity.services:
+        return True
+    if policy.is_kubernetes:
+        return not entity.nets  # podSelector / namespaceSelector peers are pods only
+    if entity.namespace_selector is not None:
+        ns = entity.namespace_selector.selector
+        return not (ns is not None and ns.is_exactly_global())
+    if not policy.is_global and entity.effective_selector is not None:
+        return True  # same-namespace restriction
+    return bool(entity.service_account_names or entity.service_account_selector)
+
+
+# ------------------------------------------------------------------------------------------
+# The analysis object (one per run)
+# ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NodeAddr:
+    """One address a node can use as the SNAT source, and where the repository says so."""
+
+    peer: Peer
+    ip: IPAddress
+    hep: HostEndpoint | None
+    origin: str  # "expectedIPs" or "Node"
+
+    @cached_property
+    def labels(self) -> frozenset[tuple[str, str]]:
+        """The host endpoint's own labels (empty for a Node address without one)."""
+        return frozenset(self.hep.labels.items()) if self.hep is not None else frozenset()
+
+    @property
+    def label(self) -> str:
+        if self.hep is not None:
+            return f"{self.hep.name} {self.ip}"
+        return f"node {self.peer.text or self.ip}"
+
+
+@dataclass(frozen=True)
+class Target:
+    """A Service port as one backend receives it after DNAT."""
+
+    port: ServicePort
+    number: int | None  # resolved target port (None: named port the pods do not declare)
+    protocol: int
+
+    @property
+    def text(self) -> str:
+        target = self.port.effective_target
+        shown = f"{self.number}/{proto_name(self.protocol)}"
+        if isinstance(target, str):
+            shown += f" (targetPort `{target}`)"
+        return shown
+
+
+@dataclass(frozen=True)
+class PortMistake:
+    """An allow rule that admits the source but names another port than the target port (CA403)."""
+
+    rule: PolicyRule
+    ref: Any  # the ports item to point at
+    workload: Workload
+    service: Service
+    target: Target
+    why: str  # "service-port" or "other-port"
+    source: Peer | None  # the source it would admit (None: no representative in the repository)
+
+
+@dataclass(frozen=True)
+class NodeDenial:
+    """Nodes that a backend's ingress policy drops on a target port."""
+
+    nodes: list[NodeAddr]  # empty: the node addresses are not in the repository
+    verdict: Verdict | None  # one of the verdicts (None when the addresses are unknown)
+    all_nodes: bool
+
+
+class PodSide:
+    def __init__(self, ev: Evaluator) -> None:
+        self.ev = ev
+        self.model = ev.model
+        self.facts = ev.facts
+        # Caches keyed by object identity; the cached values keep their keys' objects alive.
+        self._policies: dict[int, tuple[Workload, list[Policy]]] = {}
+        self._pods: dict[int, tuple[Workload, Peer]] = {}
+        self._verdicts: dict[tuple[int, int, int, int], tuple[Peer, Verdict]] = {}
+        self._clients: dict[tuple[int, int], list[Peer]] = {}
+        self._sources: dict[int, tuple[PolicyRule, list[Peer]]] = {}
+        self._groups: dict[int, list[list[NodeAddr]]] = {}
+        self._shapes: dict[tuple[Any, ...], list[list[NodeAddr]]] = {}
+        self._named: dict[sel.Selector, list[HostEndpoint]] = {}
+
+    # --- policies ----------------------------------------------------------------------------
+
+    def ingress_policies(self, w: Workload) -> list[Policy]:
+        """Enforced policies that select W and govern ingress, in Calico's evaluation order."""
+        hit = self._policies.get(id(w))
+        if hit is None:
+            chosen = self.ev.policies_for_workload(w) if w.host_network else self._policy_map.get(id(w), [])
+            policies = self.model.ordered(p for p in chosen if p.governs("ingress"))
+            hit = self._policies[id(w)] = (w, policies)
+        return hit[1]
+
+    @cached_property
+    def _policy_map(self) -> dict[int, list[Policy]]:
+        """Workload -> the policies that select it, as :meth:`Evaluator.policies_for_workload` decides
+        (enforced, not preDNAT/doNotTrack, selector matches)."""
+        out: dict[int, list[Policy]] = {}
+        for policy in self.model.policies:
+            if not policy.enforced or policy.pre_dnat or policy.do_not_track:
+                continue
+            for w in self.workloads_of(policy):
+                out.setdefault(id(w), []).append(policy)
+        return out
+
+    def workloads_of(self, policy: Policy) -> list[Workload]:
+        """The (non-hostNetwork) workloads the policy's selector matches, Calico scoping applied."""
+        return self._selected.get(id(policy), [])
+
+    @cached_property
+    def _selected(self) -> dict[int, list[Workload]]:
+        # A namespaced policy's selector requires `projectcalico.org/namespace == <its namespace>`, so
+        # only that namespace's pods are candidates; global ones go through the model's label index.
+        by_ns: dict[str, list[Workload]] = {}
+        for w in self.model.workloads:
+            if not w.host_network:
+                by_ns.setdefault(w.endpoint_labels.get(NS_LABEL, ""), []).append(w)
+        out: dict[int, list[Workload]] = {}
+        for policy in self.model.policies:
+            selector = policy.effective_selector
+            if selector is None:
+                continue
+            if policy.is_global:
+                out[id(policy)] = self.model.workloads_matching(selector)
+            else:
+                candidates = by_ns.get(policy.namespace or "default", [])
+                out[id(policy)] = [w for w in candidates if selector.matches(w.endpoint_labels)]
+        return out
+
+    def outside_peer(self, ip: IPAddress, text: str = "") -> Peer:
+        """:meth:`Evaluator.outside_peer` with the labelled ranges searched as integer intervals."""
+        ip = ip if isinstance(ip, IPAddress) else IPAddress(str(ip))
+        value, version = int(ip), ip.version
+        labels = tuple(lbl for v, lo, hi, lbl in self._labelled_ranges if v == version and lo <= value <= hi)
+        return Peer("outside", ip, IPSet([str(ip)]), labels, text=text)
+
+    @cached_property
+    def _labelled_ranges(self) -> list[tuple[int, int, int, Any]]:
+        out = []
+        for ips, labels, _ in self.ev._labelled_nets:
+            for rng in ips.iter_ipranges():
+                out.append((rng.version, int(rng.first), int(rng.last), labels))
+        return out
+
+    def selected(self, w: Workload) -> bool:
+        return bool(self.ingress_policies(w))
+
+    # --- services ----------------------------------------------------------------------------
+
+    def backends(self, svc: Service) -> list[Workload]:
+        """The Service's backend workloads that Calico polices (hostNetwork pods are host traffic)."""
+        return self._backends.get(id(svc), [])
+
+    @cached_property
+    def _backends(self) -> dict[int, list[Workload]]:
+        by_ns: dict[str | None, list[Workload]] = {}
+        for w in self.model.workloads:
+            if not w.host_network:
+                by_ns.setdefault(w.namespace, []).append(w)
+        out: dict[int, list[Workload]] = {}
+        for svc in self.model.services:
+            want = svc.selector
+            if want is None:
+                continue  # no selector: endpoints managed by hand (as Model.service_workloads)
+            out[id(svc)] = [
+                w for w in by_ns.get(svc.namespace, []) if all(w.pod_labels.get(k) == v for k, v in want.items())
+            ]
+        return out
+
+    def targets(self, svc: Service, w: Workload) -> list[Target]:
+        out = []
+        for sp in svc.ports:
+            proto = PROTOCOL_NUMBERS.get(sp.protocol)
+            if proto not in PORT_PROTOCOLS or sp.effective_target is None:
+                continue
+            out.append(Target(sp, w.resolve_port(sp.effective_target, sp.protocol), proto))
+        return out
+
+    def advertised(self, svc: Service) -> list[ServiceAddress]:
+        return self._advertised.get(id(svc), [])
+
+    @cached_property
+    def _advertised(self) -> dict[int, list[ServiceAddress]]:
+        out: dict[int, list[ServiceAddress]] = {}
+        for address in self.ev.advertised_addresses():
+            out.setdefault(id(address.service), []).append(address)
+        return out
+
+    @staticmethod
+    def describe_addresses(addresses: Sequence[ServiceAddress]) -> str:
+        return names(f"{a.how} {a.ip}" for a in addresses)
+
+    @cached_property
+    def local_backends(self) -> set[int]:
+        """ids of workloads that back an advertised local-mode Service (clients keep their address)."""
+        out: set[int] = set()
+        for svc in self.model.services:
+            if svc.local_mode and self.advertised(svc):
+                out.update(id(w) for w in self.backends(svc))
+        return out
+
+    # --- node addresses ------------------------------------------------------------------------
+
+    @cached_property
+    def node_addrs(self) -> list[NodeAddr]:
+        """Known node addresses: HostEndpoint expectedIPs (with labels), else Node addresses."""
+        out: list[NodeAddr] = []
+        seen: set[str] = set()
+        for hep in self.ev.host_endpoints:
+            for raw in hep.valid_expected_ips:
+                ip = IPAddress(str(raw))
+                if str(ip) in seen:
+                    continue
+                seen.add(str(ip))
+                peer = replace(
+                    self.outside_peer(ip),
+                    kind="node",
+                    host_endpoint=hep,
+                    text=f"node {hep.node or hep.name} ({ip}, HostEndpoint {hep.name})",
+                )
+                out.append(NodeAddr(peer, ip, hep, "expectedIPs"))
+        if out:
+            return out
+        for node in self.model.nodes:
+            for text in node.addresses:
+                try:
+                    ip = IPAddress(str(ipaddress.ip_address(text)))
+                except ValueError:
+                    continue
+                if str(ip) in seen:
+                    continue
+                seen.add(str(ip))
+                peer = replace(self.outside_peer(ip), kind="node", text=f"node {node.name} ({ip})")
+                out.append(NodeAddr(peer, ip, None, "Node"))
+        return out
+
+    @cached_property
+    def node_ips(self) -> IPSet:
+        return IPSet([str(n.ip) for n in self.node_addrs])
+
+    @cached_property
+    def heps_without_ips(self) -> list[HostEndpoint]:
+        return [h for h in self.ev.host_endpoints if not h.valid_expected_ips]
+
+    def hosts_named(self, selector: sel.Selector | None) -> list[HostEndpoint]:
+        """Host endpoints (automatic ones included) the selector picks out by their own labels."""
+        if selector is None or selector.is_all():
+            return []
+        hit = self._named.get(selector)
+        if hit is None:
+            hit = self._named[selector] = [
+                h for h in self.model.host_endpoints_matching(selector) if names_host(selector, h)
+            ]
+        return hit
+
+    def node_selector_hint(self) -> str:
+        """A selector for the repository's host endpoints (labels they all share), for messages."""
+        if self.facts.node_selector is not None:
+            return str(self.facts.node_selector)
+        heps = [h for h in self.ev.host_endpoints if not h.auto]
+        if heps:
+            common = set(heps[0].labels.items())
+            for hep in heps[1:]:
+                common &= set(hep.labels.items())
+            if common:
+                key, value = sorted(common)[0]
+                return f"{key} == '{value}'"
+        return "k8s-role == 'node'"
+
+    # --- peers and verdicts --------------------------------------------------------------------
+
+    def pod_peer(self, w: Workload) -> Peer:
+        hit = self._pods.get(id(w))
+        if hit is None:
+            hit = self._pods[id(w)] = (w, self.ev.pod_peer(w))
+        return hit[1]
+
+    def pod_packet(self, src: Peer, w: Workload, port: int, protocol: int) -> Packet:
+        return Packet(src, self.pod_peer(w), port, protocol)
+
+    def verdict(self, w: Workload, src: Peer, port: int, protocol: int) -> Verdict:
+        """W's ingress verdict for ``src`` (the evaluator's ``pod_ingress``, with W's policies cached)."""
+        key = (id(w), id(src), port, protocol)
+        hit = self._verdicts.get(key)
+        if hit is None:
+            hit = self._verdicts[key] = (src, self._pod_ingress(w, self.pod_packet(src, w, port, protocol)))
+        return hit[1]
+
+    def _pod_ingress(self, w: Workload, pkt: Packet) -> Verdict:
+        """Same semantics as :meth:`Evaluator.pod_ingress` (stage 5), on the cached policy list."""
+        result = evaluate_chain(self.ingress_policies(w), "ingress", pkt, self.model, "pod", default_drop=True)
+        steps = list(result.steps)
+        if result.outcome == "none":
+            if result.applied:
+                steps.append(Step("pod", "allow", "every applicable tier passed: the namespace profile allows"))
+            else:
+                steps.append(Step("pod", "allow", f"no ingress policy selects {workload_name(w)}: allowed by default"))
+            return Verdict(True, steps)
+        return Verdict(result.outcome == "allow", steps)
+
+    @staticmethod
+    def deciding_policy(verdict: Verdict) -> Policy | None:
+        step = verdict.decisive
+        return step.policy if step is not None else None
+
+    @cached_property
+    def _generic_outside(self) -> Peer | None:
+        """An outside address that belongs to no network set or host endpoint."""
+        universe = self.ev.outside_universe(4)
+        for ips, _, _ in self.ev._labelled_nets:
+            universe = _minus(universe, ips)
+        universe = _minus(universe, self.node_ips)
+        if not universe:
+            return None
+        return self.outside_peer(representative(universe), text="any outside client")
+
+    def source_peers(self, rule: PolicyRule) -> list[Peer]:
+        """Representative peers that ``rule.source`` stands for (only those it really matches)."""
+        hit = self._sources.get(id(rule))
+        if hit is None:
+            hit = self._sources[id(rule)] = (rule, self._source_peers(rule))
+        return hit[1]
+
+    def _source_peers(self, rule: PolicyRule) -> list[Peer]:
+        ent = rule.source
+        model = self.model
+        peers: list[Peer] = []
+        if ent.services:
+            name = ent.services.get("name")
+            namespace = ent.services.get("namespace") or rule.policy.namespace
+            for svc in model.services:
+                if svc.name == name and (namespace is None or svc.namespace == namespace):
+                    peers.extend(self.pod_peer(w) for w in self.backends(svc)[:LIMIT])
+        elif ent.valid_nets:
+            for net in ent.valid_nets:
+                address = _inner_address(net)
+                text = str(address) if net.size == 1 else f"{address} (in {net})"
+                peers.append(self.outside_peer(address, text=text))
+        elif ent.effective_selector is not None:
+            selector = ent.effective_selector
+            peers.extend(self.pod_peer(w) for w in model.workloads_matching(selector)[:LIMIT])
+            for addr in self.node_addrs:
+                if any(selector.matches(lbl) for lbl in addr.peer.labels):
+                    peers.append(addr.peer)
+                    break
+            for netset in model.network_sets_matching(selector)[:LIMIT]:
+                if netset.valid_nets:
+                    peers.append(self.outside_peer(_inner_address(netset.valid_nets[0]), text=netset.name))
+        else:
+            generic = self._generic_outside
+            if generic is not None:
+                peers.append(generic)
+            peers.extend(a.peer for a in self.node_addrs[:1])
+        protocol = rule.protocol.value if rule.protocol is not None and rule.protocol.value else 6
+        return [p for p in peers if entity_matches(ent, p, EPHEMERAL_PORT, protocol, model)]
+
+    # --- unknown node addresses ----------------------------------------------------------------
+
+    def could_admit_unknown_node(self, w: Workload, target: Target) -> bool:
+        """Optimistic: could any rule admit a node whose address the repository does not give?
+
+        Used only when no HostEndpoint expectedIPs and no Node addresses are known. A rule with
+        ``nets`` might cover the node; a selector that is not scoped to pods might match a host
+        endpoint defined elsewhere; ``Pass`` may hand the packet to a later tier that allows it.
+        """
+        assert target.number is not None
+        pod = self.pod_peer(w)
+        for policy in self.ingress_policies(w):
+            for rule in policy.ingress:
+                if rule.action not in ("Allow", "Pass"):
+                    continue
+                if rule.protocol is not None and rule.protocol.value != target.protocol:
+                    continue
+                if not entity_matches(rule.destination, pod, target.number, target.protocol, self.model):
+                    continue
+                src = rule.source
+                if src.services or (src.effective_selector is not None and is_workload_scoped(src, policy)):
+                    continue
+                return True
+        return False
+
+    # --- nodes as the SNAT source (CA402) --------------------------------------------------------
+
+    def node_groups(self, w: Workload) -> list[list[NodeAddr]]:
+        """Node addresses W's ingress policies cannot tell apart (same labels, same side of every rule
+        CIDR): one verdict per group is exact for all its members."""
+        hit = self._groups.get(id(w))
+        if hit is not None:
+            return hit
+        policies = self.ingress_policies(w)
+        nets = tuple(sorted({(n.version, int(n.first), int(n.last)) for n in self.ev.rule_nets(policies)}))
+        # Rule selectors only look at the label keys they name: other labels cannot tell nodes apart.
+        keys: set[str] = set()
+        for policy in policies:
+            for rule in policy.ingress:
+                for selector in (rule.source.effective_selector, rule.source.effective_not_selector):
+                    if selector is not None:
+                        keys.update(selector.label_keys())
+        shape = (nets, frozenset(keys))
+        out = self._shapes.get(shape)
+        if out is None:
+            groups: dict[tuple[Any, ...], list[NodeAddr]] = {}
+            for addr in self.node_addrs:
+                version, value = addr.ip.version, int(addr.ip)
+                key = (
+                    version,
+                    frozenset(frozenset((k, v) for k, v in lbl.items() if k in keys) for lbl in addr.peer.labels),
+                    tuple(v == version and lo <= value <= hi for v, lo, hi in nets),
+                )
+                groups.setdefault(key, []).append(addr)
+            out = self._shapes[shape] = list(groups.values())
+        self._groups[id(w)] = out
+        return out
+
+    def nodes_denied(self, w: Workload, target: Target) -> NodeDenial | None:
+        """Which nodes W's ingress policy drops on the target port, or None when the nodes get in (or when
+        only missing ``expectedIPs`` stop them, which CA303 reports)."""
+        assert target.number is not None
+        if self._hypothetical_allows(w, target):
+            return None
+        if self.node_addrs:
+            verdict_of: dict[int, Verdict] = {}
+            for group in self.node_groups(w):
+                verdict = self.verdict(w, group[0].peer, target.number, target.protocol)
+                for addr in group:
+                    verdict_of[id(addr)] = verdict
+            denied: list[NodeAddr] = []
+            admitted: set[frozenset[tuple[str, str]]] = set()
+            example: Verdict | None = None
+            for addrs in self._by_node:
+                verdicts = [verdict_of[id(a)] for a in addrs]
+                if any(v.allowed for v in verdicts):
+                    admitted.update(a.labels for a in addrs)
+                    continue
+                denied.extend(addrs)
+                example = example or verdicts[0]
+            if denied and admitted:
+                # Some nodes get in. A denied node labelled like an admitted one differs only by address
+                # (nets/ipBlock missing it): a gap. One labelled differently (a gateway, an edge host) may
+                # not be a Service node at all, and a mislabelled one is CA301's: stay quiet about those.
+                denied = [a for a in denied if a.labels in admitted]
+            if not denied:
+                return None
+            return NodeDenial(denied, example, not admitted)
+        if self.could_admit_unknown_node(w, target):
+            return None
+        return NodeDenial([], None, True)
+
+    @cached_property
+    def _by_node(self) -> list[list[NodeAddr]]:
+        """Node addresses per node: one node, several addresses (interfaces, tunnel). The SNAT source is
+        one of them, so a node gets in when any of its addresses does."""
+        by_node: dict[str, list[NodeAddr]] = {}
+        for addr in self.node_addrs:
+            key = (addr.hep.node or addr.hep.name) if addr.hep is not None else addr.peer.text
+            by_node.setdefault(key, []).append(addr)
+        return list(by_node.values())
+
+    def _hypothetical_allows(self, w: Workload, target: Target) -> bool:
+        """Would a host endpoint without expectedIPs be admitted if rules could see its address?"""
+        assert target.number is not None
+        number, protocol = target.number, target.protocol
+        return any(self.verdict(w, peer, number, protocol).allowed for peer in self._hypothetical_peers)
+
+    @cached_property
+    def _hypothetical_peers(self) -> list[Peer]:
+        """One peer per label set of the host endpoints without addresses (labels only, no IP)."""
+        out: dict[frozenset[tuple[str, str]], Peer] = {}
+        for hep in self.heps_without_ips:
+            key = frozenset(hep.labels.items())
+            if key not in out:
+                out[key] = Peer(
+                    "node", None, IPSet(), (hep.labels,), host_endpoint=hep, text=f"HostEndpoint {hep.name}"
+                )
+        return list(out.values())
+
+    def scoped_host_rules(self, w: Workload) -> list[PolicyRule]:
+        """Rules whose source selector names host endpoints but is scoped to the policy's namespace."""
+        heps = [h for h in self.ev.host_endpoints if h.valid_expected_ips]
+        out = []
+        for policy in self.ingress_policies(w):
+            if policy.is_global or policy.is_kubernetes:
+                continue
+            for rule in policy.ingress:
+                ref = rule.source.selector
+                if rule.source.namespace_selector is not None or ref is None or ref.selector is None:
+                    continue
+                if any(ref.selector.matches(h.labels) for h in heps):
+                    out.append(rule)
+        return out
+
+    # --- expected sources ---------------------------------------------------------------------
+
+    def client_peers(self, w: Workload, version: int) -> list[Peer]:
+        """One outside client per class of addresses W's ingress policies tell apart (node addresses,
+        pod and service ranges excluded)."""
+        hit = self._clients.get((id(w), version))
+        if hit is not None:
+            return hit
+        universe = _minus(self.ev.outside_universe(version), self.node_ips)
+        peers = []
+        for ipset in self.ev.source_classes(universe, self.ingress_policies(w)):
+            rep = representative(ipset)
+            if rep.version != version:
+                continue
+            peers.append(self.outside_peer(rep, text=_describe(ipset)))
+        self._clients[(id(w), version)] = peers
+        return peers
+
+    def expected_sources(self, svc: Service, w: Workload) -> list[Peer]:
+        """The sources a backend must admit for outside traffic through an advertised Service:
+        the nodes in cluster mode (SNAT), the clients in local mode."""
+        addresses = self.advertised(svc)
+        if not addresses:
+            return []
+        if svc.local_mode:
+            versions = sorted({int(a.ip.version) for a in addresses})
+            return [p for v in versions for p in self.client_peers(w, v)]
+        return [group[0].peer for group in self.node_groups(w)]
+
+    # --- wrong ports (CA403) -------------------------------------------------------------------
+
+    @cached_property
+    def port_mistakes(self) -> list[PortMistake]:
+        """Allow rules that admit a source on a port the pods do not receive, while that source is
+        denied on the target port (every Service with backends in the repository)."""
+        out: list[PortMistake] = []
+        seen: set[tuple[int, int, int]] = set()
+        for svc in self.model.services:
+            if svc.type == "ExternalName":
+                continue
+            for w in self.backends(svc):
+                policies = self.ingress_policies(w)
+                if not policies:
+                    continue
+                expected = self.expected_sources(svc, w)
+                for target in self.targets(svc, w):
+                    if target.number is None:
+                        continue
+                    for mistake in self._mistakes_for(svc, w, target, policies, expected):
+                        key = (id(mistake.rule), id(mistake.ref), id(w))
+                        if key not in seen:
+                            seen.add(key)
+                            out.append(mistake)
+        return out
+
+    @cached_property
+    def mistaken_targets(self) -> set[tuple[int, int, int]]:
+        """(Service, workload, Service port) triples a port mistake explains (CA402/CA405 skip them)."""
+        return {(id(m.service), id(m.workload), m.target.port.index) for m in self.port_mistakes}
+
+    def _mistakes_for(
+        self, svc: Service, w: Workload, target: Target, policies: Sequence[Policy], expected: Sequence[Peer]
+    ) -> Iterable[PortMistake]:
+        assert target.number is not None
+        number, protocol = target.number, target.protocol
+        service_port = target.port.port
+        # (a) an allow rule names the Service port (not the target port) for its own sources.
+        if service_port is not None and service_port != number and service_port not in _declared(w, protocol):
+            for policy in policies:
+                for rule in policy.ingress:
+                    ref = _numeric_item(rule, service_port)
+                    if ref is None or rule.action != "Allow" or _numeric_item(rule, number) is not None:
+                        continue
+                    witnesses = [
+                        s
+                        for s in self.source_peers(rule)
+                        if rule_matches(rule, self.pod_packet(s, w, service_port, protocol), self.model)
+                    ]
+                    denied = [s for s in witnesses if not self.verdict(w, s, number, protocol).allowed]
+                    if denied:
+                        yield PortMistake(rule, ref, w, svc, target, "service-port", denied[0])
+                    elif not witnesses and not self._any_rule_covers(w, number, protocol):
+                        yield PortMistake(rule, ref, w, svc, target, "service-port", None)
+        # (b) the expected sources are admitted by a rule, but on another port. For the nodes (cluster mode)
+        # any other port is suspect: nodes reach pods only for SNAT'd Service traffic (host-to-local-pod
+        # traffic such as kubelet probes is always allowed). Clients (local mode) may legitimately reach other
+        # ports of the pods, so there only the Service port counts.
+        declared = _declared(w, protocol)
+        other_ports = not svc.local_mode
+        svc_ports = [sp.port for sp in svc.ports if sp.port is not None]
+        for src in expected:
+            if self.verdict(w, src, number, protocol).allowed:
+                continue
+            for policy in policies:
+                for rule in policy.ingress:
+                    if rule.action != "Allow":
+                        continue
+                    numeric = [r for r in rule.destination.ports if isinstance(r.value, PortRange)]
+                    if not numeric or any(r.value.lo <= number <= r.value.hi for r in numeric):
+                        continue
+                    if any(r.value.lo <= d <= r.value.hi for r in numeric for d in declared):
+                        continue  # the rule is about ports the pods really listen on
+                    for ref in numeric:
+                        if any(ref.value.lo <= p <= ref.value.hi for p in svc_ports) and not (
+                            service_port is not None and ref.value.lo <= service_port <= ref.value.hi
+                        ):
+                            continue  # another Service port: reported for that port
+                        probe = (
+                            service_port
+                            if (service_port is not None and ref.value.lo <= service_port <= ref.value.hi)
+                            else ref.value.lo
+                        )
+                        why = "service-port" if probe == service_port else "other-port"
+                        if why == "other-port" and not other_ports:
+                            continue
+                        if rule_matches(rule, self.pod_packet(src, w, probe, protocol), self.model):
+                            yield PortMistake(rule, ref, w, svc, target, why, src)
+                            break
+
+    def _any_rule_covers(self, w: Workload, number: int, protocol: int) -> bool:
+        """Could any rule of W's ingress policies admit something on this port at all?"""
+        for policy in self.ingress_policies(w):
+            for rule in policy.ingress:
+                if rule.action not in ("Allow", "Pass"):
+                    continue
+                if rule.protocol is not None and rule.protocol.value != protocol:
+                    continue
+                dst = rule.destination
+                covered = not dst.ports or _port_covered(dst.ports, number, w, protocol)
+                if covered and not (dst.not_ports and _port_covered(dst.not_ports, number, w, protocol)):
+                    return True
+        return False
+
+
+def _minus(universe: Any, ips: IPSet) -> Any:
+    """``universe - ips`` for the evaluator's address sets (``netaddr.IPSet`` or its interval sets)."""
+    if isinstance(universe, IPSet):
+        return universe - ips
+    return universe - type(universe).of(universe.version, [ips])
+
+
+def _declared(w: Workload, protocol: int) -> set[int]:
+    return {p.port for p in w.container_ports if PROTOCOL_NUMBERS.get(p.protocol) == protocol}
+
+
+def _numeric_item(rule: PolicyRule, port: int) -> Any | None:
+    for ref in rule.destination.ports:
+        if isinstance(ref.value, PortRange) and ref.value.lo <= port <= ref.value.hi:
+            return ref
+    return None
+
+
+def _port_covered(refs: Sequence[Any], port: int, w: Workload, protocol: int) -> bool:
+    for ref in refs:
+        value = ref.value
+        if isinstance(value, PortRange) and value.lo <= port <= value.hi:
+            return True
+        if isinstance(value, str) and w.resolve_port(value, proto_name(protocol)) == port:
+            return True
+    return False
+
+
+def _describe(ipset: Any) -> str:
+    cidrs = ipset.iter_cidrs()
+    text = ", ".join(str(c) for c in cidrs[:2])
+    return text + (f" and {len(cidrs) - 2} more" if len(cidrs) > 2 else "")
+
+
+def _inner_address(net: IPNetwork) -> IPAddress:
+    """An address inside ``net`` (the first host address for networks larger than /31)."""
+    if net.size > 2:
+        return IPAddress(net.first + 1, net.version)
+    return IPAddress(net.first, net.version)
+
+
+def podside(ctx: Any) -> PodSide:
+    """The run's shared pod-side analysis (built on first use)."""
+    return ctx.memo("podside", lambda: PodSide(evaluator(ctx)))
+
+
+# ------------------------------------------------------------------------------------------
+# Can a selector be decided from the repository?
+# ------------------------------------------------------------------------------------------
+
+
+def decidable(selector: sel.Selector, model: Any) -> bool:
+    """False when the selector uses namespace or service-account labels the repository cannot tell.
+
+    ``pcns.<key>`` labels come from Namespace objects and ``pcsa.<key>`` from ServiceAccounts
+    (facts §2.4): when a workload's Namespace (or ServiceAccount) is not in the repository, its
+    labels are unknown and "matches nothing" cannot be concluded.
+    """
+    keys = selector.label_keys()
+    ns_keys = [k for k in keys if k.startswith(NS_PREFIX) and k not in _NAME_KEYS]
+    sa_keys = [k for k in keys if k.startswith(SA_PREFIX) and k not in _NAME_KEYS]
+    if ns_keys and any((w.namespace or "default") not in model.namespaces for w in model.workloads):
+        return False
+    return not (
+        sa_keys
+        and any(((w.namespace or "default"), w.service_account) not in model.service_accounts for w in model.workloads)
+    )

@@ -1,0 +1,273 @@
+"""CA301 unselected-host-endpoint: a HostEndpoint that none of the repository's host policies selects."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from auditor.catalog import Example, Rule
+from auditor.engine import Context
+from auditor.evaluator import evaluator
+from auditor.findings import Issue, Related, Severity
+from auditor.model import HostEndpoint, Policy
+from auditor.podside import names, names_host, plain_selector, selector_ptr, who, why_no_hosts
+
+RULE = Rule(
+    id="CA301",
+    name="unselected-host-endpoint",
+    title="A HostEndpoint that no host policy selects",
+    severity=Severity.ERROR,
+    rationale=(
+        "A policy applies to a HostEndpoint only when its selector matches the HostEndpoint's own labels. "
+        "When the repository's host policies select other host endpoints but one HostEndpoint's labels match "
+        "none of them, that interface gets none of "
+        "the protection: and since a HostEndpoint with no policy and no profile drops all traffic to and from "
+        "its host except the failsafe ports, the node also loses kubelet, API and image traffic. Only a "
+        "GlobalNetworkPolicy without `namespaceSelector`/`serviceAccountSelector` can select a HostEndpoint."
+    ),
+    remediation=(
+        "Label the HostEndpoint so the host policies select it (the guide uses `k8s-role: node` on every "
+        "HostEndpoint, step 5), or widen the policies' selectors. Host policies must be GlobalNetworkPolicies."
+    ),
+    references=(
+        "https://docs.tigera.io/calico/latest/network-policy/services/services-cluster-ips",
+        "https://docs.tigera.io/calico/latest/reference/resources/hostendpoint",
+    ),
+    tags=("host-endpoint",),
+    guide_step="Cluster mode step 5",
+    examples=(
+        Example(
+            title="a HostEndpoint labelled `role: node` while the host policies select `k8s-role == 'node'`",
+            files={
+                "hosts.yaml": """\
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata:
+  name: allow-to-pods
+spec:
+  selector: k8s-role == 'node'
+  preDNAT: true
+  applyOnForward: true
+  ingress:
+  - action: Allow
+    destination:
+      nets: [192.168.0.0/16]
+---
+apiVersion: projectcalico.org/v3
+kind: HostEndpoint
+metadata:
+  name: node1-eth0
+  labels:
+    k8s-role: node
+spec:
+  node: node1
+  interfaceName: eth0
+  expectedIPs: [10.0.0.11]
+---
+apiVersion: projectcalico.org/v3
+kind: HostEndpoint
+metadata:
+  name: node2-eth0
+  labels:
+    role: node
+spec:
+  node: node2
+  interfaceName: eth0
+  expectedIPs: [10.0.0.12]
+""",
+            },
+            expect=("29:3",),
+        ),
+        Example(
+            title="a namespaced NetworkPolicy cannot select host endpoints, and an unlabelled HostEndpoint",
+            files={
+                "hosts.yaml": """\
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata:
+  name: allow-to-pods
+spec:
+  selector: k8s-role == 'node'
+  preDNAT: true
+  applyOnForward: true
+  ingress:
+  - action: Allow
+    destination:
+      nets: [192.168.0.0/16]
+---
+apiVersion: projectcalico.org/v3
+kind: NetworkPolicy
+metadata:
+  name: edge-hosts
+  namespace: infra
+spec:
+  selector: k8s-role == 'edge'
+  ingress:
+  - action: Allow
+---
+apiVersion: projectcalico.org/v3
+kind: HostEndpoint
+metadata:
+  name: node1-eth0
+  labels: {k8s-role: node}
+spec:
+  node: node1
+  interfaceName: eth0
+---
+apiVersion: projectcalico.org/v3
+kind: HostEndpoint
+metadata:
+  name: edge1-eth0
+  labels:
+    k8s-role: edge
+spec:
+  node: edge1
+  interfaceName: eth0
+---
+apiVersion: projectcalico.org/v3
+kind: HostEndpoint
+metadata:
+  name: edge2-eth0
+spec:
+  node: edge2
+  interfaceName: eth0
+""",
+            },
+            expect=("37:3", "46:9"),
+        ),
+        Example(
+            title="every HostEndpoint is selected (one by a second policy) or decided by its profile",
+            files={
+                "hosts.yaml": """\
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata:
+  name: allow-to-pods
+spec:
+  selector: k8s-role == 'node'
+  preDNAT: true
+  applyOnForward: true
+  ingress:
+  - action: Allow
+    destination:
+      nets: [192.168.0.0/16]
+---
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata:
+  name: edge-hosts
+spec:
+  selector: k8s-role == 'edge'
+  ingress:
+  - action: Allow
+---
+apiVersion: projectcalico.org/v3
+kind: HostEndpoint
+metadata:
+  name: node1-eth0
+  labels: {k8s-role: node}
+spec:
+  node: node1
+  interfaceName: eth0
+---
+apiVersion: projectcalico.org/v3
+kind: HostEndpoint
+metadata:
+  name: edge1-eth0
+  labels: {k8s-role: edge}
+spec:
+  node: edge1
+  interfaceName: eth0
+---
+apiVersion: projectcalico.org/v3
+kind: HostEndpoint
+metadata:
+  name: lab-eth0
+  labels: {lab: "true"}
+spec:
+  node: lab
+  interfaceName: eth0
+  profiles: [projectcalico-default-allow]
+""",
+            },
+        ),
+        Example(
+            title="no policy selects any HostEndpoint: nothing shows how hosts are labelled (that is CA302's)",
+            files={
+                "hep.yaml": """\
+apiVersion: projectcalico.org/v3
+kind: HostEndpoint
+metadata:
+  name: node1-eth0
+  labels: {k8s-role: node}
+spec:
+  node: node1
+  interfaceName: eth0
+---
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata:
+  name: web
+spec:
+  namespaceSelector: all()
+  selector: app == 'web'
+  ingress:
+  - action: Allow
+""",
+            },
+        ),
+    ),
+)
+
+
+def host_policies(ctx: Context) -> list[Policy]:
+    """Enforced policies that select at least one HostEndpoint of the repository: they show how the
+    repository labels its host endpoints. (Host policies that select none are CA302's.)"""
+    return [
+        p
+        for p in evaluator(ctx).host_policies
+        if p.effective_selector is not None and ctx.model.host_endpoints_matching(p.effective_selector)
+    ]
+
+
+def _where(hep: HostEndpoint) -> tuple[object, str]:
+    if hep.labels:
+        return hep.ptr("metadata", "labels"), "labels " + ", ".join(f"{k}={v}" for k, v in sorted(hep.labels.items()))
+    return hep.ptr("metadata", "name"), "no labels"
+
+
+def check(ctx: Context) -> Iterator[Issue]:
+    ev = evaluator(ctx)
+    hosts = host_policies(ctx)
+    if not hosts:
+        return
+    shown = names(f"{who(p)}: `{p.selector.text if p.selector else 'all()'}`" for p in hosts)
+    for hep in ctx.model.host_endpoints:
+        if hep.profiles or ev.policies_for_hep(hep):
+            continue  # a profile decides for it on purpose; or some policy does select it
+        at, labels = _where(hep)
+        # A policy whose selector text matches, but that can never select a HostEndpoint.
+        blocked = [
+            p for p in ctx.model.policies if p.enforced and why_no_hosts(p) and names_host(plain_selector(p), hep)
+        ]
+        if blocked:
+            fix = (
+                f"{who(blocked[0])} matches these labels, but {why_no_hosts(blocked[0])}: make it a "
+                "GlobalNetworkPolicy without namespaceSelector/serviceAccountSelector"
+            )
+        else:
+            fix = "label it so the host policies select it (guide step 5), or widen their selectors"
+        related = [Related(selector_ptr(p), f"host policy {p.name}") for p in hosts[:3]]
+        related += [
+            Related(selector_ptr(p), "matches the labels but cannot select host endpoints") for p in blocked[:1]
+        ]
+        yield Issue(
+            message=(
+                f"HostEndpoint {hep.name} (node {hep.node or '?'}, {labels}) is selected by no policy, although "
+                f"the repository has host policies ({shown}). A policy applies to a HostEndpoint only when its "
+                "selector matches the HostEndpoint's labels, and one that no policy selects and that has no "
+                f"profile drops all traffic to and from its host except the failsafe ports. Fix: {fix}."
+            ),
+            at=at,  # type: ignore[arg-type]
+            related=tuple(related),
+            identity=hep.identity,
+        )

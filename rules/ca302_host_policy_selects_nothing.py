@@ -1,0 +1,240 @@
+"""CA302 host-policy-selects-nothing: a policy meant for host endpoints selects none of them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from auditor.catalog import Example, Rule
+from auditor.engine import Context
+from auditor.findings import Issue, Pointer, Related, Severity
+from auditor.model import HostEndpoint, Policy
+from auditor.podside import PodSide, host_flags, names, plain_selector, podside, selector_ptr, who, why_no_hosts
+
+RULE = Rule(
+    id="CA302",
+    name="host-policy-selects-nothing",
+    title="A host policy (preDNAT, applyOnForward, doNotTrack, or rules about hosts) selects no HostEndpoint",
+    severity=Severity.ERROR,
+    rationale=(
+        "`preDNAT`, `doNotTrack` and `applyOnForward` only mean something on host endpoints: Calico never applies "
+        "pre-DNAT or untracked policy to pods. A host policy whose selector matches no HostEndpoint is therefore "
+        "dead: the cluster-IP allow-list, the pod-CIDR allow or the deny it was written for never runs. A "
+        "namespaced NetworkPolicy, or a GlobalNetworkPolicy with `namespaceSelector` or "
+        "`serviceAccountSelector`, can never select a HostEndpoint at all. Automatic host endpoints count: they "
+        "carry their Node's labels when KubeControllersConfiguration enables them."
+    ),
+    remediation=(
+        "Make the selector match the HostEndpoints' labels (the guide selects `k8s-role == 'node'` in step 2 and "
+        "labels the HostEndpoints so in step 5), and write host policies as GlobalNetworkPolicies without "
+        "namespaceSelector/serviceAccountSelector."
+    ),
+    references=(
+        "https://docs.tigera.io/calico/latest/network-policy/services/services-cluster-ips",
+        "https://docs.tigera.io/calico/latest/reference/host-endpoints/pre-dnat",
+    ),
+    tags=("host-endpoint",),
+    guide_step="Cluster mode steps 2 and 5",
+    examples=(
+        Example(
+            title="preDNAT policy selects `k8s-role == 'nodes'`; the HostEndpoints say `node`",
+            files={
+                "hosts.yaml": """\
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata:
+  name: allow-cluster-ips
+spec:
+  selector: k8s-role == 'nodes'
+  preDNAT: true
+  applyOnForward: true
+  ingress:
+  - action: Allow
+    source:
+      nets: [50.60.0.0/16]
+    destination:
+      nets: [10.20.30.40/32]
+---
+apiVersion: projectcalico.org/v3
+kind: HostEndpoint
+metadata:
+  name: node1-eth0
+  labels: {k8s-role: node}
+spec:
+  node: node1
+  interfaceName: eth0
+  expectedIPs: [10.0.0.11]
+""",
+            },
+            expect=("6:13",),
+        ),
+        Example(
+            title="host policies that can never select a HostEndpoint (namespaceSelector; rules about hosts in a "
+            "namespaced policy)",
+            files={
+                "hosts.yaml": """\
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata:
+  name: deny-cluster-ips
+spec:
+  namespaceSelector: all()
+  selector: k8s-role == 'node'
+  preDNAT: true
+  applyOnForward: true
+  ingress:
+  - action: Deny
+    destination:
+      nets: [10.20.0.0/16]
+---
+apiVersion: projectcalico.org/v3
+kind: NetworkPolicy
+metadata:
+  name: allow-host-traffic
+  namespace: kube-system
+spec:
+  selector: k8s-role == 'node'
+  ingress:
+  - action: Allow
+    protocol: TCP
+    destination:
+      selector: k8s-role == 'node'
+      notPorts: ["30000:32767"]
+---
+apiVersion: projectcalico.org/v3
+kind: HostEndpoint
+metadata:
+  name: node1-eth0
+  labels: {k8s-role: node}
+spec:
+  node: node1
+  interfaceName: eth0
+  expectedIPs: [10.0.0.11]
+""",
+            },
+            expect=("6:22", "21:13"),
+        ),
+        Example(
+            title="automatic host endpoints from labelled Nodes count",
+            files={
+                "hosts.yaml": """\
+apiVersion: projectcalico.org/v3
+kind: KubeControllersConfiguration
+metadata:
+  name: default
+spec:
+  controllers:
+    node:
+      hostEndpoint:
+        autoCreate: Enabled
+---
+apiVersion: v1
+kind: Node
+metadata:
+  name: node1
+  labels: {k8s-role: node}
+---
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata:
+  name: allow-to-pods
+spec:
+  selector: k8s-role == 'node'
+  preDNAT: true
+  applyOnForward: true
+  ingress:
+  - action: Allow
+    destination:
+      nets: [192.168.0.0/16]
+""",
+            },
+        ),
+        Example(
+            title="no HostEndpoint in the repository (they are managed elsewhere): nothing to compare with",
+            files={
+                "hosts.yaml": """\
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata:
+  name: allow-to-pods
+spec:
+  selector: k8s-role == 'nodes'
+  preDNAT: true
+  applyOnForward: true
+  ingress:
+  - action: Allow
+    destination:
+      nets: [192.168.0.0/16]
+""",
+            },
+        ),
+    ),
+)
+
+
+def _rules_about_hosts(policy: Policy, ps: PodSide) -> bool:
+    """A rule whose own-endpoint side (ingress destination / egress source) names host endpoints."""
+    for rule in policy.rules:
+        side = rule.destination if rule.direction == "ingress" else rule.source
+        ref = side.selector
+        if ref is not None and ps.hosts_named(ref.selector):
+            return True
+    return False
+
+
+def _where(policy: Policy) -> Pointer:
+    if policy.is_global and policy.namespace_selector is not None:
+        return policy.ptr_at(policy.namespace_selector.path)
+    if policy.is_global and policy.service_account_selector is not None:
+        return policy.ptr_at(policy.service_account_selector.path)
+    return selector_ptr(policy)
+
+
+def _describe(hep: HostEndpoint) -> str:
+    labels = ", ".join(f"{k}={v}" for k, v in sorted(hep.labels.items()) if not k.startswith("projectcalico.org/"))
+    return f"{hep.name} {{{labels}}}"
+
+
+def check(ctx: Context) -> Iterator[Issue]:
+    model = ctx.model
+    ps = podside(ctx)
+    heps = model.all_host_endpoints
+    # Automatic host endpoints with no Node in the repository: their labels are unknown.
+    known = bool(heps) and not (model.auto_host_endpoints_enabled and not model.nodes)
+    for policy in model.policies:
+        if not policy.enforced or policy.effective_selector is None:
+            continue
+        flags = host_flags(policy)
+        blocked = why_no_hosts(policy)
+        plain = plain_selector(policy)
+        plain_hits = ps.hosts_named(plain)
+        if flags:
+            intent = f"it is a host policy ({', '.join(flags)}: only meaningful on host endpoints)"
+        elif blocked and plain_hits:
+            intent = f"its selector matches the labels of HostEndpoint {plain_hits[0].name}"
+        elif _rules_about_hosts(policy, ps):
+            intent = "its rules name host endpoints as the policy's own side"
+        else:
+            continue
+        if blocked:
+            why = blocked
+        elif not known or model.host_endpoints_matching(policy.effective_selector):
+            continue
+        else:
+            why = f"`{policy.selector.text if policy.selector else 'all()'}` matches the labels of no HostEndpoint"
+            pods = model.workloads_matching(policy.effective_selector)
+            if pods:
+                why += (
+                    f" (it matches pods, e.g. {pods[0].kind} {pods[0].namespace}/{pods[0].name}, but pre-DNAT and "
+                    "untracked policy never applies to pods)"
+                )
+        shown = names(_describe(h) for h in heps) if heps else "none in the repository"
+        yield Issue(
+            message=(
+                f"{who(policy)} selects no HostEndpoint, yet {intent}: {why}, so none of its rules ever runs. "
+                f"Host endpoints here: {shown}. Fix: a GlobalNetworkPolicy whose `selector` matches the "
+                "HostEndpoints' labels (guide steps 2 and 5)."
+            ),
+            at=_where(policy),
+            related=tuple(Related(h.ptr("metadata", "name"), f"HostEndpoint {h.name}") for h in heps[:3]),
+            identity=policy.identity,
+        )

@@ -1,0 +1,193 @@
+"""CA303 host-endpoint-without-expected-ips: a rule selects a HostEndpoint that has no expectedIPs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from auditor.catalog import Example, Rule
+from auditor.engine import Context
+from auditor.findings import Issue, Related, Severity
+from auditor.model import HostEndpoint, PolicyRule
+from auditor.podside import names, who
+
+RULE = Rule(
+    id="CA303",
+    name="host-endpoint-without-expected-ips",
+    title="A rule selects host endpoints by label, but a selected HostEndpoint has no expectedIPs",
+    severity=Severity.ERROR,
+    rationale=(
+        "When a rule's `source` or `destination` selector matches a HostEndpoint, Calico puts that host "
+        "endpoint's `expectedIPs` into the rule's IP set: they are the only addresses by which the rule knows the "
+        "host. A HostEndpoint without `expectedIPs` (only `interfaceName`) therefore contributes nothing, and the "
+        "rule matches none of its traffic. The guide's step 3 (`source.selector: k8s-role == 'node'` on the "
+        "Service's pods) and its host-traffic rule (`destination.selector: k8s-role == 'node'`) both rely on it, "
+        "yet step 5 never says to set `expectedIPs`."
+    ),
+    remediation=(
+        "List the node's addresses in the HostEndpoint's `expectedIPs`: its interface address and, with IPIP, "
+        "VXLAN or WireGuard, the tunnel address, which is the source of SNAT'd traffic to pods on other nodes."
+    ),
+    references=(
+        "https://docs.tigera.io/calico/latest/reference/resources/hostendpoint",
+        "https://docs.tigera.io/calico/latest/network-policy/services/services-cluster-ips",
+    ),
+    tags=("host-endpoint",),
+    guide_step="Cluster mode steps 3 and 5",
+    examples=(
+        Example(
+            title="pods allow `k8s-role == 'node'`, the HostEndpoint has only interfaceName",
+            files={
+                "policy.yaml": """\
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata:
+  name: allow-nodes-svc-a
+spec:
+  selector: k8s-svc == 'svc-a'
+  ingress:
+  - action: Allow
+    protocol: TCP
+    source:
+      selector: k8s-role == 'node'
+    destination:
+      ports: [8443]
+""",
+                "hep.yaml": """\
+apiVersion: projectcalico.org/v3
+kind: HostEndpoint
+metadata:
+  name: node1-eth0
+  labels:
+    k8s-role: node
+spec:
+  node: node1
+  interfaceName: eth0
+---
+apiVersion: projectcalico.org/v3
+kind: HostEndpoint
+metadata:
+  name: node2-eth0
+  labels:
+    k8s-role: node
+spec:
+  node: node2
+  interfaceName: eth0
+  expectedIPs: []
+---
+apiVersion: projectcalico.org/v3
+kind: HostEndpoint
+metadata:
+  name: node3-eth0
+  labels:
+    k8s-role: node
+spec:
+  node: node3
+  interfaceName: eth0
+  expectedIPs: [10.0.0.13]
+""",
+            },
+            expect=("hep.yaml:7:1", "hep.yaml:20:3"),
+        ),
+        Example(
+            title="a selector that also matches pods, and a namespaced rule that cannot match hosts",
+            files={
+                "policy.yaml": """\
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata:
+  name: allow-infra
+spec:
+  selector: app == 'web'
+  ingress:
+  - action: Allow
+    source:
+      selector: tier == 'infra'
+---
+apiVersion: projectcalico.org/v3
+kind: NetworkPolicy
+metadata:
+  name: allow-nodes
+  namespace: shop
+spec:
+  selector: app == 'web'
+  ingress:
+  - action: Allow
+    source:
+      selector: k8s-role == 'node'
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: probe
+  namespace: ops
+  labels: {tier: infra}
+spec:
+  containers: [{name: probe, image: busybox}]
+---
+apiVersion: projectcalico.org/v3
+kind: HostEndpoint
+metadata:
+  name: node1-eth0
+  labels: {k8s-role: node, tier: infra}
+spec:
+  node: node1
+  interfaceName: eth0
+""",
+            },
+        ),
+    ),
+)
+
+
+def _host_rules(ctx: Context) -> dict[int, tuple[HostEndpoint, list[tuple[PolicyRule, str, str]]]]:
+    """HostEndpoints without addresses, with the rules whose selectors pick them out as hosts."""
+    model = ctx.model
+    found: dict[int, tuple[HostEndpoint, list[tuple[PolicyRule, str, str]]]] = {}
+    for policy in model.policies:
+        if not policy.enforced:
+            continue
+        for rule in policy.rules:
+            for side, entity in (("source", rule.source), ("destination", rule.destination)):
+                selector = entity.effective_selector
+                if selector is None:
+                    continue
+                heps = [h for h in model.host_endpoints_matching(selector) if not h.auto and not h.expected_ips]
+                if not heps or model.workloads_matching(selector):
+                    continue  # no address-less host endpoint, or a selector about pods too
+                text = entity.selector.text if entity.selector is not None else str(selector)
+                for hep in heps:
+                    found.setdefault(id(hep), (hep, []))[1].append((rule, side, text))
+    return found
+
+
+def check(ctx: Context) -> Iterator[Issue]:
+    for hep, rules in _host_rules(ctx).values():
+        if "expectedIPs" in hep.spec:
+            at = hep.ptr("spec", "expectedIPs", on_key=True)
+            state = "an empty `expectedIPs`"
+        else:
+            at = hep.ptr("spec", on_key=True)
+            state = "no `expectedIPs`"
+        shown = names(f"{who(r.policy)} {r.label} {side} `{text}`" for r, side, text in rules)
+        effects = []
+        if any(side == "source" for _, side, _ in rules):
+            effects.append(
+                "traffic from this host is not admitted (in cluster mode that includes the SNAT'd Service "
+                "traffic the pods must admit, guide step 3)"
+            )
+        if any(side == "destination" for _, side, _ in rules):
+            effects.append("traffic to this host is not matched (like the guide's host-traffic rule)")
+        yield Issue(
+            message=(
+                f"HostEndpoint {hep.name} (node {hep.node or '?'}) has {state}, but rules select it by its labels: "
+                f"{shown}. Calico matches a host endpoint in a rule's source or destination only through its "
+                f"expectedIPs, so these rules match none of this host's traffic: {' and '.join(effects)}. Fix: add "
+                "`expectedIPs` with the node's addresses, including its IPIP/VXLAN/WireGuard tunnel address "
+                "(guide step 5)."
+            ),
+            at=at,
+            related=tuple(
+                Related(r.ptr(side, "selector"), f"{r.policy.name} {r.label} selects it") for r, side, _ in rules[:3]
+            ),
+            identity=hep.identity,
+        )

@@ -1,0 +1,405 @@
+"""CA402 nodes-not-allowed-to-service-pods: cluster mode, and the pods' policy drops the SNAT'd node source."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from auditor.catalog import Example, Rule
+from auditor.engine import Context
+from auditor.findings import Issue, Related, Severity
+from auditor.model import Policy, Service, Workload
+from auditor.podside import NodeDenial, PodSide, Target, ingress_ptr, names, podside, who, workload_name
+
+CLUSTER = """\
+apiVersion: projectcalico.org/v3
+kind: BGPConfiguration
+metadata:
+  name: default
+spec:
+  serviceClusterIPs:
+  - cidr: 10.20.0.0/16
+---
+apiVersion: projectcalico.org/v3
+kind: HostEndpoint
+metadata:
+  name: node1-eth0
+  labels: {k8s-role: node}
+spec:
+  node: node1
+  interfaceName: eth0
+  expectedIPs: [10.0.0.11]
+"""
+
+SERVICE = """\
+apiVersion: v1
+kind: Service
+metadata:
+  name: svc-a
+  namespace: shop
+spec:
+  clusterIP: 10.20.30.40
+  selector: {k8s-svc: svc-a}
+  ports:
+  - {name: https, port: 443, targetPort: https}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: svc-a
+  namespace: shop
+spec:
+  selector:
+    matchLabels: {k8s-svc: svc-a}
+  template:
+    metadata:
+      labels: {k8s-svc: svc-a}
+    spec:
+      containers:
+      - name: web
+        image: nginx
+        ports:
+        - {name: https, containerPort: 8443}
+"""
+
+RULE = Rule(
+    id="CA402",
+    name="nodes-not-allowed-to-service-pods",
+    title="Cluster mode: the Service's pods do not allow the nodes, the source of SNAT'd outside traffic",
+    severity=Severity.ERROR,
+    rationale=(
+        "With `externalTrafficPolicy: Cluster` (the default) kube-proxy SNATs outside traffic for an advertised "
+        "cluster IP to the address of the node that received it, so the backend pod sees a node, not the client, "
+        "as the source. Once any ingress policy selects the pod, everything it does not allow hits the end-of-tier "
+        "drop, including the nodes. A rule selector matches the nodes only through HostEndpoint `expectedIPs`; in "
+        "a namespaced NetworkPolicy a rule selector only matches endpoints of its own namespace unless it adds "
+        "`namespaceSelector: global()`."
+    ),
+    remediation=(
+        "In the policy that selects the Service's pods, allow the host endpoints on the target port: "
+        "`source.selector: k8s-role == 'node'` in a GlobalNetworkPolicy (or with `namespaceSelector: global()` in "
+        "a NetworkPolicy), or `source.nets` / `ipBlock` covering every node address (guide cluster mode step 3)."
+    ),
+    references=("https://docs.tigera.io/calico/latest/network-policy/services/services-cluster-ips",),
+    tags=("cluster-mode", "snat"),
+    guide_step="Cluster mode step 3",
+    examples=(
+        Example(
+            title="the pods allow only the frontend pods",
+            files={
+                "cluster.yaml": CLUSTER,
+                "svc.yaml": SERVICE,
+                "policy.yaml": """\
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata:
+  name: svc-a-from-frontend
+spec:
+  selector: k8s-svc == 'svc-a'
+  ingress:
+  - action: Allow
+    protocol: TCP
+    source:
+      selector: app == 'frontend'
+    destination:
+      ports: [8443]
+""",
+            },
+            expect=("policy.yaml:7:3",),
+        ),
+        Example(
+            title="a namespaced NetworkPolicy's rule selector cannot see host endpoints",
+            files={
+                "cluster.yaml": CLUSTER,
+                "svc.yaml": SERVICE,
+                "policy.yaml": """\
+apiVersion: projectcalico.org/v3
+kind: NetworkPolicy
+metadata:
+  name: allow-nodes
+  namespace: shop
+spec:
+  selector: k8s-svc == 'svc-a'
+  ingress:
+  - action: Allow
+    protocol: TCP
+    source:
+      selector: k8s-role == 'node'
+    destination:
+      ports: [https]
+""",
+            },
+            expect=("policy.yaml:8:3",),
+        ),
+        Example(
+            title="no host endpoint in the repository and a Kubernetes policy that only admits pods",
+            files={
+                "svc.yaml": SERVICE,
+                "cluster.yaml": """\
+apiVersion: projectcalico.org/v3
+kind: BGPConfiguration
+metadata:
+  name: default
+spec:
+  serviceClusterIPs:
+  - cidr: 10.20.0.0/16
+""",
+                "policy.yaml": """\
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: svc-a
+  namespace: shop
+spec:
+  podSelector:
+    matchLabels: {k8s-svc: svc-a}
+  ingress:
+  - from:
+    - podSelector: {}
+""",
+            },
+            expect=("policy.yaml:9:3",),
+        ),
+        Example(
+            title="the nodes are allowed: by host-endpoint selector, by nets, by ipBlock",
+            files={
+                "cluster.yaml": CLUSTER,
+                "svc.yaml": SERVICE
+                + """\
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: svc-b
+  namespace: shop
+spec:
+  clusterIP: 10.20.30.41
+  selector: {k8s-svc: svc-b}
+  ports:
+  - {port: 80, targetPort: 8080}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: svc-b
+  namespace: shop
+  labels: {k8s-svc: svc-b}
+spec:
+  containers: [{name: app, image: nginx}]
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: svc-c
+  namespace: shop
+spec:
+  clusterIP: 10.20.30.42
+  selector: {k8s-svc: svc-c}
+  ports:
+  - {port: 80, targetPort: 8080}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: svc-c
+  namespace: shop
+  labels: {k8s-svc: svc-c}
+spec:
+  containers: [{name: app, image: nginx}]
+""",
+                "policy.yaml": """\
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata:
+  name: allow-nodes-svc-a
+spec:
+  selector: k8s-svc == 'svc-a'
+  ingress:
+  - action: Allow
+    protocol: TCP
+    source:
+      selector: k8s-role == 'node'
+    destination:
+      ports: ["8000:8999"]
+---
+apiVersion: projectcalico.org/v3
+kind: NetworkPolicy
+metadata:
+  name: allow-nodes-svc-b
+  namespace: shop
+spec:
+  selector: k8s-svc == 'svc-b'
+  ingress:
+  - action: Allow
+    protocol: TCP
+    source:
+      nets: [10.0.0.0/24]
+    destination:
+      ports: [8080]
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: svc-c
+  namespace: shop
+spec:
+  podSelector:
+    matchLabels: {k8s-svc: svc-c}
+  ingress:
+  - from:
+    - ipBlock: {cidr: 10.0.0.0/16}
+    ports:
+    - port: 8080
+""",
+            },
+        ),
+        Example(
+            title="not advertised, or local mode (the clients are allowed, not the nodes)",
+            files={
+                "cluster.yaml": CLUSTER,
+                "svc.yaml": """\
+apiVersion: v1
+kind: Service
+metadata:
+  name: internal
+  namespace: shop
+spec:
+  clusterIP: 10.96.0.20
+  selector: {app: internal}
+  ports:
+  - {port: 80}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: internal
+  namespace: shop
+  labels: {app: internal}
+spec:
+  containers: [{name: app, image: nginx}]
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: store
+  namespace: shop
+spec:
+  type: LoadBalancer
+  externalTrafficPolicy: Local
+  clusterIP: 10.20.40.10
+  selector: {app: store}
+  ports:
+  - {port: 443, targetPort: 8443}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: store
+  namespace: shop
+  labels: {app: store}
+spec:
+  containers: [{name: app, image: nginx}]
+---
+apiVersion: projectcalico.org/v3
+kind: NetworkPolicy
+metadata:
+  name: only-frontend
+  namespace: shop
+spec:
+  selector: app in {'internal', 'store'}
+  ingress:
+  - action: Allow
+    source:
+      selector: app == 'frontend'
+  - action: Allow
+    source:
+      nets: [198.51.100.0/24]
+""",
+            },
+        ),
+    ),
+)
+
+
+def _denied_text(denial: NodeDenial) -> str:
+    if not denial.nodes:
+        return (
+            "no rule admits anything that could be a node (the repository gives no node address: no HostEndpoint "
+            "expectedIPs and no Node addresses)"
+        )
+    which = "no node is admitted" if denial.all_nodes else "not every node is admitted"
+    return f"{which} (denied: {names(a.label for a in denial.nodes)})"
+
+
+def _fix(policy: Policy, ps: PodSide) -> str:
+    nodes = ps.node_selector_hint()
+    if policy.is_kubernetes:
+        return (
+            f"allow the nodes in {who(policy)} with an `ipBlock` covering every node address (a Kubernetes "
+            "NetworkPolicy cannot select host endpoints), or in a Calico policy"
+        )
+    if not policy.is_global:
+        return (
+            f"allow the host endpoints in {who(policy)}: `source.selector: {nodes}` with `namespaceSelector: "
+            "global()` (host endpoints with expectedIPs), or `source.nets` covering every node address"
+        )
+    return (
+        f"allow the host endpoints in {who(policy)}: `source.selector: {nodes}` (host endpoints with "
+        "expectedIPs), or `source.nets` covering every node address"
+    )
+
+
+def check(ctx: Context) -> Iterator[Issue]:
+    ps: PodSide = podside(ctx)
+    found: dict[tuple[int, int], tuple[Service, Policy, list[tuple[Workload, Target, NodeDenial]]]] = {}
+    for svc in ctx.model.services:
+        if not svc.cluster_mode or not ps.advertised(svc):
+            continue
+        for w in ps.backends(svc):
+            policies = ps.ingress_policies(w)
+            if not policies:
+                continue  # no policy: the pods are open (CA103 reports an unprotected Service)
+            for target in ps.targets(svc, w):
+                if target.number is None or (id(svc), id(w), target.port.index) in ps.mistaken_targets:
+                    continue  # a named port that does not resolve; or a wrong port (CA403)
+                denial = ps.nodes_denied(w, target)
+                if denial is None:
+                    continue
+                policy = (ps.deciding_policy(denial.verdict) if denial.verdict else None) or policies[-1]
+                found.setdefault((id(policy), id(svc)), (svc, policy, []))[2].append((w, target, denial))
+    for svc, policy, entries in found.values():
+        w0, _, denial0 = entries[0]
+        step = denial0.verdict.decisive if denial0.verdict else None
+        at = step.rule.ptr() if step is not None and step.rule is not None else ingress_ptr(policy)
+        how = step.text if step is not None else f"no rule of {who(policy)} admits them: end-of-tier drop"
+        ports = names(sorted({t.text for _, t, _ in entries}))
+        pods = names(sorted({workload_name(w) for w, _, _ in entries}))
+        hint = ""
+        scoped = ps.scoped_host_rules(w0)
+        if scoped and scoped[0].source.selector is not None:
+            rule = scoped[0]
+            hint = (
+                f" {who(rule.policy)} {rule.label} selects `{rule.source.selector.text}`, but in a namespaced "
+                "NetworkPolicy a rule selector only matches endpoints of its own namespace, never host endpoints: "
+                "add `namespaceSelector: global()` to that source."
+            )
+        related = [
+            Related(svc.ptr("metadata", "name"), f"Service {svc.namespace}/{svc.name}"),
+            Related(w0.ptr_at(w0.labels_path), workload_name(w0)),
+        ]
+        related += [
+            Related(a.hep.ptr("metadata", "name"), f"HostEndpoint {a.hep.name}")
+            for a in denial0.nodes[:2]
+            if a.hep is not None and not a.hep.auto
+        ]
+        yield Issue(
+            message=(
+                f"Service {svc.namespace}/{svc.name} is advertised ({ps.describe_addresses(ps.advertised(svc))}) in "
+                "cluster mode, so kube-proxy SNATs outside traffic to the receiving node's address and the pods see "
+                f"a node as the source; but for {pods} on target port {ports}, {_denied_text(denial0)}: {how}. "
+                f"Fix: {_fix(policy, ps)}, on the target port (guide step 3).{hint}"
+            ),
+            at=at,
+            related=tuple(related),
+            identity=policy.identity,
+            key=svc.identity,
+        )

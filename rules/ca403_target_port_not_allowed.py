@@ -1,0 +1,268 @@
+"""CA403 target-port-not-allowed: the pod-side allow names the Service port, not the target port."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from auditor.catalog import Example, Rule
+from auditor.engine import Context
+from auditor.findings import Issue, Related, Severity
+from auditor.podside import PodSide, PortMistake, names, podside, port_text, who, workload_name
+
+CLUSTER = """\
+apiVersion: projectcalico.org/v3
+kind: BGPConfiguration
+metadata:
+  name: default
+spec:
+  serviceClusterIPs:
+  - cidr: 10.20.0.0/16
+---
+apiVersion: projectcalico.org/v3
+kind: HostEndpoint
+metadata:
+  name: node1-eth0
+  labels: {k8s-role: node}
+spec:
+  node: node1
+  interfaceName: eth0
+  expectedIPs: [10.0.0.11]
+"""
+
+SVC_A = """\
+apiVersion: v1
+kind: Service
+metadata:
+  name: svc-a
+  namespace: shop
+spec:
+  clusterIP: 10.20.30.40
+  selector: {k8s-svc: svc-a}
+  ports:
+  - {name: http, port: 80, targetPort: http}
+  - {name: https, port: 443, targetPort: 8443}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: svc-a
+  namespace: shop
+spec:
+  selector:
+    matchLabels: {k8s-svc: svc-a}
+  template:
+    metadata:
+      labels: {k8s-svc: svc-a}
+    spec:
+      containers:
+      - name: web
+        image: nginx
+        ports:
+        - {name: http, containerPort: 8080}
+        - {name: https, containerPort: 8443}
+"""
+
+RULE = Rule(
+    id="CA403",
+    name="target-port-not-allowed",
+    title="The pods' allow rule names the Service port (or another port) instead of the target port",
+    severity=Severity.ERROR,
+    rationale=(
+        "kube-proxy rewrites the destination of Service traffic to a backend pod and the Service's `targetPort` "
+        "before the pod's ingress policy runs, so the policy sees the target port (a named `targetPort` resolves "
+        "through the pods' container ports), never the Service `port`. An allow rule that names the Service port "
+        "(the guide's step 3 example allows `ports: [80, 443]`) or another port the pods do not listen on admits "
+        "nothing, and the Service's traffic falls through to the end-of-tier drop."
+    ),
+    remediation=(
+        "Name the target port in `destination.ports` (the number, the container port name, or a range that "
+        "covers it), e.g. 8443 for `port: 443, targetPort: 8443`."
+    ),
+    references=(
+        "https://docs.tigera.io/calico/latest/network-policy/services/services-cluster-ips",
+        "https://kubernetes.io/docs/concepts/services-networking/service/#defining-a-service",
+    ),
+    tags=("ports", "dnat"),
+    guide_step="Cluster mode step 3",
+    examples=(
+        Example(
+            title="the guide's step 3 as written: the Service ports 80 and 443",
+            files={
+                "cluster.yaml": CLUSTER,
+                "svc.yaml": SVC_A,
+                "policy.yaml": """\
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata:
+  name: allow-nodes-svc-a
+spec:
+  selector: k8s-svc == 'svc-a'
+  ingress:
+  - action: Allow
+    protocol: TCP
+    source:
+      selector: k8s-role == 'node'
+    destination:
+      ports: [80, 443]
+""",
+            },
+            expect=("policy.yaml:13:15", "policy.yaml:13:19"),
+        ),
+        Example(
+            title="the nodes allowed on another port; a Kubernetes NetworkPolicy on the Service port",
+            files={
+                "cluster.yaml": CLUSTER,
+                "svc.yaml": """\
+apiVersion: v1
+kind: Service
+metadata:
+  name: api
+  namespace: shop
+spec:
+  clusterIP: 10.20.30.41
+  selector: {app: api}
+  ports:
+  - {port: 8080, targetPort: 9090}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: api
+  namespace: shop
+  labels: {app: api}
+spec:
+  containers: [{name: api, image: api}]
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: db
+  namespace: shop
+spec:
+  selector: {app: db}
+  ports:
+  - {port: 5432, targetPort: 15432}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: db
+  namespace: shop
+  labels: {app: db}
+spec:
+  containers: [{name: db, image: postgres}]
+""",
+                "policy.yaml": """\
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata:
+  name: allow-nodes-api
+spec:
+  selector: app == 'api'
+  ingress:
+  - action: Allow
+    protocol: TCP
+    source:
+      selector: k8s-role == 'node'
+    destination:
+      ports: [9000]
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: db
+  namespace: shop
+spec:
+  podSelector:
+    matchLabels: {app: db}
+  ingress:
+  - from:
+    - podSelector:
+        matchLabels: {app: api}
+    ports:
+    - port: 5432
+""",
+            },
+            expect=("policy.yaml:13:15", "policy.yaml:28:13"),
+        ),
+        Example(
+            title="target ports allowed by name, by range, or by another rule",
+            files={
+                "cluster.yaml": CLUSTER,
+                "svc.yaml": SVC_A,
+                "policy.yaml": """\
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata:
+  name: allow-nodes-svc-a
+spec:
+  selector: k8s-svc == 'svc-a'
+  ingress:
+  - action: Allow
+    protocol: TCP
+    source:
+      selector: k8s-role == 'node'
+    destination:
+      ports: [http, "8400:8500"]
+  - action: Allow
+    protocol: TCP
+    source:
+      selector: app == 'frontend'
+    destination:
+      ports: [443]
+  - action: Allow
+    protocol: TCP
+    source:
+      selector: app == 'frontend'
+    destination:
+      ports: [8443]
+""",
+            },
+        ),
+    ),
+)
+
+
+def _message(m: PortMistake) -> str:
+    svc, w, target = m.service, m.workload, m.target
+    rule = m.rule
+    source = f"from {m.source}" if m.source is not None else "from any source"
+    named = port_text(m.ref)
+    if m.why == "service-port":
+        what = (
+            f"{who(rule.policy)} {rule.label} allows port {named}, the `port` of Service {svc.namespace}/{svc.name}, "
+            f"but the pods never receive that port: kube-proxy DNATs Service traffic to the targetPort before pod "
+            f"policy runs, so {workload_name(w)} receives it on {target.text}, where nothing admits it {source}"
+        )
+    else:
+        what = (
+            f"{who(rule.policy)} {rule.label} admits {m.source} on port {named}, but Service "
+            f"{svc.namespace}/{svc.name} delivers its traffic to {workload_name(w)} on target port {target.text} "
+            "after DNAT, where nothing admits it"
+        )
+    return (
+        f"{what}. Fix: name the target port ({target.number}"
+        + (f" or `{target.port.effective_target}`" if isinstance(target.port.effective_target, str) else "")
+        + ") in `destination.ports` (guide step 3)."
+    )
+
+
+def check(ctx: Context) -> Iterator[Issue]:
+    ps: PodSide = podside(ctx)
+    chosen: dict[tuple[int, int], list[PortMistake]] = {}
+    for m in ps.port_mistakes:
+        chosen.setdefault((id(m.rule), id(m.ref)), []).append(m)
+    for group in chosen.values():
+        group.sort(key=lambda m: m.why != "service-port")
+        m = group[0]
+        services = names(f"{g.service.namespace}/{g.service.name}" for g in group)
+        yield Issue(
+            message=_message(m) + (f" (Services: {services})" if len({id(g.service) for g in group}) > 1 else ""),
+            at=m.rule.policy.ptr_at(m.ref.path),
+            related=(
+                Related(m.service.ptr_at(m.target.port.path), f"Service {m.service.name} port"),
+                Related(m.workload.ptr_at(m.workload.labels_path), workload_name(m.workload)),
+            ),
+            identity=m.rule.policy.identity,
+            key=f"{m.rule.label}:{port_text(m.ref)}",
+        )

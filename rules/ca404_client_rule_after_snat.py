@@ -1,0 +1,334 @@
+"""CA404 client-rule-after-snat: cluster mode, and the pods' policy names outside clients the pods never see."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from netaddr import IPSet
+
+from auditor.catalog import Example, Rule
+from auditor.engine import Context
+from auditor.evaluator import entity_matches
+from auditor.findings import Issue, Related, Severity
+from auditor.model import PolicyRule, Service, Workload
+from auditor.podside import PodSide, names, podside, who, workload_name
+
+# Addresses that are not globally routable: node addresses usually live here.
+PRIVATE = IPSet(
+    [
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "100.64.0.0/10",
+        "127.0.0.0/8",
+        "169.254.0.0/16",
+        "0.0.0.0/8",
+        "fc00::/7",
+        "fe80::/10",
+        "::/127",
+    ]
+)
+
+CLUSTER = """\
+apiVersion: projectcalico.org/v3
+kind: BGPConfiguration
+metadata:
+  name: default
+spec:
+  serviceClusterIPs:
+  - cidr: 10.20.0.0/16
+---
+apiVersion: projectcalico.org/v3
+kind: IPPool
+metadata:
+  name: pods
+spec:
+  cidr: 192.168.0.0/16
+---
+apiVersion: projectcalico.org/v3
+kind: HostEndpoint
+metadata:
+  name: node1-eth0
+  labels: {k8s-role: node}
+spec:
+  node: node1
+  interfaceName: eth0
+  expectedIPs: [10.0.0.11]
+"""
+
+SVC = """\
+apiVersion: v1
+kind: Service
+metadata:
+  name: svc-a
+  namespace: shop
+spec:
+  clusterIP: 10.20.30.40
+  selector: {k8s-svc: svc-a}
+  ports:
+  - {port: 443, targetPort: 8443}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: svc-a
+  namespace: shop
+  labels: {k8s-svc: svc-a}
+spec:
+  containers: [{name: web, image: nginx}]
+"""
+
+RULE = Rule(
+    id="CA404",
+    name="client-rule-after-snat",
+    title="Cluster mode: the pods' policy allows outside clients that it never sees after SNAT",
+    severity=Severity.WARNING,
+    rationale=(
+        "With `externalTrafficPolicy: Cluster` kube-proxy SNATs outside traffic for an advertised Service address "
+        "to the receiving node's address before it reaches the pod, so the pod's ingress policy sees a node, "
+        "never the client. A pod rule that allows client CIDRs therefore never matches traffic that came through "
+        "the Service: the clients are not restricted there (the nodes are what the pods must allow), and the rule "
+        "gives a false sense of control. Client restrictions belong at the host endpoints, before DNAT."
+    ),
+    remediation=(
+        "Restrict clients with a preDNAT GlobalNetworkPolicy on the host endpoints that names the cluster IP "
+        "(guide cluster mode step 2), and allow the nodes on the pods (step 3). Or switch the Service to local "
+        "mode (`externalTrafficPolicy: Local`, type LoadBalancer or NodePort) to keep client addresses. If clients "
+        "also reach the pods directly on their pod IPs, the rule is right for that path: suppress the finding."
+    ),
+    references=("https://docs.tigera.io/calico/latest/network-policy/services/services-cluster-ips",),
+    tags=("cluster-mode", "snat"),
+    guide_step="Cluster mode steps 2 and 3",
+    examples=(
+        Example(
+            title="the pods allow the clients' CIDR directly (Calico nets and Kubernetes ipBlock)",
+            files={
+                "cluster.yaml": CLUSTER,
+                "svc.yaml": SVC,
+                "policy.yaml": """\
+apiVersion: projectcalico.org/v3
+kind: NetworkPolicy
+metadata:
+  name: allow-clients
+  namespace: shop
+spec:
+  selector: k8s-svc == 'svc-a'
+  ingress:
+  - action: Allow
+    protocol: TCP
+    source:
+      nets: [198.51.100.0/24]
+    destination:
+      ports: [8443]
+  - action: Allow
+    protocol: TCP
+    source:
+      selector: k8s-role == 'node'
+      namespaceSelector: global()
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: svc-a
+  namespace: shop
+spec:
+  podSelector:
+    matchLabels: {k8s-svc: svc-a}
+  ingress:
+  - from:
+    - ipBlock: {cidr: 172.20.0.0/16}
+""",
+            },
+            expect=("policy.yaml:12:14", "policy.yaml:31:23"),
+        ),
+        Example(
+            title="no node address in the repository: only globally routable client CIDRs are reported",
+            files={
+                "svc.yaml": SVC,
+                "cluster.yaml": """\
+apiVersion: projectcalico.org/v3
+kind: BGPConfiguration
+metadata:
+  name: default
+spec:
+  serviceClusterIPs:
+  - cidr: 10.20.0.0/16
+""",
+                "policy.yaml": """\
+apiVersion: projectcalico.org/v3
+kind: NetworkPolicy
+metadata:
+  name: allow-clients
+  namespace: shop
+spec:
+  selector: k8s-svc == 'svc-a'
+  ingress:
+  - action: Allow
+    source:
+      nets: [203.0.113.0/24]
+  - action: Allow
+    source:
+      nets: [10.0.0.0/16]
+""",
+            },
+            expect=("policy.yaml:11:14",),
+        ),
+        Example(
+            title="nets that cover the nodes, the pod CIDR, a local-mode Service, a Service not advertised",
+            files={
+                "cluster.yaml": CLUSTER,
+                "svc.yaml": SVC
+                + """\
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: store
+  namespace: shop
+spec:
+  type: LoadBalancer
+  externalTrafficPolicy: Local
+  clusterIP: 10.20.40.10
+  selector: {app: store}
+  ports:
+  - {port: 443, targetPort: 8443}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: internal
+  namespace: shop
+spec:
+  clusterIP: 10.96.0.10
+  selector: {app: internal}
+  ports:
+  - {port: 80}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: store
+  namespace: shop
+  labels: {app: store}
+spec:
+  containers: [{name: web, image: nginx}]
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: internal
+  namespace: shop
+  labels: {app: internal}
+spec:
+  containers: [{name: web, image: nginx}]
+""",
+                "policy.yaml": """\
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata:
+  name: allow-clients
+spec:
+  selector: has(k8s-svc) || app in {'store', 'internal'}
+  ingress:
+  - action: Allow
+    source:
+      nets: [10.0.0.0/24, 198.51.100.0/24]
+  - action: Allow
+    source:
+      nets: [192.168.0.0/16]
+  - action: Allow
+    protocol: TCP
+    source:
+      nets: [203.0.113.0/24]
+    destination:
+      ports: [9090]
+---
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata:
+  name: clients-of-local-and-internal
+spec:
+  selector: app in {'store', 'internal'}
+  ingress:
+  - action: Allow
+    source:
+      nets: [198.51.100.0/24]
+""",
+            },
+        ),
+    ),
+)
+
+
+def _client_nets(rule: PolicyRule, ps: PodSide, in_cluster: IPSet) -> tuple[list[Any], bool] | None:
+    """The rule's client CIDRs, when none of its nets can be a node address; and whether that relied on
+    assuming private node addresses (None: the rule may match the nodes, or names no client)."""
+    refs = [r for r in rule.source.nets if r.value is not None]
+    known = bool(ps.node_addrs)
+    clients = []
+    for ref in refs:
+        net = IPSet([ref.value])
+        if known and net & ps.node_ips:
+            return None
+        if not known and net & PRIVATE:
+            return None
+        if not net & in_cluster:
+            clients.append(ref)
+    return (clients, not known) if clients else None
+
+
+def check(ctx: Context) -> Iterator[Issue]:
+    ps: PodSide = podside(ctx)
+    facts = ps.facts
+    in_cluster = facts.pod_cidrs | facts.service_cidrs | facts.advertised
+    found: dict[int, tuple[PolicyRule, list[Any], bool, list[Service], Workload]] = {}
+    for svc in ctx.model.services:
+        if not svc.cluster_mode or not ps.advertised(svc):
+            continue
+        for w in ps.backends(svc):
+            if id(w) in ps.local_backends:
+                continue  # a local-mode Service keeps client addresses for these pods
+            pod = ps.pod_peer(w)
+            for target in ps.targets(svc, w):
+                if target.number is None:
+                    continue
+                for policy in ps.ingress_policies(w):
+                    for rule in policy.ingress:
+                        if rule.action != "Allow" or not rule.source.valid_nets:
+                            continue
+                        if rule.protocol is not None and rule.protocol.value != target.protocol:
+                            continue
+                        if not entity_matches(rule.destination, pod, target.number, target.protocol, ps.model):
+                            continue
+                        clients = _client_nets(rule, ps, in_cluster)
+                        if clients is None:
+                            continue
+                        entry = found.setdefault(id(rule), (rule, clients[0], clients[1], [], w))
+                        if svc not in entry[3]:
+                            entry[3].append(svc)
+    for rule, refs, assumed, services, w in found.values():
+        svc = services[0]
+        cidrs = names(str(r.value) for r in refs)
+        note = (
+            " (the repository gives no node address, no HostEndpoint expectedIPs or Node addresses: assumed the "
+            "nodes use private addresses, which this CIDR does not cover)"
+            if assumed
+            else f" (it covers none of the node addresses: {names(str(a.ip) for a in ps.node_addrs)})"
+        )
+        yield Issue(
+            message=(
+                f"{who(rule.policy)} {rule.label} allows the outside clients {cidrs} directly on {workload_name(w)}, "
+                f"but Service {names(f'{s.namespace}/{s.name}' for s in services)} is advertised "
+                f"({ps.describe_addresses(ps.advertised(svc))}) in cluster mode: kube-proxy SNATs outside traffic to "
+                "the node's address, so the pods never see these clients as the source of Service traffic and the "
+                f"rule never matches it{note}. Fix: restrict clients at the host endpoints with a preDNAT policy on "
+                "the cluster IP (guide step 2) and allow the nodes here (step 3), or use `externalTrafficPolicy: "
+                "Local` to keep client addresses; if clients also reach the pod IPs directly, suppress this."
+            ),
+            at=rule.policy.ptr_at(refs[0].path),
+            related=tuple(Related(s.ptr("metadata", "name"), f"Service {s.namespace}/{s.name}") for s in services[:2])
+            + (Related(w.ptr_at(w.labels_path), workload_name(w)),),
+            identity=rule.policy.identity,
+            key=rule.label,
+        )

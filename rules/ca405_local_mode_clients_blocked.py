@@ -1,0 +1,286 @@
+"""CA405 local-mode-clients-blocked: local mode keeps the client address, but the pods admit no client."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from auditor.catalog import Example, Rule
+from auditor.engine import Context
+from auditor.evaluator import Verdict
+from auditor.findings import Issue, Related, Severity
+from auditor.model import Policy, Service, Workload
+from auditor.podside import PodSide, Target, ingress_ptr, names, podside, who, workload_name
+
+CLUSTER = """\
+apiVersion: projectcalico.org/v3
+kind: BGPConfiguration
+metadata:
+  name: default
+spec:
+  serviceClusterIPs:
+  - cidr: 10.20.0.0/16
+  serviceExternalIPs:
+  - cidr: 203.0.113.0/24
+---
+apiVersion: projectcalico.org/v3
+kind: HostEndpoint
+metadata:
+  name: node1-eth0
+  labels: {k8s-role: node}
+spec:
+  node: node1
+  interfaceName: eth0
+  expectedIPs: [10.0.0.11]
+"""
+
+STOREFRONT = """\
+apiVersion: v1
+kind: Service
+metadata:
+  name: storefront
+  namespace: web
+spec:
+  type: LoadBalancer
+  externalTrafficPolicy: Local
+  clusterIP: 10.20.40.10
+  externalIPs: [203.0.113.10]
+  selector: {app: storefront}
+  ports:
+  - {name: https, port: 443, targetPort: https}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: storefront
+  namespace: web
+spec:
+  selector:
+    matchLabels: {app: storefront}
+  template:
+    metadata:
+      labels: {app: storefront}
+    spec:
+      containers:
+      - name: storefront
+        image: storefront
+        ports:
+        - {name: https, containerPort: 8443}
+"""
+
+RULE = Rule(
+    id="CA405",
+    name="local-mode-clients-blocked",
+    title="Local mode: the Service's pods admit only the nodes, or no outside client at all",
+    severity=Severity.ERROR,
+    rationale=(
+        "With `externalTrafficPolicy: Local` the traffic is not SNAT'd: the pod sees the real client address. "
+        "Once an ingress policy selects the Service's pods, every source it does not allow hits the end-of-tier "
+        "drop. A policy written for cluster mode (allowing only the host endpoints) or one that only admits "
+        "in-cluster pods therefore drops every outside client of a local-mode Service."
+    ),
+    remediation=(
+        "In the policy that selects the Service's pods, allow the outside clients' CIDRs (`source.nets`, or "
+        "`ipBlock` in a Kubernetes NetworkPolicy) on the target port (guide local mode steps 1-2)."
+    ),
+    references=("https://docs.tigera.io/calico/latest/network-policy/services/services-cluster-ips",),
+    tags=("local-mode",),
+    guide_step="Local mode steps 1-2",
+    examples=(
+        Example(
+            title="a cluster-mode recipe on a local-mode Service: only the nodes are allowed",
+            files={
+                "cluster.yaml": CLUSTER,
+                "svc.yaml": STOREFRONT,
+                "policy.yaml": """\
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata:
+  name: allow-nodes-storefront
+spec:
+  selector: app == 'storefront'
+  ingress:
+  - action: Allow
+    protocol: TCP
+    source:
+      selector: k8s-role == 'node'
+    destination:
+      ports: [8443]
+""",
+            },
+            expect=("policy.yaml:7:3",),
+        ),
+        Example(
+            title="a Kubernetes NetworkPolicy that only admits pods of the namespace",
+            files={
+                "cluster.yaml": CLUSTER,
+                "svc.yaml": STOREFRONT,
+                "policy.yaml": """\
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: storefront
+  namespace: web
+spec:
+  podSelector:
+    matchLabels: {app: storefront}
+  ingress:
+  - from:
+    - podSelector: {}
+""",
+            },
+            expect=("policy.yaml:9:3",),
+        ),
+        Example(
+            title="an early Deny of everything outside the cluster",
+            files={
+                "cluster.yaml": CLUSTER,
+                "svc.yaml": STOREFRONT,
+                "policy.yaml": """apiVersion: projectcalico.org/v3
+kind: NetworkPolicy
+metadata:
+  name: deny-outside
+  namespace: web
+spec:
+  order: 10
+  selector: app == 'storefront'
+  ingress:
+  - action: Deny
+    source:
+      notNets: [192.168.0.0/16, 10.0.0.0/8]
+---
+apiVersion: projectcalico.org/v3
+kind: NetworkPolicy
+metadata:
+  name: allow-clients
+  namespace: web
+spec:
+  order: 20
+  selector: app == 'storefront'
+  ingress:
+  - action: Allow
+    source:
+      nets: [198.51.100.0/24]
+""",
+            },
+            expect=("policy.yaml:10:5",),
+        ),
+        Example(
+            title="clients allowed by CIDR or through a GlobalNetworkSet; a cluster-mode Service",
+            files={
+                "cluster.yaml": CLUSTER,
+                "svc.yaml": STOREFRONT
+                + """\
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: api
+  namespace: web
+spec:
+  clusterIP: 10.20.40.11
+  selector: {app: api}
+  ports:
+  - {port: 443, targetPort: 8443}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: api
+  namespace: web
+  labels: {app: api}
+spec:
+  containers: [{name: api, image: api}]
+""",
+                "policy.yaml": """\
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkSet
+metadata:
+  name: partners
+  labels: {clients: partners}
+spec:
+  nets: [198.51.100.0/24]
+---
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata:
+  name: allow-storefront
+spec:
+  selector: app in {'storefront', 'api'}
+  ingress:
+  - action: Allow
+    protocol: TCP
+    source:
+      selector: clients == 'partners'
+    destination:
+      ports: [https]
+  - action: Allow
+    protocol: TCP
+    source:
+      selector: k8s-role == 'node'
+""",
+            },
+        ),
+    ),
+)
+
+
+def check(ctx: Context) -> Iterator[Issue]:
+    ps: PodSide = podside(ctx)
+    found: dict[tuple[int, int], tuple[Service, Policy, list[tuple[Workload, Target, Verdict, bool]]]] = {}
+    for svc in ctx.model.services:
+        if not svc.local_mode:
+            continue
+        addresses = ps.advertised(svc)
+        if not addresses:
+            continue
+        versions = sorted({int(a.ip.version) for a in addresses})
+        for w in ps.backends(svc):
+            policies = ps.ingress_policies(w)
+            if not policies:
+                continue  # no policy: the pods are open (CA103 reports an unprotected Service)
+            clients = [c for v in versions for c in ps.client_peers(w, v)]
+            for target in ps.targets(svc, w):
+                if target.number is None or (id(svc), id(w), target.port.index) in ps.mistaken_targets:
+                    continue
+                verdicts = [ps.verdict(w, c, target.number, target.protocol) for c in clients]
+                if not verdicts or any(v.allowed for v in verdicts):
+                    continue
+                nodes = any(ps.verdict(w, a.peer, target.number, target.protocol).allowed for a in ps.node_addrs)
+                policy = ps.deciding_policy(verdicts[0]) or policies[-1]
+                found.setdefault((id(policy), id(svc)), (svc, policy, []))[2].append((w, target, verdicts[0], nodes))
+    for svc, policy, entries in found.values():
+        w0, _, verdict, _ = entries[0]
+        nodes_only = any(n for *_, n in entries)
+        step = verdict.decisive
+        at = step.rule.ptr() if step is not None and step.rule is not None else ingress_ptr(policy)
+        how = step.text if step is not None else "end-of-tier drop"
+        ports = names(sorted({t.text for _, t, _, _ in entries}))
+        pods = names(sorted({workload_name(w) for w, *_ in entries}))
+        admits = "admits only the nodes, no outside client," if nodes_only else "admits no outside client"
+        if step is not None and step.rule is not None and step.outcome == "deny":
+            fix = (
+                f"narrow {who(policy)} {step.rule.label}, or allow the clients' CIDRs before it (lower `order`), "
+                "on the target port (guide local mode steps 1-2)."
+            )
+        else:
+            fix = (
+                f"allow the clients' CIDRs in {who(policy)} (`source.nets`"
+                + (", or an `ipBlock`" if policy.is_kubernetes else "")
+                + ") on the target port (guide local mode steps 1-2)"
+                + ("; allowing the nodes is the cluster-mode recipe." if nodes_only else ".")
+            )
+        yield Issue(
+            message=(
+                f"Service {svc.namespace}/{svc.name} is advertised ({ps.describe_addresses(ps.advertised(svc))}) in "
+                "local mode (`externalTrafficPolicy: Local`): the client's address is kept, so the pods see the "
+                f"clients themselves; but the ingress policy of {pods} {admits} on target port {ports}: {how}. "
+                f"Fix: {fix}"
+            ),
+            at=at,
+            related=(
+                Related(svc.ptr("metadata", "name"), f"Service {svc.namespace}/{svc.name}"),
+                Related(w0.ptr_at(w0.labels_path), workload_name(w0)),
+            ),
+            identity=policy.identity,
+            key=svc.identity,
+        )
