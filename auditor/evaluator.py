@@ -22,15 +22,17 @@ policies and rules that decided it.
 
 from __future__ import annotations
 
+import bisect
 import ipaddress
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import pairwise
 from typing import Any
 
-from netaddr import IPAddress, IPNetwork, IPRange, IPSet
+from netaddr import IPAddress, IPNetwork, IPSet
 
+from auditor.addrset import AddressSet
 from auditor.config import Config
 from auditor.facts import ClusterFacts, cluster_facts
 from auditor.findings import Pointer
@@ -149,19 +151,26 @@ class ChainResult:
 # ------------------------------------------------------------------------------------------
 
 
+def _as_sets(nets: Sequence[IPNetwork], ips: IPSet | AddressSet) -> tuple[AddressSet | IPSet, AddressSet | IPSet]:
+    if isinstance(ips, AddressSet):
+        return ips, AddressSet.of(ips.version, nets)
+    return ips, IPSet(nets)
+
+
 def _nets_contain(nets: Sequence[IPNetwork], peer: Peer) -> bool:
     if peer.ip is not None:
         return any(peer.ip in net for net in nets)
     if not peer.ips:
         return False
-    covered = IPSet(nets)
-    return peer.ips.issubset(covered)
+    mine, covered = _as_sets(nets, peer.ips)
+    return mine.issubset(covered)  # type: ignore[arg-type]
 
 
 def _nets_touch(nets: Sequence[IPNetwork], peer: Peer) -> bool:
     if peer.ip is not None:
         return any(peer.ip in net for net in nets)
-    return bool(peer.ips & IPSet(nets))
+    mine, other = _as_sets(nets, peer.ips)
+    return bool(mine & other)  # type: ignore[operator]
 
 
 def _labels_match(selector: Any, peer: Peer) -> bool:
@@ -248,11 +257,13 @@ def evaluate_chain(
     model: Model,
     stage: str,
     default_drop: bool,
+    rules_of: Callable[[Policy], Sequence[PolicyRule]] | None = None,
 ) -> ChainResult:
     """Evaluate ordered ``policies`` (already selected for the endpoint) for one packet.
 
     ``default_drop``: end-of-tier drop when a tier applied (normal and forward chains); untracked and
-    pre-DNAT chains pass instead.
+    pre-DNAT chains pass instead. ``rules_of`` may narrow each policy's rules to those that can
+    match the packet's destination (an optimisation: it must not drop a rule that could match).
     """
     steps: list[Step] = []
     applying = [p for p in policies if p.enforced and p.governs(direction)]
@@ -265,7 +276,10 @@ def evaluate_chain(
     for tier, members in tiers:
         passed = False
         for policy in members:
-            rules = policy.ingress if direction == "ingress" else policy.egress
+            if rules_of is not None:
+                rules: Sequence[PolicyRule] = rules_of(policy)
+            else:
+                rules = policy.ingress if direction == "ingress" else policy.egress
             for rule in rules:
                 if rule.action == "Log" or not rule_matches(rule, pkt, model):
                     continue
@@ -295,6 +309,82 @@ def evaluate_chain(
     return ChainResult("none", steps, bool(tiers))
 
 
+class ChainIndex:
+    """One ordered policy chain (an endpoint's policies for one direction), indexed by destination.
+
+    :meth:`evaluate` gives exactly :func:`evaluate_chain`'s answer, but only looks at the rules that
+    can match the packet's destination address: rules naming single addresses are found through a
+    dictionary, the others (no destination nets, wider nets) are always candidates. Tiers are known
+    in advance, so the end-of-tier drop still applies where a tier applies.
+    """
+
+    __slots__ = ("broad", "by_ip", "entries", "tiers")
+
+    def __init__(self, policies: Sequence[Policy], direction: str, model: Model) -> None:
+        self.tiers: list[tuple[str, Policy, str]] = []  # (tier, its last applying policy, default action)
+        self.entries: list[tuple[int, Policy, PolicyRule]] = []  # (tier index, policy, rule) in order
+        self.by_ip: dict[tuple[int, int], list[int]] = {}
+        self.broad: list[int] = []
+        for policy in policies:
+            if not policy.enforced or not policy.governs(direction):
+                continue
+            if not self.tiers or self.tiers[-1][0] != policy.tier:
+                self.tiers.append((policy.tier, policy, model.tier_default_action(policy.tier)))
+            else:
+                self.tiers[-1] = (policy.tier, policy, self.tiers[-1][2])
+            for rule in policy.ingress if direction == "ingress" else policy.egress:
+                if rule.action not in ("Allow", "Deny", "Pass"):
+                    continue
+                position = len(self.entries)
+                self.entries.append((len(self.tiers) - 1, policy, rule))
+                nets = [r.value for r in rule.destination.nets]
+                if nets and all(n is not None and n.size == 1 for n in nets):
+                    for net in nets:
+                        self.by_ip.setdefault((net.version, int(net.first)), []).append(position)
+                else:
+                    self.broad.append(position)
+
+    def candidates(self, pkt: Packet) -> list[tuple[int, Policy, PolicyRule]]:
+        ip = pkt.dst.ip
+        if ip is None:
+            return self.entries
+        named = self.by_ip.get((ip.version, int(ip)))
+        if not named:
+            return [self.entries[i] for i in self.broad]
+        return [self.entries[i] for i in sorted(set(named) | set(self.broad))]
+
+    def evaluate(self, pkt: Packet, model: Model, stage: str, default_drop: bool) -> ChainResult:
+        steps: list[Step] = []
+        candidates = self.candidates(pkt)
+        position = 0
+        for tier_index, (tier, last, default_action) in enumerate(self.tiers):
+            decided = ""
+            while position < len(candidates) and candidates[position][0] == tier_index:
+                _, policy, rule = candidates[position]
+                position += 1
+                if decided or not rule_matches(rule, pkt, model):
+                    continue
+                if rule.action == "Allow":
+                    steps.append(Step(stage, "allow", f"{_who(policy)} {rule.label} allows", policy, rule))
+                    return ChainResult("allow", steps, True)
+                if rule.action == "Deny":
+                    steps.append(Step(stage, "deny", f"{_who(policy)} {rule.label} denies", policy, rule))
+                    return ChainResult("deny", steps, True)
+                steps.append(Step(stage, "pass", f"{_who(policy)} {rule.label} passes to the next tier", policy, rule))
+                decided = "pass"
+            if decided:
+                continue
+            if default_drop and default_action != "Pass":
+                steps.append(
+                    Step(
+                        stage, "deny", f"no rule in tier {tier!r} matches: end-of-tier drop (after {_who(last)})", last
+                    )
+                )
+                return ChainResult("deny", steps, True)
+            steps.append(Step(stage, "pass", f"no rule in tier {tier!r} matches; continues", last))
+        return ChainResult("none", steps, bool(self.tiers))
+
+
 def _who(policy: Policy) -> str:
     kind = "Kubernetes NetworkPolicy" if policy.is_kubernetes else policy.kind
     return f"{kind} {policy.namespace + '/' if policy.namespace else ''}{policy.name}"
@@ -321,7 +411,23 @@ class Evaluator:
         self.model = model
         self.config = config
         self.facts: ClusterFacts = cluster_facts(model, config)
-        self._reach_cache: dict[tuple[Any, ...], list[SourceClass]] = {}
+        self._reach_cache: dict[tuple[Any, ...], Any] = {}
+        self._hep_policies: dict[int, list[Policy]] = {}
+        self._workload_policies: dict[int, list[Policy]] = {}
+        self._dst_rules: dict[tuple[Any, ...], tuple[PolicyRule, ...]] = {}
+        self._chains: dict[tuple[Any, ...], ChainIndex] = {}
+        self._backends: dict[tuple[int, int], list[Backend]] = {}
+
+    def chain(self, policies: Sequence[Policy], direction: str) -> ChainIndex:
+        """The indexed chain of ``policies`` (in evaluation order) for ``direction``, built once."""
+        key = (direction, *map(id, policies))
+        found = self._chains.get(key)
+        if found is None:
+            found = self._chains[key] = ChainIndex(policies, direction, self.model)
+        return found
+
+    def run_chain(self, policies: Sequence[Policy], direction: str, pkt: Packet, stage: str, drop: bool) -> ChainResult:
+        return self.chain(policies, direction).evaluate(pkt, self.model, stage, drop)
 
     # --- policy sets per endpoint ------------------------------------------------------------
 
@@ -335,11 +441,15 @@ class Evaluator:
         return [p for p in self.model.policies if p.enforced and p.can_select_host_endpoints]
 
     def policies_for_hep(self, hep: HostEndpoint) -> list[Policy]:
-        return [
-            p
-            for p in self.host_policies
-            if p.effective_selector is not None and p.effective_selector.matches(hep.labels)
-        ]
+        """Host policies selecting ``hep``, in evaluation order (model.policies is kept sorted)."""
+        found = self._hep_policies.get(id(hep))
+        if found is None:
+            found = self._hep_policies[id(hep)] = [
+                p
+                for p in self.host_policies
+                if p.effective_selector is not None and p.effective_selector.matches(hep.labels)
+            ]
+        return found
 
     def untracked_for(self, hep: HostEndpoint) -> list[Policy]:
         if hep.interface_name == "*":
@@ -356,15 +466,70 @@ class Evaluator:
         return [p for p in self.normal_for(hep) if p.apply_on_forward]
 
     def policies_for_workload(self, workload: Workload) -> list[Policy]:
-        return [
-            p
-            for p in self.model.policies
-            if p.enforced
-            and not p.pre_dnat
-            and not p.do_not_track
-            and p.effective_selector is not None
-            and p.effective_selector.matches(workload.endpoint_labels)
-        ]
+        """Workload policies selecting ``workload``'s pods, in evaluation order."""
+        found = self._workload_policies.get(id(workload))
+        if found is None:
+            found = self._workload_policies[id(workload)] = [
+                p
+                for p in self.model.policies
+                if p.enforced
+                and not p.pre_dnat
+                and not p.do_not_track
+                and p.effective_selector is not None
+                and p.effective_selector.matches(workload.endpoint_labels)
+            ]
+        return found
+
+    # --- rules narrowed to one destination ------------------------------------------------------
+
+    def rules_towards(self, direction: str, pkt: Packet) -> Callable[[Policy], Sequence[PolicyRule]]:
+        """A rule view for :func:`evaluate_chain`: each policy's rules that can match ``pkt``'s
+        destination, port and protocol (cached, so many source classes share the work)."""
+        dst = pkt.dst
+        key = (
+            direction,
+            dst.kind,
+            str(dst.ip),
+            tuple(dst.ips.iter_cidrs()) if dst.ip is None else (),  # content, not id(): sets are transient
+            id(dst.workload),
+            id(dst.host_endpoint),
+            tuple(tuple(sorted(labels.items())) for labels in dst.labels) if dst.workload is None else (),
+            pkt.port,
+            pkt.protocol,
+        )
+
+        def view(policy: Policy) -> Sequence[PolicyRule]:
+            full = (id(policy), *key)
+            rules = self._dst_rules.get(full)
+            if rules is None:
+                candidates = policy.ingress if direction == "ingress" else policy.egress
+                rules = self._dst_rules[full] = tuple(r for r in candidates if self._may_match_dst(r, pkt))
+            return rules
+
+        return view
+
+    def _may_match_dst(self, rule: PolicyRule, pkt: Packet) -> bool:
+        if rule.action not in ACTIONS:
+            return False
+        if rule.protocol is not None and rule.protocol.value != pkt.protocol:
+            return False
+        if rule.not_protocol is not None and rule.not_protocol.value == pkt.protocol:
+            return False
+        return entity_matches(rule.destination, pkt.dst, pkt.port, pkt.protocol, self.model)
+
+    def source_cuts(self, policies: Iterable[Policy], direction: str, pkt: Packet) -> tuple[list[IPNetwork], bool]:
+        """Source nets that the rules able to match ``pkt``'s destination test, and whether any of
+        them tests source labels (then network sets and host endpoints split sources too)."""
+        view = self.rules_towards(direction, pkt)
+        cuts: list[IPNetwork] = []
+        labels = False
+        for policy in policies:
+            for rule in view(policy):
+                src = rule.source
+                cuts.extend(r.value for r in src.nets if r.value is not None)
+                cuts.extend(r.value for r in src.not_nets if r.value is not None)
+                labels = labels or src.effective_selector is not None or src.effective_not_selector is not None
+        return cuts, labels
 
     @cached_property
     def hep_groups(self) -> list[list[HostEndpoint]]:
@@ -457,6 +622,13 @@ class Evaluator:
         return None
 
     def backends(self, svc: Service, sp: ServicePort) -> list[Backend]:
+        key = (id(svc), sp.index)
+        found = self._backends.get(key)
+        if found is None:
+            found = self._backends[key] = self._find_backends(svc, sp)
+        return found
+
+    def _find_backends(self, svc: Service, sp: ServicePort) -> list[Backend]:
         protocol = PROTOCOL_NUMBERS.get(sp.protocol, TCP)
         workloads = self.model.service_workloads(svc)
         if not workloads:
@@ -501,7 +673,7 @@ class Evaluator:
                     )
                 )
                 continue
-            result = evaluate_chain(self.model.ordered(policies), "ingress", pkt, self.model, stage, default_drop=False)
+            result = self.run_chain(policies, "ingress", pkt, stage, False)
             steps.extend(result.steps)
             if result.outcome in ("allow", "deny"):
                 return result.outcome
@@ -570,9 +742,7 @@ class Evaluator:
             if hep is not None and pre != "allow":
                 fwd = self.forward_for(hep)
                 if fwd:
-                    result = evaluate_chain(
-                        self.model.ordered(fwd), "ingress", forwarded, self.model, "forward", default_drop=True
-                    )
+                    result = self.run_chain(fwd, "ingress", forwarded, "forward", True)
                     steps.extend(result.steps)
                     if result.outcome == "deny":
                         out.append((backend, Verdict(False, steps)))
@@ -616,8 +786,8 @@ class Evaluator:
         return out
 
     def pod_ingress(self, workload: Workload, pkt: Packet) -> Verdict:
-        policies = self.model.ordered(self.policies_for_workload(workload))
-        result = evaluate_chain(policies, "ingress", pkt, self.model, "pod", default_drop=True)
+        policies = self.policies_for_workload(workload)
+        result = self.run_chain(policies, "ingress", pkt, "pod", True)
         steps = list(result.steps)
         if result.outcome == "none":
             if result.applied:
@@ -653,7 +823,7 @@ class Evaluator:
         steps = [Step("host endpoint", "info", f"leaves through HostEndpoint {hep.name}")]
         untracked = self.untracked_for(hep)
         if untracked and not self._failsafe(pkt, inbound=False):
-            result = evaluate_chain(self.model.ordered(untracked), "egress", pkt, self.model, "untracked", False)
+            result = self.run_chain(untracked, "egress", pkt, "untracked", False)
             steps.extend(result.steps)
             if result.outcome == "deny":
                 return Verdict(False, steps)
@@ -672,7 +842,7 @@ class Evaluator:
                 )
             )
             return Verdict(True, steps)
-        result = evaluate_chain(self.model.ordered(self.normal_for(hep)), direction, pkt, self.model, "host", True)
+        result = self.run_chain(self.normal_for(hep), direction, pkt, "host", True)
         steps.extend(result.steps)
         if result.outcome in ("allow", "deny"):
             return Verdict(result.outcome == "allow", steps)
@@ -699,7 +869,7 @@ class Evaluator:
         if not fwd:
             steps.append(Step("forward", "allow", "no applyOnForward policy selects this host endpoint: allowed"))
             return Verdict(True, steps)
-        result = evaluate_chain(self.model.ordered(fwd), "ingress", pkt, self.model, "forward", True)
+        result = self.run_chain(fwd, "ingress", pkt, "forward", True)
         steps.extend(result.steps)
         if result.outcome == "none":
             steps.append(Step("forward", "allow", "no applyOnForward policy governs ingress: allowed"))
@@ -717,7 +887,7 @@ class Evaluator:
                     nets.extend(r.value for r in entity.not_nets if r.value is not None)
         return nets
 
-    def source_classes(self, within: IPSet, policies: Iterable[Policy]) -> list[IPSet]:
+    def source_classes(self, within: IPSet | AddressSet, policies: Iterable[Policy]) -> list[AddressSet]:
         """Split ``within`` into the classes of source addresses ``policies`` cannot tell apart."""
         cuts = self.rule_nets(policies)
         for ips, _, _ in self._labelled_nets:
@@ -777,13 +947,13 @@ class Evaluator:
             points.update((lo, hi + 1))
         return sorted(p for p in points if 1 <= p <= 65535)
 
-    def unnamed_cluster_ip_closed(self, service: Service) -> bool:
-        """True when no outside source reaches ``service``'s ports on an address of the advertised
-        cluster range that no rule names (where an auto-assigned cluster IP lands): a pre-DNAT or
-        untracked Deny covers it. Failsafe ports bypass those stages, so they are never closed."""
+    @cached_property
+    def _unnamed_cluster_ip(self) -> IPAddress | None:
+        """An address of the advertised cluster range that no rule and no Service names: where an
+        auto-assigned cluster IP lands, as far as policy can tell."""
         facts = self.facts
-        if not facts.advertised_cluster or not self.host_endpoints or not service.ports:
-            return False
+        if not facts.advertised_cluster:
+            return None
         named = IPSet(list(self.explicit_ips))
         cuts: list[IPNetwork] = []
         for policy in self.host_policies:
@@ -792,20 +962,42 @@ class Evaluator:
                 cuts.extend(r.value for r in rule.destination.not_nets if r.value is not None)
         candidates = [c for c in address_classes(facts.advertised_cluster, cuts) if not (c & named)]
         if not candidates:
+            return None
+        return representative(max(candidates, key=lambda c: c.size))
+
+    def unnamed_cluster_ip_closed(self, service: Service) -> bool:
+        """True when no outside source reaches ``service``'s ports on an address of the advertised
+        cluster range that no rule names (where an auto-assigned cluster IP lands): a pre-DNAT or
+        untracked Deny covers it. Failsafe ports bypass those stages, so they are never closed."""
+        dst_ip = self._unnamed_cluster_ip
+        if dst_ip is None or not self.host_endpoints or not service.ports:
             return False
-        fresh = max(candidates, key=lambda c: c.size)
-        dst_ip = representative(fresh)
         dst = Peer("service", dst_ip, IPSet([str(dst_ip)]), text="an unnamed cluster IP")
+        for sp in service.ports:
+            protocol = PROTOCOL_NUMBERS.get(sp.protocol, TCP)
+            key = ("closed", sp.port, protocol)
+            closed = self._reach_cache.get(key)
+            if closed is None:
+                closed = self._closed(dst, sp.port or 0, protocol)
+                self._reach_cache[key] = closed
+            if not closed:
+                return False
+        return True
+
+    def _closed(self, dst: Peer, port: int, protocol: int) -> bool:
+        probe = Packet(Peer("outside", None, IPSet()), dst, port, protocol)
         for hep in self.ingress_groups():
             if hep is None:
                 return False
-            policies = self.policies_for_hep(hep)
-            for src in self.source_classes(self.outside_universe(int(dst_ip.version)), policies):
+            policies = self.untracked_for(hep) + self.prednat_for(hep)
+            cuts, labels = self.source_cuts(policies, "ingress", probe)
+            if labels:
+                cuts += [c for ips, _, _ in self._labelled_nets for c in ips.iter_cidrs()]
+            assert dst.ip is not None
+            for src in address_classes(self.outside_universe(int(dst.ip.version)), cuts):
                 client = self.outside_peer(representative(src))
-                for sp in service.ports:
-                    pkt = Packet(client, dst, sp.port or 0, PROTOCOL_NUMBERS.get(sp.protocol, TCP))
-                    if self._pre_stages(hep, pkt, []) != "deny":
-                        return False
+                if self._pre_stages(hep, Packet(client, dst, port, protocol), []) != "deny":
+                    return False
         return True
 
     # --- services as seen from outside ---------------------------------------------------------
@@ -833,10 +1025,13 @@ class Evaluator:
     def advertised_addresses(self, service: Service | None = None) -> list[ServiceAddress]:
         return [a for a in self.service_addresses if a.advertised and (service is None or a.service is service)]
 
-    def outside_universe(self, version: int) -> IPSet:
+    def outside_universe(self, version: int) -> AddressSet:
         """Addresses an outside client can have: everything but the pod and service ranges."""
-        everything = IPSet(["0.0.0.0/0"] if version == 4 else ["::/0"])
-        return everything - self.facts.pod_cidrs - self.facts.service_cidrs - self.facts.advertised
+        found = self._reach_cache.get(("universe", version))
+        if found is None:
+            inside = AddressSet.of(version, [self.facts.pod_cidrs, self.facts.service_cidrs, self.facts.advertised])
+            found = self._reach_cache[("universe", version)] = AddressSet.everything(version) - inside
+        return found
 
     def ingress_groups(self) -> list[HostEndpoint | None]:
         """One representative host endpoint per group (None when no HostEndpoint exists)."""
@@ -860,16 +1055,16 @@ class Evaluator:
         svc = address.service
         version = int(address.ip.version)
         universe = within if within is not None else self.outside_universe(version)
-        policies: list[Policy] = []
-        if hep is not None:
-            policies += self.policies_for_hep(hep)
-        for workload in self.model.service_workloads(svc):
-            policies += self.policies_for_workload(workload)
+        cuts, labels = self._reach_cuts(address, port, hep)
+        if labels:
+            for ips, _, _ in self._labelled_nets:
+                cuts.extend(ips.iter_cidrs())
         classes: dict[tuple[Any, ...], SourceClass] = {}
-        for ipset in self.source_classes(universe, policies):
-            if representative(ipset).version != version:
+        for ipset in address_classes(universe, cuts):
+            rep = representative(ipset)
+            if rep.version != version:
                 continue
-            peer = self.outside_peer(representative(ipset))
+            peer = self.outside_peer(rep) if labels else Peer("outside", rep, IPSet([str(rep)]))
             results = self.to_service(peer, hep, svc, port, address.ip, address.how)
             key = tuple((b.workload.identity if b.workload else "", v.allowed, v.key()) for b, v in results)
             if key in classes:
@@ -877,6 +1072,32 @@ class Evaluator:
             else:
                 classes[key] = SourceClass(ipset, results, key)
         return list(classes.values())
+
+    def _reach_cuts(
+        self, address: ServiceAddress, port: ServicePort, hep: HostEndpoint | None
+    ) -> tuple[list[IPNetwork], bool]:
+        """Source nets of the rules that can match this Service flow at any stage of its path."""
+        protocol = PROTOCOL_NUMBERS.get(port.protocol, TCP)
+        dport = port.node_port if address.how == "node port" and port.node_port else (port.port or 0)
+        probe = Peer("outside", None, IPSet())
+        original = Packet(probe, Peer("service", address.ip, IPSet([str(address.ip)])), dport, protocol)
+        cuts: list[IPNetwork] = []
+        labels = False
+        stages: list[tuple[list[Policy], Packet]] = []
+        if hep is not None:
+            stages.append((self.untracked_for(hep) + self.prednat_for(hep), original))
+        for backend in self.backends(address.service, port):
+            pod = self.pod_peer(backend.workload) if backend.workload else Peer("pod", None, self.facts.pod_cidrs)
+            forwarded = Packet(probe, pod, backend.target_port or 0, protocol)
+            if hep is not None:
+                stages.append((self.forward_for(hep), forwarded))
+            if backend.workload is not None and address.service.local_mode:
+                stages.append((self.policies_for_workload(backend.workload), forwarded))
+        for policies, pkt in stages:
+            more, tested = self.source_cuts(policies, "ingress", pkt)
+            cuts += more
+            labels = labels or tested
+        return cuts, labels
 
 
 @dataclass(frozen=True)
@@ -915,31 +1136,33 @@ def _proto_name(number: int) -> str:
     return str(number)
 
 
-def address_classes(within: IPSet, cuts: Iterable[IPNetwork]) -> list[IPSet]:
+def address_classes(within: IPSet | AddressSet, cuts: Iterable[IPNetwork]) -> list[AddressSet]:
     """Partition ``within`` at the boundaries of ``cuts``: inside each class every cut is all-or-nothing."""
-    out: list[IPSet] = []
+    out: list[AddressSet] = []
+    cuts = list(cuts)
     for version in (4, 6):
-        ranges = [r for r in within.iter_ipranges() if r.version == version]
+        if isinstance(within, AddressSet):
+            if within.version != version:
+                continue
+            ranges = list(within.intervals)
+        else:
+            ranges = [(int(r.first), int(r.last)) for r in within.iter_ipranges() if r.version == version]
         if not ranges:
             continue
-        points: set[int] = set()
-        for net in cuts:
-            if net.version != version:
-                continue
-            points.add(int(net.first))
-            points.add(int(net.last) + 1)
-        for rng in ranges:
-            start, end = int(rng.first), int(rng.last)
-            inner = sorted(p for p in points if start < p <= end)
-            edges = [start, *inner, end + 1]
+        points = sorted({p for net in cuts if net.version == version for p in (int(net.first), int(net.last) + 1)})
+        for start, end in ranges:
+            lo_i, hi_i = bisect.bisect_right(points, start), bisect.bisect_right(points, end)
+            edges = [start, *points[lo_i:hi_i], end + 1]
             for lo, hi in pairwise(edges):
                 if lo < hi:
-                    out.append(IPSet(IPRange(IPAddress(lo, version), IPAddress(hi - 1, version))))
+                    out.append(AddressSet(version, [(lo, hi - 1)]))
     return out
 
 
-def representative(ipset: IPSet) -> IPAddress:
+def representative(ipset: IPSet | AddressSet) -> IPAddress:
     """The first address of a class: every address of the class gets the same answer."""
+    if isinstance(ipset, AddressSet):
+        return ipset.first()
     first = next(iter(ipset.iter_ipranges()))
     return IPAddress(first.first, first.version)
 

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from netaddr import IPSet
-
+from auditor.addrset import AddressSet
 from auditor.engine import Context
 from auditor.evaluator import Evaluator, evaluator
 from auditor.nets import describe
@@ -21,7 +20,7 @@ class Exposure:
     service: str  # "namespace/name"
     address: str  # "10.20.30.40:443/TCP"
     host_endpoints: str  # "node1-eth0 (+1)" or "(no HostEndpoint)"
-    reaching: IPSet
+    reaching: AddressSet
     everyone: bool  # every outside source reaches it
 
 
@@ -37,7 +36,7 @@ def exposures(ctx: Context) -> tuple[list[Exposure], int]:
             if len(out) >= MAX_SERVICES:
                 return out, total
             for group, hep in zip(ev.hep_groups or [[None]], ev.ingress_groups(), strict=True):
-                reaching = IPSet()
+                reaching = AddressSet(int(address.ip.version))
                 for cls in ev.reachability(address, port, hep):
                     if cls.reaches:
                         reaching |= cls.ips

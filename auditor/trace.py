@@ -9,6 +9,7 @@ from typing import Any
 
 from netaddr import IPAddress, IPNetwork, IPSet
 
+from auditor.addrset import AddressSet
 from auditor.engine import Context
 from auditor.evaluator import Evaluator, Packet, Peer, Step, Verdict, parse_flow_destination, representative
 from auditor.model import HostEndpoint
@@ -58,12 +59,12 @@ class TraceAnswer:
         }
 
 
-def _source_set(text: str) -> IPSet:
+def _source_set(text: str) -> AddressSet:
     try:
         network = ipaddress.ip_network(text.strip(), strict=False)
     except ValueError:
         raise TraceError(f"--from {text!r} is not an IP address or CIDR") from None
-    return IPSet([IPNetwork(str(network))])
+    return AddressSet.of(network.version, [IPNetwork(str(network))])
 
 
 def trace_flow(result: AuditResult, source: str, destination: str) -> TraceAnswer:
@@ -72,7 +73,7 @@ def trace_flow(result: AuditResult, source: str, destination: str) -> TraceAnswe
     except ValueError as exc:
         raise TraceError(f"--to: {exc}") from None
     sources = _source_set(source)
-    if any(r.version != dst_ip.version for r in sources.iter_ipranges()):
+    if sources.version != dst_ip.version:
         raise TraceError("--from and --to must be the same IP family")
     ctx = Context(load=result.load, model=result.model, config=result.config)
     ev = Evaluator(ctx.model, ctx.config)
@@ -131,13 +132,13 @@ def trace_flow(result: AuditResult, source: str, destination: str) -> TraceAnswe
                 f"{flow} is not a Service address and port, a HostEndpoint expected IP or a pod address "
                 "in the audited manifests"
             )
-    allowed = IPSet()
+    allowed = AddressSet(sources.version)
     for path in answer.paths:
         if path.verdict.allowed:
-            allowed |= path.sources
+            allowed |= AddressSet.of(sources.version, [path.sources])
     if not answer.paths:
         answer.summary = "no path"
-    elif allowed == sources:
+    elif not sources - allowed:
         answer.summary = f"allowed: every source in {source} reaches {flow}"
     elif not allowed:
         answer.summary = f"denied: no source in {source} reaches {flow}"

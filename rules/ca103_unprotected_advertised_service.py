@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from netaddr import IPSet
-
+from auditor.addrset import AddressSet
 from auditor.catalog import Example, Rule
 from auditor.engine import Context
 from auditor.evaluator import Evaluator, ServiceAddress, evaluator
@@ -130,15 +129,15 @@ def _named_by_host_rule(ev: Evaluator, address: ServiceAddress, hep: HostEndpoin
     return False
 
 
-def _open_through(ev: Evaluator, address: ServiceAddress, hep: HostEndpoint | None) -> IPSet | None:
+def _open_through(ev: Evaluator, address: ServiceAddress, hep: HostEndpoint | None) -> AddressSet | None:
     """What reaches the address on every port through ``hep``, when that is most of the outside world.
 
     A generic Deny of a few bogon or test ranges is not an attempt to restrict this Service, so the
     test is "at least half of all outside addresses", not "every one of them".
     """
-    common: IPSet | None = None
+    common: AddressSet | None = None
     for port in address.service.ports:
-        reach = IPSet()
+        reach = AddressSet(int(address.ip.version))
         for cls in ev.reachability(address, port, hep):
             if cls.reaches:
                 reach |= cls.ips
@@ -155,7 +154,7 @@ def check(ctx: Context) -> Iterator[Issue]:
         if id(service) in seen or not service.ports:
             continue
         via = None
-        reach = IPSet()
+        reach = AddressSet(int(address.ip.version))
         if service.local_mode:
             workloads = ctx.model.service_workloads(service)
             if not workloads or any(ev.policies_for_workload(w) for w in workloads):

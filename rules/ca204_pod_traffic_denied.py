@@ -157,7 +157,7 @@ def check(ctx: Context) -> Iterator[Issue]:
                 verdicts = (ev.forwarded(hep, Packet(source, dst, port, protocol)) for port in ports)
                 failed = next((v for v in verdicts if not v.allowed), None)
                 if failed is not None:
-                    denied |= cls
+                    denied |= cls.to_ipset()
                     decisive = decisive or failed.decisive
                     break
         if not denied:

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 from netaddr import IPSet
 
+from auditor.addrset import AddressSet
 from auditor.catalog import Example, Rule
 from auditor.engine import Context
 from auditor.evaluator import Evaluator, ServiceAddress, evaluator
@@ -130,7 +131,7 @@ def check(ctx: Context) -> Iterator[Issue]:
         rules = _allow_list_rules(ev, address)
         if not rules:
             continue
-        leaking = IPSet()
+        leaking = AddressSet(int(address.ip.version))
         example = ""
         for port in address.service.ports:
             for hep in ev.ingress_groups():
