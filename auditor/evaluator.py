@@ -51,6 +51,7 @@ from auditor.ports import PROTOCOL_NUMBERS, PortRange, PortSet
 
 TCP, UDP, SCTP, ICMP = 6, 17, 132, 1
 ACTIONS = ("Allow", "Deny", "Pass", "Log")
+_NO_ADDRESSES = IPSet()  # a Peer's ``ips`` when its single address ``ip`` is known (never consulted then)
 EPHEMERAL_PORT = 40000  # the client's source port for outside traffic (source ports are not known statically)
 
 
@@ -309,6 +310,36 @@ def evaluate_chain(
     return ChainResult("none", steps, bool(tiers))
 
 
+class _PolicyIndex:
+    """Policies by the labels their selectors require, so an endpoint is matched only against the
+    policies that could select it (Calico's own label-index idea); order is kept."""
+
+    def __init__(self, policies: Sequence[Policy]) -> None:
+        self.policies = list(policies)
+        self.always: list[int] = []
+        self.by_key: dict[str, list[int]] = {}
+        self.by_pair: dict[tuple[str, str], list[int]] = {}
+        for i, policy in enumerate(self.policies):
+            assert policy.effective_selector is not None
+            hint = policy.effective_selector.index_hint()
+            if hint is None:
+                self.always.append(i)
+                continue
+            for key, values in hint:
+                if values is None:
+                    self.by_key.setdefault(key, []).append(i)
+                else:
+                    for value in values:
+                        self.by_pair.setdefault((key, value), []).append(i)
+
+    def candidates(self, labels: Mapping[str, str]) -> list[Policy]:
+        found = set(self.always)
+        for key, value in labels.items():
+            found.update(self.by_key.get(key, ()))
+            found.update(self.by_pair.get((key, value), ()))
+        return [self.policies[i] for i in sorted(found)]
+
+
 class ChainIndex:
     """One ordered policy chain (an endpoint's policies for one direction), indexed by destination.
 
@@ -457,28 +488,42 @@ class Evaluator:
         return [p for p in self.policies_for_hep(hep) if p.do_not_track]
 
     def prednat_for(self, hep: HostEndpoint) -> list[Policy]:
-        return [p for p in self.policies_for_hep(hep) if p.pre_dnat and not p.do_not_track]
+        return self._stage(hep, "pre-DNAT", lambda p: p.pre_dnat and not p.do_not_track)
 
     def normal_for(self, hep: HostEndpoint) -> list[Policy]:
-        return [p for p in self.policies_for_hep(hep) if not p.pre_dnat and not p.do_not_track]
+        return self._stage(hep, "normal", lambda p: not p.pre_dnat and not p.do_not_track)
 
     def forward_for(self, hep: HostEndpoint) -> list[Policy]:
-        return [p for p in self.normal_for(hep) if p.apply_on_forward]
+        return self._stage(hep, "forward", lambda p: not p.pre_dnat and not p.do_not_track and p.apply_on_forward)
+
+    def _stage(self, hep: HostEndpoint, stage: str, keep: Callable[[Policy], bool]) -> list[Policy]:
+        key = ("stage", stage, id(hep))
+        found = self._reach_cache.get(key)
+        if found is None:
+            found = self._reach_cache[key] = [p for p in self.policies_for_hep(hep) if keep(p)]
+        return found
 
     def policies_for_workload(self, workload: Workload) -> list[Policy]:
         """Workload policies selecting ``workload``'s pods, in evaluation order."""
         found = self._workload_policies.get(id(workload))
         if found is None:
+            labels = workload.endpoint_labels
             found = self._workload_policies[id(workload)] = [
                 p
-                for p in self.model.policies
-                if p.enforced
-                and not p.pre_dnat
-                and not p.do_not_track
-                and p.effective_selector is not None
-                and p.effective_selector.matches(workload.endpoint_labels)
+                for p in self._policy_index.candidates(labels)
+                if p.effective_selector.matches(labels)  # type: ignore[union-attr]
             ]
         return found
+
+    @cached_property
+    def _policy_index(self) -> _PolicyIndex:
+        return _PolicyIndex(
+            [
+                p
+                for p in self.model.policies
+                if p.enforced and not p.pre_dnat and not p.do_not_track and p.effective_selector is not None
+            ]
+        )
 
     # --- rules narrowed to one destination ------------------------------------------------------
 
@@ -520,28 +565,45 @@ class Evaluator:
     def source_cuts(self, policies: Iterable[Policy], direction: str, pkt: Packet) -> tuple[list[IPNetwork], bool]:
         """Source nets that the rules able to match ``pkt``'s destination test, and whether any of
         them tests source labels (then network sets and host endpoints split sources too)."""
-        view = self.rules_towards(direction, pkt)
         cuts: list[IPNetwork] = []
         labels = False
-        for policy in policies:
-            for rule in view(policy):
-                src = rule.source
-                cuts.extend(r.value for r in src.nets if r.value is not None)
-                cuts.extend(r.value for r in src.not_nets if r.value is not None)
-                labels = labels or src.effective_selector is not None or src.effective_not_selector is not None
+        for _, _, rule in self.chain(list(policies), direction).candidates(pkt):
+            if not self._may_match_dst(rule, pkt):
+                continue
+            src = rule.source
+            cuts.extend(r.value for r in src.nets if r.value is not None)
+            cuts.extend(r.value for r in src.not_nets if r.value is not None)
+            labels = labels or src.effective_selector is not None or src.effective_not_selector is not None
         return cuts, labels
 
     @cached_property
     def hep_groups(self) -> list[list[HostEndpoint]]:
-        """Host endpoints that every policy treats alike (same labels, same kind of interface)."""
+        """Host endpoints that every stage treats alike: the same policies select them, the same rule
+        selectors match their labels, the same rule nets contain their addresses, the same kind of
+        interface and profiles. One representative per group is evaluated."""
+        selectors: dict[str, Any] = {}
+        points: dict[int, list[int]] = {4: [], 6: []}
+        for policy in self.model.policies:
+            for rule in policy.rules:
+                for entity in (rule.source, rule.destination):
+                    for chosen in (entity.effective_selector, entity.effective_not_selector):
+                        if chosen is not None:
+                            selectors.setdefault(str(chosen), chosen)
+                    for ref in (*entity.nets, *entity.not_nets):
+                        if ref.value is not None:
+                            points[ref.value.version] += (int(ref.value.first), int(ref.value.last) + 1)
+        ordered = {v: sorted(set(p)) for v, p in points.items()}
         groups: dict[tuple[Any, ...], list[HostEndpoint]] = {}
         for hep in self.host_endpoints:
+            ips = hep.valid_expected_ips
             key = (
-                tuple(sorted(hep.labels.items())),
+                tuple(map(id, self.policies_for_hep(hep))),
                 hep.interface_name == "*",
-                bool(hep.valid_expected_ips),
+                bool(ips),
                 hep.profiles,
                 hep.named_ports,
+                tuple(chosen.matches(hep.labels) for chosen in selectors.values()) if ips else (),
+                tuple(sorted((ip.version, bisect.bisect_right(ordered[ip.version], int(ip))) for ip in ips)),
             )
             groups.setdefault(key, []).append(hep)
         return list(groups.values())
@@ -564,7 +626,7 @@ class Evaluator:
         """A client outside the cluster (it may still belong to a network set or be a host's address)."""
         address = IPAddress(str(ip))
         labels = tuple(lbl for ips, lbl, _ in self._labelled_nets if address in ips)
-        return Peer("outside", address, IPSet([str(address)]), labels, text=text)
+        return Peer("outside", address, _NO_ADDRESSES, labels, text=text)
 
     def node_peer(self, hep: HostEndpoint) -> Peer:
         """The node's own address (the source after SNAT): known to rules only through expectedIPs."""
@@ -954,13 +1016,18 @@ class Evaluator:
         facts = self.facts
         if not facts.advertised_cluster:
             return None
-        named = IPSet(list(self.explicit_ips))
+        named = {(ip.version, int(ip)) for ip in self.explicit_ips}
         cuts: list[IPNetwork] = []
         for policy in self.host_policies:
             for rule in policy.ingress:
                 cuts.extend(r.value for r in rule.destination.nets if r.value is not None)
                 cuts.extend(r.value for r in rule.destination.not_nets if r.value is not None)
-        candidates = [c for c in address_classes(facts.advertised_cluster, cuts) if not (c & named)]
+        cuts += [IPNetwork(f"{ip}/{32 if ip.version == 4 else 128}") for ip in self.explicit_ips]  # named: own classes
+        candidates = [
+            c
+            for c in address_classes(facts.advertised_cluster, cuts)
+            if not (c.size == 1 and (c.version, c.intervals[0][0]) in named)
+        ]
         if not candidates:
             return None
         return representative(max(candidates, key=lambda c: c.size))
@@ -1064,7 +1131,7 @@ class Evaluator:
             rep = representative(ipset)
             if rep.version != version:
                 continue
-            peer = self.outside_peer(rep) if labels else Peer("outside", rep, IPSet([str(rep)]))
+            peer = self.outside_peer(rep) if labels else Peer("outside", rep, _NO_ADDRESSES)
             results = self.to_service(peer, hep, svc, port, address.ip, address.how)
             key = tuple((b.workload.identity if b.workload else "", v.allowed, v.key()) for b, v in results)
             if key in classes:

@@ -1000,7 +1000,7 @@ def _host_endpoint(raw: RawResource, meta: tuple[Any, ...]) -> HostEndpoint:
     named = []
     for port in as_list(spec.get("ports")):
         data = as_dict(port)
-        if isinstance(data.get("name"), str) and isinstance(data.get("port"), int):
+        if isinstance(data.get("name"), str) and type(data.get("port")) is int:  # not a bool
             named.append((data["name"], data["port"], as_str(data.get("protocol")) or "TCP"))
     return HostEndpoint(
         raw=raw,
@@ -1085,6 +1085,8 @@ class Model:
 
     def __post_init__(self) -> None:
         self._indexes: dict[str, _LabelIndex[Any]] = {}
+        self._service_workloads: dict[int, list[Workload]] = {}
+        self._workloads_by_namespace: dict[str | None, list[Workload]] = {}
 
     # --- lookups ---------------------------------------------------------------------------
 
@@ -1181,15 +1183,21 @@ class Model:
         return index.select(selector)
 
     def service_workloads(self, service: Service) -> list[Workload]:
-        """Workloads in the Service's namespace whose pod labels match its selector."""
+        """Workloads in the Service's namespace whose pod labels match its selector (cached)."""
         if service.selector is None:
             return []
-        want = service.selector
-        return [
-            w
-            for w in self.workloads
-            if w.namespace == service.namespace and all(w.pod_labels.get(k) == v for k, v in want.items())
-        ]
+        found = self._service_workloads.get(id(service))
+        if found is None:
+            if not self._workloads_by_namespace:
+                for w in self.workloads:
+                    self._workloads_by_namespace.setdefault(w.namespace, []).append(w)
+            want = service.selector
+            found = self._service_workloads[id(service)] = [
+                w
+                for w in self._workloads_by_namespace.get(service.namespace, ())
+                if all(w.pod_labels.get(k) == v for k, v in want.items())
+            ]
+        return found
 
     def policies_selecting(self, labels: Mapping[str, str], policies: Iterable[Policy] | None = None) -> list[Policy]:
         return [
