@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from auditor.nets import NetError, parse_cidr, parse_ip
-from auditor.ports import PROTOCOL_NUMBERS
+from auditor.ports import PROTOCOL_NUMBERS, to_int
 
 # ------------------------------------------------------------------------------------------
 # Names and labels (facts 1.1)
@@ -170,8 +170,8 @@ def protocol_problem(value: Any) -> str | None:
     if isinstance(value, str) and value in PROTOCOL_NUMBERS:
         return None
     text = str(value).strip()
-    if text.isdigit():
-        if 1 <= int(text) <= 255:
+    if text.isascii() and text.isdigit():
+        if 1 <= to_int(text) <= 255:
             return None
         return "is outside 1-255: Calico rejects protocol numbers that are not IP protocols"
     for name in PROTOCOL_NUMBERS:

@@ -139,31 +139,78 @@ def _use_color(choice: str, stream: object) -> bool:
     return bool(isatty and isatty())
 
 
+class OutputError(Exception):
+    """A report that could not be written (exit code 2, no traceback)."""
+
+
 def write_atomic(path: str, text: str) -> None:
-    """Write via a temporary file and rename, so a failed write never leaves a partial report."""
+    """Write via a temporary file and rename, so a failed write never leaves a partial report.
+
+    A symlink is resolved (the link stays a link); a path that is not a regular file, such as
+    ``/dev/stdout``, a FIFO or ``/dev/full``, is written in place: renaming over it would
+    replace the device. Raises :class:`OutputError` for any failure.
+    """
+    import stat
     import tempfile
 
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".calico-audit-", suffix=".tmp", dir=folder)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+        try:
+            mode: int | None = os.stat(path).st_mode  # follows symlinks: /dev/stdout is a pipe or a tty
+        except FileNotFoundError:
+            mode = None
+        if mode is not None and stat.S_ISDIR(mode):
+            raise OutputError(f"cannot write the report to {path}: it is a folder")
+        if mode is not None and not stat.S_ISREG(mode):
+            with open(path, "w", encoding="utf-8", errors="backslashreplace", newline="\n") as out:
+                out.write(text)
+            return
+        real = os.path.realpath(path)
+        folder = os.path.dirname(real)
+        os.makedirs(folder, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".calico-audit-", suffix=".tmp", dir=folder)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace", newline="\n") as fh:
+                fh.write(text)
+                fh.flush()
+                os.fsync(fh.fileno())
+            umask = os.umask(0o022)
+            os.umask(umask)
+            os.chmod(tmp, stat.S_IMODE(mode) if mode is not None else 0o666 & ~umask)
+            os.replace(tmp, real)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+    except OSError as exc:
+        raise OutputError(f"cannot write the report to {path}: {exc.strerror or exc}") from None
 
 
 def _emit(text: str, output: str | None) -> None:
     if output:
         write_atomic(output, text)
-    elif text:
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        return
+    if not text:
+        return
+    text = text if text.endswith("\n") else text + "\n"
+    # Never fail on what the terminal cannot encode (a file name with undecodable bytes, a
+    # non-UTF-8 locale): escape it instead.
+    encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
+    text = text.encode(encoding, "backslashreplace").decode(encoding, "replace")
+    try:
+        sys.stdout.write(text)
         sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went away (`audit ... | head`): the audit is done, so the exit code still
+        # tells about findings; send what is left to /dev/null so the exit flush stays quiet.
+        _stdout_to_devnull()
+
+
+def _stdout_to_devnull() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -176,16 +223,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         sys.stderr.write(f"audit: error: {exc}\nTry 'audit --help'.\n")
         return EXIT_ERROR
+    except OutputError as exc:
+        sys.stderr.write(f"audit: error: {exc}\n")
+        return EXIT_ERROR
     except KeyboardInterrupt:
         sys.stderr.write("\naudit: interrupted\n")
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         # The reader went away (`audit ... | head`): stop quietly.
-        try:
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-        except OSError:
-            pass
+        _stdout_to_devnull()
         return EXIT_ERROR if debug else EXIT_OK
     except Exception as exc:
         if debug:

@@ -204,7 +204,9 @@ def read_file(path: str) -> dict[str, Any] | None:
     from ruamel.yaml import YAML
 
     try:
-        data = YAML(typ="safe").load(raw.decode("utf-8"))
+        # The pure parser: libyaml's composer recurses on the C stack and a deeply nested file
+        # crashes the process; the pure one raises RecursionError, reported like any YAML error.
+        data = YAML(typ="safe", pure=True).load(raw.decode("utf-8"))
     except Exception as exc:
         raise ConfigError(f"{path}: invalid YAML: {str(exc).splitlines()[0]}") from None
     if data is None:

@@ -87,7 +87,7 @@ def _field_path(target: Target) -> str:
 def fingerprint(rule_id: str, identity: str, field_path: str, key: str) -> str:
     """Stable across line moves: rule + resource identity + field path (+ discriminator)."""
     text = "\x1f".join((rule_id, identity, field_path, key))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:32]
 
 
 def stamp(rule: Rule, issue: Issue, severity: Severity) -> Finding:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import bisect
 import ipaddress
+import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -158,6 +159,27 @@ def _as_sets(nets: Sequence[IPNetwork], ips: IPSet | AddressSet) -> tuple[Addres
     return ips, IPSet(nets)
 
 
+_INTERVALS: weakref.WeakKeyDictionary[EntityRule, tuple[tuple[tuple[int, int, int], ...], ...]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _intervals(entity: EntityRule) -> tuple[tuple[tuple[int, int, int], ...], ...]:
+    """An entity's nets and notNets as (version, first, last) integers, computed once per entity."""
+    found = _INTERVALS.get(entity)
+    if found is None:
+        found = _INTERVALS[entity] = tuple(
+            tuple((r.value.version, int(r.value.first), int(r.value.last)) for r in refs if r.value is not None)
+            for refs in (entity.nets, entity.not_nets)
+        )
+    return found
+
+
+def _in_intervals(intervals: Sequence[tuple[int, int, int]], ip: IPAddress) -> bool:
+    version, value = ip.version, int(ip)
+    return any(v == version and lo <= value <= hi for v, lo, hi in intervals)
+
+
 def _nets_contain(nets: Sequence[IPNetwork], peer: Peer) -> bool:
     if peer.ip is not None:
         return any(peer.ip in net for net in nets)
@@ -203,10 +225,18 @@ def _port_in(refs: Sequence[Any], port: int, peer: Peer, protocol: int) -> bool:
 
 
 def entity_matches(entity: EntityRule, peer: Peer, port: int, protocol: int, model: Model) -> bool:
-    if entity.nets and not _nets_contain([r.value for r in entity.nets if r.value is not None], peer):
-        return False
-    if entity.not_nets and _nets_touch([r.value for r in entity.not_nets if r.value is not None], peer):
-        return False
+    if entity.nets or entity.not_nets:
+        if peer.ip is not None:
+            nets, not_nets = _intervals(entity)
+            if entity.nets and not _in_intervals(nets, peer.ip):
+                return False
+            if entity.not_nets and _in_intervals(not_nets, peer.ip):
+                return False
+        else:
+            if entity.nets and not _nets_contain([r.value for r in entity.nets if r.value is not None], peer):
+                return False
+            if entity.not_nets and _nets_touch([r.value for r in entity.not_nets if r.value is not None], peer):
+                return False
     if entity.effective_selector is not None and not _labels_match(entity.effective_selector, peer):
         return False
     if entity.effective_not_selector is not None and _labels_match(entity.effective_not_selector, peer):
@@ -311,26 +341,40 @@ def evaluate_chain(
 
 
 class _PolicyIndex:
-    """Policies by the labels their selectors require, so an endpoint is matched only against the
-    policies that could select it (Calico's own label-index idea); order is kept."""
+    """Policies filed under the rarest label their selectors require (Calico's label restrictions),
+    so an endpoint is matched only against the policies that could select it; order is kept."""
 
-    def __init__(self, policies: Sequence[Policy]) -> None:
+    def __init__(self, policies: Sequence[Policy], endpoints: Iterable[Mapping[str, str]]) -> None:
+        counts: dict[tuple[str, str | None], int] = {}
+        for labels in endpoints:
+            for item in labels.items():
+                counts[item] = counts.get(item, 0) + 1
+                counts[(item[0], None)] = counts.get((item[0], None), 0) + 1
         self.policies = list(policies)
         self.always: list[int] = []
         self.by_key: dict[str, list[int]] = {}
         self.by_pair: dict[tuple[str, str], list[int]] = {}
         for i, policy in enumerate(self.policies):
             assert policy.effective_selector is not None
-            hint = policy.effective_selector.index_hint()
-            if hint is None:
+            required = policy.effective_selector.required_labels()
+            if required is None:
+                continue  # matches nothing
+            if not required:
                 self.always.append(i)
                 continue
-            for key, values in hint:
+
+            def cost(entry: tuple[str, frozenset[str] | None]) -> int:
+                key, values = entry
                 if values is None:
-                    self.by_key.setdefault(key, []).append(i)
-                else:
-                    for value in values:
-                        self.by_pair.setdefault((key, value), []).append(i)
+                    return counts.get((key, None), 0)
+                return sum(counts.get((key, v), 0) for v in values)
+
+            key, values = min(required.items(), key=cost)
+            if values is None:
+                self.by_key.setdefault(key, []).append(i)
+            else:
+                for value in values:
+                    self.by_pair.setdefault((key, value), []).append(i)
 
     def candidates(self, labels: Mapping[str, str]) -> list[Policy]:
         found = set(self.always)
@@ -522,7 +566,8 @@ class Evaluator:
                 p
                 for p in self.model.policies
                 if p.enforced and not p.pre_dnat and not p.do_not_track and p.effective_selector is not None
-            ]
+            ],
+            (w.endpoint_labels for w in self.model.workloads),
         )
 
     # --- rules narrowed to one destination ------------------------------------------------------
@@ -981,6 +1026,36 @@ class Evaluator:
         if self.host_endpoints:
             return bool(self.heps_of(policy))
         return policy.pre_dnat or policy.do_not_track or policy.apply_on_forward
+
+    @cached_property
+    def _naming_index(
+        self,
+    ) -> tuple[dict[tuple[int, int], list[tuple[Policy, PolicyRule, int]]], list[tuple[Policy, PolicyRule, int]]]:
+        exact: dict[tuple[int, int], list[tuple[Policy, PolicyRule, int]]] = {}
+        wide: list[tuple[Policy, PolicyRule, int]] = []
+        for policy in self.host_policies:
+            for rule in policy.ingress:
+                for i, ref in enumerate(rule.destination.nets):
+                    if ref.value is None:
+                        continue
+                    if ref.value.size == 1:
+                        exact.setdefault((ref.value.version, int(ref.value.first)), []).append((policy, rule, i))
+                    else:
+                        wide.append((policy, rule, i))
+        return exact, wide
+
+    def host_rules_naming(self, ip: IPAddress) -> list[tuple[Policy, PolicyRule, int]]:
+        """Ingress rules of host-capable policies whose destination nets contain ``ip``, with the index
+        of the net that does, in evaluation order."""
+        exact, wide = self._naming_index
+        found = list(exact.get((ip.version, int(ip)), ()))
+        found += [(p, r, i) for p, r, i in wide if ip in r.destination.nets[i].value]
+        order = self._host_policy_order
+        return sorted(found, key=lambda item: (order[id(item[0])], item[1].index, item[2]))
+
+    @cached_property
+    def _host_policy_order(self) -> dict[int, int]:
+        return {id(p): n for n, p in enumerate(self.host_policies)}
 
     @cached_property
     def explicit_ips(self) -> dict[IPAddress, list[ServiceAddress]]:

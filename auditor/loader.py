@@ -241,7 +241,7 @@ class LoadProblem:
     file: SourceFile
     span: Span
     message: str
-    code: str  # syntax, encoding, binary, template, duplicate-key, too-large, unreadable, limit, symlink
+    code: str  # syntax, encoding, binary, template, duplicate-key, too-large, unreadable, limit, symlink, tag...
     hint: str = ""
 
 
@@ -265,22 +265,24 @@ class LoadResult:
 
 
 class _Limit(Exception):
-    def __init__(self, message: str, mark: Any) -> None:
+    def __init__(self, message: str, mark: Any, index: int | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.mark = mark
+        self.index = index  # the document (within the text parsed) when known
 
 
 class _Builder:
     """Turns one composed document into data + position table, with hostile-input limits."""
 
-    __slots__ = ("alias_nodes", "file", "limits", "memo", "nodes", "pos", "problems")
+    __slots__ = ("alias_nodes", "file", "limits", "memo", "merges", "nodes", "pos", "problems")
 
     def __init__(self, file: SourceFile, limits: Limits) -> None:
         self.file = file
         self.limits = limits
         self.pos: array = array("q")
         self.memo: dict[int, tuple[Any, int, int]] = {}
+        self.merges: dict[int, list[tuple[str, Any, Any]]] = {}
         self.problems: list[LoadProblem] = []
         self.nodes = 0
         self.alias_nodes = 0
@@ -312,8 +314,11 @@ class _Builder:
         if self.nodes > self.limits.max_nodes:
             raise _Limit(f"document has more than {self.limits.max_nodes:,} nodes", node.start_mark)
         kind = node.id
+        tag = node.tag
+        if tag not in _KNOWN_TAGS:
+            self._odd_tag(node, tag)
         if kind == "scalar":
-            data: Any = _scalar(node)
+            data: Any = _scalar(node, tag)
         else:
             if depth >= self.limits.max_depth:
                 raise _Limit(f"nesting deeper than {self.limits.max_depth} levels", node.start_mark)
@@ -323,7 +328,9 @@ class _Builder:
                     data[k] = self._node(vnode, _pack(knode.start_mark), depth + 1)
             else:
                 data = [self._node(item, -1, depth + 1) for item in node.value]
-        if node.anchor is not None:
+        if kind != "scalar" or node.anchor is not None:
+            # The C composer does not record anchors: an alias is the same node object again, so
+            # every collection is remembered (a YAML bomb then costs its expanded size in alias_nodes).
             self.memo[id(node)] = (data, first, len(pos) // 3 - first)
         return data
 
@@ -340,7 +347,18 @@ class _Builder:
                         raise _Limit("a merge key (<<) must refer to a mapping", vnode.start_mark)
                     if depth > self.limits.max_depth:
                         raise _Limit(f"nesting deeper than {self.limits.max_depth} levels", src.start_mark)
-                    merged.extend(self._entries(src, depth + 1))
+                    # Each merged mapping is flattened once; re-merging it costs its size (no merge-key bomb).
+                    sub = self.merges.get(id(src))
+                    if sub is None:
+                        sub = self.merges[id(src)] = self._entries(src, depth + 1)
+                    self.alias_nodes += len(sub)
+                    if self.alias_nodes > self.limits.max_alias_nodes:
+                        raise _Limit(
+                            f"merge keys (<<) expand to more than {self.limits.max_alias_nodes:,} entries "
+                            "(a YAML bomb?)",
+                            vnode.start_mark,
+                        )
+                    merged.extend(sub)
                 continue
             key = self._key(knode)
             if key in index:
@@ -369,6 +387,28 @@ class _Builder:
             entries = head + entries
         return entries
 
+    def _odd_tag(self, node: Any, tag: str) -> None:
+        """A tag outside YAML's core types: the value stays plain data, but say so (it often is a typo)."""
+        shown = tag.replace(_TAG, "!!", 1)
+        if tag.startswith("!") and node.id == "scalar" and node.value == "" and not node.style:
+            message = (
+                f"`{shown}` is read as a YAML tag, so this value is empty: a value that starts with `!` "
+                f"(a selector such as `{shown}`) must be quoted"
+            )
+            self.problems.append(
+                LoadProblem(self.file, _span_of(node, len(shown)), message, "tag-value", f"write `'{shown}'`")
+            )
+            return
+        self.problems.append(
+            LoadProblem(
+                self.file,
+                _span_of(node, len(shown)),
+                f"unknown YAML tag `{shown}`: read as plain data (nothing is constructed), as Kubernetes does",
+                "tag",
+                "remove the tag",
+            )
+        )
+
     def _key(self, knode: Any) -> str:
         value = knode.value
         if isinstance(value, str):
@@ -384,8 +424,29 @@ def _span_of(node: Any, width: int = 1) -> Span:
 _INT_RE = re.compile(r"[-+]?(?:0|[1-9][0-9_]*)$")
 
 
-def _scalar(node: Any) -> Any:
-    tag = node.tag
+#: Tags that are plain YAML: the core schema and the widely known types (still loaded as plain data).
+_KNOWN_TAGS = frozenset(
+    _TAG + t
+    for t in (
+        "str",
+        "int",
+        "float",
+        "bool",
+        "null",
+        "map",
+        "seq",
+        "merge",
+        "binary",
+        "timestamp",
+        "set",
+        "omap",
+        "pairs",
+    )
+) | {"!"}
+
+
+def _scalar(node: Any, tag: str | None = None) -> Any:
+    tag = node.tag if tag is None else tag
     value = node.value
     if tag == _STR:
         if not node.style:
@@ -544,7 +605,7 @@ def parse_text(
     try:
         _compose_into(file, text, 0, 0, limits, pure, docs, problems)
         return docs, problems
-    except Exception as exc:
+    except Exception as exc:  # RecursionError included: never raise for bad input
         first_error = exc
     template = _template_span(text)
     if template is not None:
@@ -562,8 +623,7 @@ def parse_text(
     docs, problems = [], []
     chunks = _split_documents(text)
     if len(chunks) <= 1:
-        span, message = _error_position(first_error, text, 0)
-        return [], [LoadProblem(file, span, f"invalid YAML: {message}", "syntax")]
+        return [], [_failure(file, first_error, text, 0, 0, limits)]
     index = 0
     for offset, chunk in chunks:
         before = len(docs)
@@ -571,12 +631,74 @@ def parse_text(
             _compose_into(file, chunk, offset, index, limits, pure, docs, problems)
         except Exception as exc:
             del docs[before:]
-            span, message = _error_position(exc, chunk, offset)
-            problems.append(LoadProblem(file, span, f"invalid YAML: {message}", "syntax"))
+            problems.append(_failure(file, exc, chunk, offset, index, limits))
             index += 1
         else:
             index += max(len(docs) - before, 1)
     return docs, problems
+
+
+def _failure(
+    file: SourceFile, exc: BaseException, text: str, line_offset: int, index: int, limits: Limits
+) -> LoadProblem:
+    """The problem for a text (or one chunk of a stream) that could not be composed."""
+    if isinstance(exc, _Limit):
+        line, col = exc.mark.line + 1 + line_offset, exc.mark.column + 1
+        number = index + (exc.index or 0) + 1
+        return LoadProblem(file, Span.point(line, col), f"document {number} skipped: {exc.message}", "limit")
+    if isinstance(exc, RecursionError):
+        return LoadProblem(
+            file,
+            Span.point(1 + line_offset, 1),
+            f"nesting too deep to parse (more than {limits.max_depth} levels)",
+            "limit",
+        )
+    span, message = _error_position(exc, text, line_offset)
+    return LoadProblem(file, span, f"invalid YAML: {message}", "syntax")
+
+
+#: Nesting the composers may meet unchecked. Both recurse once per level: the C composer on the
+#: C stack (tens of thousands of levels crash the process with SIGSEGV), the pure one on Python's.
+_SAFE_NESTING = 300
+_BLOCK_PREFIX_RE = re.compile(r"^(?:---[ \t]+)?[ \t]*(?:[-?:][ \t]+)*", re.M)
+
+
+def _nesting_bound(text: str) -> int:
+    """A cheap upper bound of the nesting depth of ``text``.
+
+    Flow nesting is at most the number of ``[`` and ``{``; block nesting is at most twice the
+    widest line prefix of indentation and ``- ``/``? ``/``: `` indicators, plus the root.
+    """
+    bound = text.count("[") + text.count("{")
+    if bound > _SAFE_NESTING:
+        return bound
+    prefix = max((m.end() - m.start() for m in _BLOCK_PREFIX_RE.finditer(text)), default=0)
+    return bound + 2 * prefix + 2
+
+
+def _check_nesting(text: str, limits: Limits, pure: bool) -> None:
+    """Raise _Limit at the first collection nested deeper than the limit, before composing.
+
+    The parser's events come from a loop, not recursion, and stopping at the limit also keeps
+    libyaml's per-token cost (which grows with the flow depth) small.
+    """
+    depth = 0
+    index = -1
+    events = _composer(pure).parse(text)
+    try:
+        for event in events:
+            name = type(event).__name__
+            if name in ("MappingStartEvent", "SequenceStartEvent"):
+                depth += 1
+                if depth > limits.max_depth:
+                    raise _Limit(f"nesting deeper than {limits.max_depth} levels", event.start_mark, max(index, 0))
+            elif name in ("MappingEndEvent", "SequenceEndEvent"):
+                depth -= 1
+            elif name == "DocumentStartEvent":
+                index += 1
+                depth = 0
+    finally:
+        events.close()
 
 
 def _split_documents(text: str) -> list[tuple[int, str]]:
@@ -602,6 +724,8 @@ def _compose_into(
     docs: list[Document],
     problems: list[LoadProblem],
 ) -> None:
+    if _nesting_bound(text) > _SAFE_NESTING:
+        _check_nesting(text, limits, pure)
     composer = _composer(pure)
     for index, root in enumerate(composer.compose_all(text), first_index):
         if root is None:
@@ -807,6 +931,15 @@ def _fs_problem(path: str, message: str, code: str, hint: str = "") -> LoadProbl
     return LoadProblem(SourceFile(display_path(path), None), Span.point(1, 1), message, code, hint)
 
 
+def _size_text(size: int) -> str:
+    """``20 MiB``, ``200.0 MiB``, ``1 KiB``, ``512 bytes``."""
+    for unit, scale in (("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if size >= scale:
+            value = size / scale
+            return f"{value:.0f} {unit}" if value == int(value) else f"{value:.1f} {unit}"
+    return f"{size} bytes"
+
+
 def read_file(candidate: Candidate, limits: Limits, stdin_name: str = "-") -> tuple[SourceFile, LoadProblem | None]:
     """Read and decode one file, refusing files above the size limit without reading them."""
     if candidate.real is None:
@@ -820,7 +953,7 @@ def read_file(candidate: Candidate, limits: Limits, stdin_name: str = "-") -> tu
                 return file, LoadProblem(
                     file,
                     Span.point(1, 1),
-                    f"file is {size / 1048576:.1f} MiB, above the {limits.max_file_bytes / 1048576:.0f} MiB limit; "
+                    f"file is {_size_text(size)}, above the {_size_text(limits.max_file_bytes)} limit; "
                     "not read",
                     "too-large",
                     "raise the limit with --max-file-size if this file really is a manifest",
@@ -833,7 +966,7 @@ def read_file(candidate: Candidate, limits: Limits, stdin_name: str = "-") -> tu
         return file, LoadProblem(
             file,
             Span.point(1, 1),
-            f"input is larger than the {limits.max_file_bytes / 1048576:.0f} MiB limit; not audited",
+            f"input is larger than the {_size_text(limits.max_file_bytes)} limit; not audited",
             "too-large",
             "raise the limit with --max-file-size if this really is a manifest",
         )

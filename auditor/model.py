@@ -1220,18 +1220,32 @@ class _LabelIndex(Generic[T]):
                 self.by_pair[(key, value)].append(i)
 
     def select(self, selector: sel.Selector) -> list[T]:
-        hint = selector.index_hint()
-        if hint is None:
-            candidates: Iterable[int] = range(len(self.items))
-        else:
-            found: set[int] = set()
-            for key, values in hint:
+        required = selector.required_labels()
+        if required is None:
+            return []
+        candidates: Iterable[int]
+        if required:
+            # The rarest label every match must carry narrows the candidates most.
+            def pool(entry: tuple[str, frozenset[str] | None]) -> list[int]:
+                key, values = entry
                 if values is None:
-                    found.update(self.by_key.get(key, ()))
-                else:
-                    for value in values:
-                        found.update(self.by_pair.get((key, value), ()))
-            candidates = sorted(found)
+                    return self.by_key.get(key, [])
+                return sorted({i for v in values for i in self.by_pair.get((key, v), ())})
+
+            candidates = min((pool(entry) for entry in required.items()), key=len)
+        else:
+            hint = selector.index_hint()
+            if hint is None:
+                candidates = range(len(self.items))
+            else:
+                found: set[int] = set()
+                for key, values in hint:
+                    if values is None:
+                        found.update(self.by_key.get(key, ()))
+                    else:
+                        for value in values:
+                            found.update(self.by_pair.get((key, value), ()))
+                candidates = sorted(found)
         return [self.items[i][1] for i in candidates if selector.matches(self.items[i][0])]
 
 

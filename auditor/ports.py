@@ -14,7 +14,7 @@ from dataclasses import dataclass
 MIN_PORT, MAX_PORT = 1, 65535
 _K8S_PORT_NAME = re.compile(r"^(?!-)(?!.*--)[a-z0-9-]{1,15}(?<!-)$")
 _NAMED_PORT_SYNTAX = re.compile(r"^[a-zA-Z0-9_.-]{1,128}$")
-_RANGE_RE = re.compile(r"^(\d+):(\d+)$")
+_RANGE_RE = re.compile(r"^([0-9]+):([0-9]+)$")
 
 PROTOCOL_NUMBERS = {"TCP": 6, "UDP": 17, "ICMP": 1, "ICMPv6": 58, "SCTP": 132, "UDPLite": 136}
 PORT_PROTOCOLS = frozenset({6, 17, 132})
@@ -33,6 +33,12 @@ class PortRange:
         return str(self.lo) if self.lo == self.hi else f"{self.lo}:{self.hi}"
 
 
+def to_int(digits: str) -> int:
+    """``int()`` of ASCII digits of any length: Python refuses past 4,300 digits (a DoS guard), and
+    a number that long is out of every range here anyway, so it is clipped."""
+    return int(digits[:4000])
+
+
 def parse_port(value: object) -> PortRange | str:
     """One Calico port: a :class:`PortRange` or a named port. Raises PortError when invalid."""
     if isinstance(value, bool) or value is None:
@@ -46,14 +52,14 @@ def parse_port(value: object) -> PortRange | str:
     if not isinstance(value, str):
         raise PortError(f'a port must be a number, a "min:max" range or a port name, not {type(value).__name__}')
     text = value.strip()
-    if text.isdigit():
-        number = int(text)
+    if text.isascii() and text.isdigit():  # ASCII only: int() rejects '²', Go rejects '٣'
+        number = to_int(text)
         if not MIN_PORT <= number <= MAX_PORT:
             raise PortError(f"port {number} is outside 1-65535")
         return PortRange(number, number)
     match = _RANGE_RE.match(text)
     if match:
-        lo, hi = int(match.group(1)), int(match.group(2))
+        lo, hi = to_int(match.group(1)), to_int(match.group(2))
         if not (MIN_PORT <= lo <= MAX_PORT and MIN_PORT <= hi <= MAX_PORT):
             raise PortError(f"port range {text} must lie within 1-65535")
         if lo > hi:
@@ -82,8 +88,8 @@ def protocol_number(value: object) -> int | None:
     if isinstance(value, str):
         if value in PROTOCOL_NUMBERS:
             return PROTOCOL_NUMBERS[value]
-        if value.isdigit():
-            number = int(value)
+        if value.isascii() and value.isdigit():
+            number = to_int(value)
             return number if 1 <= number <= 255 else None
     return None
 

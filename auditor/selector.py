@@ -1142,6 +1142,17 @@ class Selector:
             object.__setattr__(self, "_exact_global", flag)
         return flag
 
+    def required_labels(self) -> dict[str, frozenset[str] | None] | None:
+        """Labels every matching label set carries: ``{key: allowed values, or None for any value}``.
+
+        Empty when nothing is required (``all()``, ``!has(a)``); None when nothing can match. A label
+        index may file the selector under any one of these keys (Calico's label restrictions).
+        """
+        required = self._root.required()
+        if required is None:
+            return None
+        return {key: (None if values is None else frozenset(values)) for key, values in required.items()}
+
     def index_hint(self) -> IndexHint | None:
         """A necessary condition usable for candidate lookup in a label index.
 

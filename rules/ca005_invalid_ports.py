@@ -37,6 +37,7 @@ from auditor.ports import (
     parse_range_text,
     protocol_name,
     protocol_number,
+    to_int,
 )
 
 RULE = Rule(
@@ -216,8 +217,8 @@ spec:
     ),
 )
 
-_DASH_RANGE = re.compile(r"^\s*(\d+)\s*-\s*(\d+)\s*$")
-_COLON_RANGE = re.compile(r"^(\d+):(\d+)$")
+_DASH_RANGE = re.compile(r"^\s*([0-9]+)\s*-\s*([0-9]+)\s*$")
+_COLON_RANGE = re.compile(r"^([0-9]+):([0-9]+)$")
 
 
 # ------------------------------------------------------------------------------------------
@@ -234,8 +235,8 @@ def _calico_port_message(raw: int | str) -> str:
     if isinstance(raw, int):
         return _number_message(raw) + "; Calico rejects the rule (omit `ports` to match every port)"
     text = raw.strip()
-    if text.isdigit():
-        return _number_message(int(text)) + "; Calico rejects the rule"
+    if text.isascii() and text.isdigit():
+        return _number_message(to_int(text)) + "; Calico rejects the rule"
     dash = _DASH_RANGE.match(text)
     if dash:
         return (
@@ -244,7 +245,7 @@ def _calico_port_message(raw: int | str) -> str:
         )
     colon = _COLON_RANGE.match(text)
     if colon:
-        lo, hi = int(colon.group(1)), int(colon.group(2))
+        lo, hi = to_int(colon.group(1)), to_int(colon.group(2))
         if lo > hi:
             return f'port range `{raw}` is reversed: Calico requires `min:max`; write `"{hi}:{lo}"`'
         return (
@@ -260,7 +261,7 @@ def _calico_port_message(raw: int | str) -> str:
 
 def _k8s_port_name_message(raw: str, what: str) -> str | None:
     """Why Kubernetes rejects a string ``port``/``targetPort`` (an IANA service name), or None."""
-    if raw.strip().isdigit():
+    if raw.strip().isascii() and raw.strip().isdigit():
         return (
             f'{what} `"{raw}"` is a quoted number: Kubernetes reads it as a port name, and names need a '
             f"letter; write `{raw.strip()}` without quotes"

@@ -120,13 +120,11 @@ def _named_by_host_rule(ev: Evaluator, address: ServiceAddress, hep: HostEndpoin
     """Some rule of ``hep``'s untracked, pre-DNAT or forward policy has the address among its destinations."""
     if hep is None:
         return False
-    for policy in ev.policies_for_hep(hep):
-        if not (policy.pre_dnat or policy.do_not_track or policy.apply_on_forward):
-            continue
-        for rule in policy.ingress:
-            if any(r.value is not None and address.ip in r.value for r in rule.destination.nets):
-                return True
-    return False
+    mine = {id(p) for p in ev.policies_for_hep(hep)}
+    return any(
+        id(policy) in mine and (policy.pre_dnat or policy.do_not_track or policy.apply_on_forward)
+        for policy, _, _ in ev.host_rules_naming(address.ip)
+    )
 
 
 def _open_through(ev: Evaluator, address: ServiceAddress, hep: HostEndpoint | None) -> AddressSet | None:

@@ -108,20 +108,13 @@ spec:
 
 def _allow_list_rules(ev: Evaluator, address: ServiceAddress) -> list[tuple[PolicyRule, int]]:
     """preDNAT/untracked Allow rules with a restricted source whose destination names ``address``."""
-    out = []
-    for policy in ev.host_policies:
-        if not (policy.pre_dnat or policy.do_not_track) or not ev.is_host_policy(policy):
+    out: list[tuple[PolicyRule, int]] = []
+    for policy, rule, index in ev.host_rules_naming(address.ip):
+        if not (policy.pre_dnat or policy.do_not_track) or rule.action != "Allow" or not ev.is_host_policy(policy):
             continue
-        for rule in policy.ingress:
-            if rule.action != "Allow":
-                continue
-            src = rule.source
-            if not (src.nets or src.not_nets or src.effective_selector is not None):
-                continue
-            for i, ref in enumerate(rule.destination.nets):
-                if ref.value is not None and address.ip in ref.value:
-                    out.append((rule, i))
-                    break
+        src = rule.source
+        if (src.nets or src.not_nets or src.effective_selector is not None) and rule not in [r for r, _ in out]:
+            out.append((rule, index))
     return out
 
 

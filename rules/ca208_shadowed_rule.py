@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Sequence
 
 from netaddr import IPSet
@@ -95,11 +96,49 @@ spec:
 )
 
 
-def _nets(refs: Iterable[object]) -> IPSet | None:
+#: Rule pairs compared per chain: enough for any hand-written policy set, and a bound on the
+#: quadratic work a generated (or hostile) policy with thousands of rules would cost.
+MAX_PAIRS = 200_000
+Ranges = tuple[tuple[int, int, int], ...]  # (IP version, first, last), sorted, merged
+_NETS: dict[int, tuple[object, Ranges | None]] = {}
+
+
+def _nets(refs: Iterable[object]) -> Ranges | None:
+    """The addresses of ``nets`` as merged integer ranges (cached: compared once per rule pair)."""
+    cached = _NETS.get(id(refs))
+    if cached is not None and cached[0] is refs:
+        return cached[1]
     values = [r.value for r in refs if r.value is not None]  # type: ignore[attr-defined]
-    if len(values) != len(list(refs)):  # an invalid entry: not comparable
-        return None
-    return IPSet(values)
+    result = None
+    if len(values) == len(list(refs)):  # else an invalid entry: not comparable
+        result = tuple((c.version, c.first, c.last) for c in IPSet(values).iter_ipranges())
+    _NETS[id(refs)] = (refs, result)
+    return result
+
+
+def _find(ranges: Ranges, version: int, first: int) -> tuple[int, int, int] | None:
+    """The range of ``ranges`` that starts at or before ``first`` (same version), if any."""
+    i = bisect_right(ranges, (version, first, _AFTER)) - 1
+    return ranges[i] if i >= 0 and ranges[i][0] == version else None
+
+
+_AFTER = 1 << 129  # above any address
+
+
+def _subset(inner: Ranges, outer: Ranges) -> bool:
+    for version, first, last in inner:
+        found = _find(outer, version, first)
+        if found is None or found[2] < last:
+            return False
+    return True
+
+
+def _overlaps(a: Ranges, b: Ranges) -> bool:
+    for version, first, last in a:
+        found = _find(b, version, last)  # the last range of b starting at or before our end
+        if found is not None and found[2] >= first:
+            return True
+    return False
 
 
 def _ports(refs: Sequence[object]) -> tuple[PortSet, frozenset[str]] | None:
@@ -121,12 +160,12 @@ def _entity_covers(e: EntityRule, r: EntityRule) -> bool:
         return False
     if e.nets:
         mine, theirs = _nets(e.nets), _nets(r.nets)
-        if mine is None or theirs is None or not r.nets or not theirs.issubset(mine):
+        if mine is None or theirs is None or not r.nets or not _subset(theirs, mine):
             return False
     if e.not_nets:
         mine = _nets(e.not_nets)
         theirs_in = _nets(r.nets) if r.nets else None
-        if mine is None or theirs_in is None or theirs_in & mine:
+        if mine is None or theirs_in is None or _overlaps(theirs_in, mine):
             return False
     if e.effective_selector is not None and str(e.effective_selector) != str(r.effective_selector):
         return False
@@ -201,14 +240,21 @@ def _unique(
             yield chain, direction
 
 
-def _shadowing(chain: list[Policy], direction: str) -> dict[int, PolicyRule]:
-    """For each rule of the chain whose traffic is fully decided earlier: the rule that decides it."""
+def _shadowing(chain: list[Policy], direction: str, budget: list[int] | None = None) -> dict[int, PolicyRule]:
+    """For each rule of the chain whose traffic is fully decided earlier: the rule that decides it.
+
+    ``budget`` (a one-item list) counts down the pairs compared; at zero the rest is not checked.
+    """
     out: dict[int, PolicyRule] = {}
     earlier: list[PolicyRule] = []
+    budget = [MAX_PAIRS] if budget is None else budget
     for policy in chain:
         for rule in policy.ingress if direction == "ingress" else policy.egress:
             if rule.action not in ("Allow", "Deny", "Pass"):
                 continue
+            budget[0] -= len(earlier)
+            if budget[0] < 0:
+                return out
             for prior in earlier:
                 if prior.policy is not policy and prior.policy.identity == policy.identity:
                     continue  # two definitions of one policy: CA006's finding, not a shadow
@@ -224,8 +270,15 @@ def check(ctx: Context) -> Iterator[Issue]:
     ev = evaluator(ctx)
     verdicts: dict[int, list[PolicyRule | None]] = {}
     rules: dict[int, PolicyRule] = {}
+    _NETS.clear()
     for chain, direction in _chains(ev):
-        shadowed = _shadowing(chain, direction)
+        budget = [MAX_PAIRS]
+        shadowed = _shadowing(chain, direction, budget)
+        if budget[0] < 0:
+            ctx.notes.append(
+                f"CA208: {direction} rules of {chain[0].display} and the policies after it are too many to compare "
+                f"pairwise (more than {MAX_PAIRS:,} pairs); later rules were not checked for shadowing"
+            )
         for policy in chain:
             for rule in policy.ingress if direction == "ingress" else policy.egress:
                 rules[id(rule)] = rule

@@ -127,7 +127,7 @@ def _build(result: AuditResult) -> dict[str, Any]:
     capped_by = "results" if len(kept) < len(findings) else ""
     log = assemble(kept, capped_by)
     # 10 MB gzipped: only worth compressing when the raw text is over the budget.
-    text = dumps(log).encode("utf-8")
+    text = dumps(log).encode("utf-8", "backslashreplace")
     if len(text) > _GZIP_BUDGET:
         size = len(gzip.compress(text, 6))
         while size > _GZIP_BUDGET and kept:
@@ -135,7 +135,7 @@ def _build(result: AuditResult) -> dict[str, Any]:
             keep = max(0, min(len(kept) - 1, int(len(kept) * _GZIP_BUDGET / size * 0.95)))
             kept = _select(findings, keep)
             log = assemble(kept, "size")
-            size = len(gzip.compress(dumps(log).encode("utf-8"), 6))
+            size = len(gzip.compress(dumps(log).encode("utf-8", "backslashreplace"), 6))
     return log
 
 
@@ -399,10 +399,10 @@ def _is_absolute(path: str) -> bool:
 def _file_uri(path: str) -> str:
     if not path.startswith("/"):  # a Windows drive path, C:/x
         path = "/" + path
-    return "file://" + quote(path, safe="/:")
+    return "file://" + quote(path, safe="/:", errors="surrogateescape")
 
 
 def _artifact(path: str) -> dict[str, Any]:
     if _is_absolute(path):
         return {"uri": _file_uri(path)}
-    return {"uri": quote(path, safe="/"), "uriBaseId": SRCROOT}
+    return {"uri": quote(path, safe="/", errors="surrogateescape"), "uriBaseId": SRCROOT}
