@@ -428,9 +428,17 @@ class ChainIndex:
             return [self.entries[i] for i in self.broad]
         return [self.entries[i] for i in sorted(set(named) | set(self.broad))]
 
-    def evaluate(self, pkt: Packet, model: Model, stage: str, default_drop: bool) -> ChainResult:
+    def evaluate(
+        self,
+        pkt: Packet,
+        model: Model,
+        stage: str,
+        default_drop: bool,
+        candidates: list[tuple[int, Policy, PolicyRule]] | None = None,
+    ) -> ChainResult:
         steps: list[Step] = []
-        candidates = self.candidates(pkt)
+        if candidates is None:
+            candidates = self.candidates(pkt)
         position = 0
         for tier_index, (tier, last, default_action) in enumerate(self.tiers):
             decided = ""
@@ -502,7 +510,18 @@ class Evaluator:
         return found
 
     def run_chain(self, policies: Sequence[Policy], direction: str, pkt: Packet, stage: str, drop: bool) -> ChainResult:
-        return self.chain(policies, direction).evaluate(pkt, self.model, stage, drop)
+        chain = self.chain(policies, direction)
+        candidates = None
+        if pkt.dst.ip is None:
+            # A destination known only as a range (a pod in the pool): narrow the rules once per
+            # destination instead of testing every rule for every source.
+            key = ("candidates", id(chain), *self._dst_key(direction, pkt))
+            candidates = self._reach_cache.get(key)
+            if candidates is None:
+                candidates = self._reach_cache[key] = [
+                    entry for entry in chain.entries if self._may_match_dst(entry[2], pkt)
+                ]
+        return chain.evaluate(pkt, self.model, stage, drop, candidates)
 
     # --- policy sets per endpoint ------------------------------------------------------------
 
@@ -575,18 +594,7 @@ class Evaluator:
     def rules_towards(self, direction: str, pkt: Packet) -> Callable[[Policy], Sequence[PolicyRule]]:
         """A rule view for :func:`evaluate_chain`: each policy's rules that can match ``pkt``'s
         destination, port and protocol (cached, so many source classes share the work)."""
-        dst = pkt.dst
-        key = (
-            direction,
-            dst.kind,
-            str(dst.ip),
-            tuple(dst.ips.iter_cidrs()) if dst.ip is None else (),  # content, not id(): sets are transient
-            id(dst.workload),
-            id(dst.host_endpoint),
-            tuple(tuple(sorted(labels.items())) for labels in dst.labels) if dst.workload is None else (),
-            pkt.port,
-            pkt.protocol,
-        )
+        key = self._dst_key(direction, pkt)
 
         def view(policy: Policy) -> Sequence[PolicyRule]:
             full = (id(policy), *key)
@@ -597,6 +605,21 @@ class Evaluator:
             return rules
 
         return view
+
+    @staticmethod
+    def _dst_key(direction: str, pkt: Packet) -> tuple[Any, ...]:
+        dst = pkt.dst
+        return (
+            direction,
+            dst.kind,
+            str(dst.ip),
+            tuple(dst.ips.iter_cidrs()) if dst.ip is None else (),  # content, not id(): sets are transient
+            id(dst.workload),
+            id(dst.host_endpoint),
+            tuple(tuple(sorted(labels.items())) for labels in dst.labels) if dst.workload is None else (),
+            pkt.port,
+            pkt.protocol,
+        )
 
     def _may_match_dst(self, rule: PolicyRule, pkt: Packet) -> bool:
         if rule.action not in ACTIONS:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 
@@ -234,6 +235,7 @@ def _specific(selector: sel.Selector | None) -> bool:
     return any(not k.startswith((NS_PREFIX, SA_PREFIX)) and k not in _IMPLICIT for k in selector.label_keys())
 
 
+@functools.lru_cache(maxsize=65536)
 def _distance(a: str, b: str) -> int:
     """Levenshtein distance (label values are short)."""
     previous = list(range(len(b) + 1))
@@ -250,7 +252,8 @@ def _close(wanted: str, found: str, key: str) -> bool:
         return True  # Kubernetes pods always carry projectcalico.org/orchestrator=k8s
     if wanted.lower() == found.lower() or wanted.replace("-", "") == found.replace("-", ""):
         return True
-    return _distance(wanted, found) <= min(2, max(1, len(wanted) // 4))
+    limit = min(2, max(1, len(wanted) // 4))
+    return abs(len(wanted) - len(found)) <= limit and _distance(wanted, found) <= limit
 
 
 def near_miss(selector: sel.Selector, workloads: list[Workload]) -> tuple[Workload, str, str, str] | None:
