@@ -58,13 +58,14 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 def _size(text: str) -> int:
     units = {"K": 1024, "M": 1024**2, "G": 1024**3}
-    text = text.strip().upper().removesuffix("IB").removesuffix("B")
+    clean = text.strip().upper().removesuffix("IB").removesuffix("B")
     try:
-        if text and text[-1] in units:
-            return int(float(text[:-1]) * units[text[-1]])
-        return int(text)
+        number = float(clean[:-1]) * units[clean[-1]] if clean and clean[-1] in units else float(clean)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a size: {text!r}") from None
+        number = float("nan")
+    if not (1 <= number < 1 << 50):  # also rejects nan and inf
+        raise argparse.ArgumentTypeError(f"not a file size: {text!r} (e.g. 20M, 512K, 1048576)")
+    return int(number)
 
 
 def build_parser() -> argparse.ArgumentParser:

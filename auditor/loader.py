@@ -953,8 +953,7 @@ def read_file(candidate: Candidate, limits: Limits, stdin_name: str = "-") -> tu
                 return file, LoadProblem(
                     file,
                     Span.point(1, 1),
-                    f"file is {_size_text(size)}, above the {_size_text(limits.max_file_bytes)} limit; "
-                    "not read",
+                    f"file is {_size_text(size)}, above the {_size_text(limits.max_file_bytes)} limit; not read",
                     "too-large",
                     "raise the limit with --max-file-size if this file really is a manifest",
                 )

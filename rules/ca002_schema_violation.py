@@ -8,6 +8,7 @@ from auditor import schema
 from auditor.catalog import Example, Rule
 from auditor.engine import Context
 from auditor.findings import Issue, Severity, format_path
+from auditor.model import CALICO_KINDS
 
 RULE = Rule(
     id="CA002",
@@ -81,6 +82,22 @@ spec:
             expect=("8:3", "15:17"),
         ),
         Example(
+            title="a number as apiVersion, and a List whose items are not a list",
+            files={
+                "policy.yaml": """\
+apiVersion: 3
+kind: GlobalNetworkPolicy
+metadata:
+  name: allow-cluster-ips
+---
+apiVersion: v1
+kind: List
+items: 5
+""",
+            },
+            expect=("1:13", "8:8"),
+        ),
+        Example(
             title="the fixed example",
             files={
                 "allow-traffic-hostendpoints.yaml": """\
@@ -105,8 +122,33 @@ spec:
 )
 
 
+_API_HINT = {kind: "projectcalico.org/v3" for kind in CALICO_KINDS} | {
+    "Deployment": "apps/v1", "StatefulSet": "apps/v1", "DaemonSet": "apps/v1", "ReplicaSet": "apps/v1",
+    "Job": "batch/v1", "CronJob": "batch/v1", "NetworkPolicy": "networking.k8s.io/v1",
+}
+
+
 def check(ctx: Context) -> Iterator[Issue]:
     for resource in ctx.model.resources:
+        api = resource.data.get("apiVersion")
+        if not isinstance(api, str) or not api:
+            yield Issue(
+                message=(
+                    f"`apiVersion` of this {resource.kind} must be a string such as "
+                    f"`{_API_HINT.get(resource.kind, 'v1')}`, not {api!r}: the API server cannot route it"
+                ),
+                at=resource.ptr("apiVersion") if "apiVersion" in resource.data else resource.ptr("kind"),
+                identity=resource.identity,
+                key="apiVersion",
+            )
+            continue
+        if resource.kind.endswith("List") and "items" in resource.data and not isinstance(resource.data["items"], list):
+            yield Issue(
+                message=f"`items` of a {resource.kind} must be a list of resources; nothing in it is applied",
+                at=resource.ptr("items"),
+                identity=resource.identity,
+                key="items",
+            )
         for problem in schema.validate(resource.api_version, resource.kind, resource.data):
             yield Issue(
                 message=problem.message,
