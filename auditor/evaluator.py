@@ -698,6 +698,13 @@ class Evaluator:
 
     def node_peer(self, hep: HostEndpoint) -> Peer:
         """The node's own address (the source after SNAT): known to rules only through expectedIPs."""
+        key = ("node-peer", id(hep))
+        found = self._reach_cache.get(key)
+        if found is None:
+            found = self._reach_cache[key] = self._node_peer(hep)
+        return found
+
+    def _node_peer(self, hep: HostEndpoint) -> Peer:
         ips = hep.valid_expected_ips
         ipset = IPSet([str(ip) for ip in ips])
         return Peer(
@@ -818,7 +825,7 @@ class Evaluator:
         """Outside client -> service address, through ``hep`` (None: no host endpoint polices it)."""
         protocol = PROTOCOL_NUMBERS.get(sp.protocol, TCP)
         dport = sp.node_port if how == "node port" and sp.node_port else (sp.port or 0)
-        original = Packet(client, Peer("service", dst_ip, IPSet([str(dst_ip)]), text=f"{dst_ip}"), dport, protocol)
+        original = Packet(client, Peer("service", dst_ip, _NO_ADDRESSES, text=f"{dst_ip}"), dport, protocol)
         head: list[Step] = []
         pre = "none"
         if hep is None:
@@ -910,7 +917,14 @@ class Evaluator:
                 )
                 out.append((backend, Verdict(True, steps)))
                 continue
-            verdict = self.pod_ingress(backend.workload, Packet(source, pod, backend.target_port or 0, protocol))
+            pkt = Packet(source, pod, backend.target_port or 0, protocol)
+            if local:
+                verdict = self.pod_ingress(backend.workload, pkt)
+            else:  # the SNAT source does not depend on the client: one verdict per node and backend
+                key = ("pod", id(backend.workload), id(hep), pkt.port, protocol)
+                verdict = self._reach_cache.get(key)
+                if verdict is None:
+                    verdict = self._reach_cache[key] = self.pod_ingress(backend.workload, pkt)
             steps.extend(verdict.steps)
             out.append((backend, Verdict(verdict.allowed, steps)))
         return out
@@ -1137,7 +1151,7 @@ class Evaluator:
         dst_ip = self._unnamed_cluster_ip
         if dst_ip is None or not self.host_endpoints or not service.ports:
             return False
-        dst = Peer("service", dst_ip, IPSet([str(dst_ip)]), text="an unnamed cluster IP")
+        dst = Peer("service", dst_ip, _NO_ADDRESSES, text="an unnamed cluster IP")
         for sp in service.ports:
             protocol = PROTOCOL_NUMBERS.get(sp.protocol, TCP)
             key = ("closed", sp.port, protocol)
@@ -1245,7 +1259,7 @@ class Evaluator:
         protocol = PROTOCOL_NUMBERS.get(port.protocol, TCP)
         dport = port.node_port if address.how == "node port" and port.node_port else (port.port or 0)
         probe = Peer("outside", None, IPSet())
-        original = Packet(probe, Peer("service", address.ip, IPSet([str(address.ip)])), dport, protocol)
+        original = Packet(probe, Peer("service", address.ip, _NO_ADDRESSES), dport, protocol)
         cuts: list[IPNetwork] = []
         labels = False
         stages: list[tuple[list[Policy], Packet]] = []
