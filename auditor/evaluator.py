@@ -393,13 +393,14 @@ class ChainIndex:
     in advance, so the end-of-tier drop still applies where a tier applies.
     """
 
-    __slots__ = ("broad", "by_ip", "entries", "tiers")
+    __slots__ = ("broad", "by_ip", "entries", "seen", "tiers")
 
     def __init__(self, policies: Sequence[Policy], direction: str, model: Model) -> None:
         self.tiers: list[tuple[str, Policy, str]] = []  # (tier, its last applying policy, default action)
         self.entries: list[tuple[int, Policy, PolicyRule]] = []  # (tier index, policy, rule) in order
         self.by_ip: dict[tuple[int, int], list[int]] = {}
         self.broad: list[int] = []
+        self.seen: dict[tuple[int, int], list[tuple[int, Policy, PolicyRule]]] = {}
         for policy in policies:
             if not policy.enforced or not policy.governs(direction):
                 continue
@@ -423,10 +424,13 @@ class ChainIndex:
         ip = pkt.dst.ip
         if ip is None:
             return self.entries
-        named = self.by_ip.get((ip.version, int(ip)))
-        if not named:
-            return [self.entries[i] for i in self.broad]
-        return [self.entries[i] for i in sorted(set(named) | set(self.broad))]
+        key = (ip.version, int(ip))
+        found = self.seen.get(key)
+        if found is None:
+            named = self.by_ip.get(key)
+            positions = sorted(set(named) | set(self.broad)) if named else self.broad
+            found = self.seen[key] = [self.entries[i] for i in positions]
+        return found
 
     def evaluate(
         self,
