@@ -319,6 +319,9 @@ class _Builder:
             self._odd_tag(node, tag)
         if kind == "scalar":
             data: Any = _scalar(node, tag)
+            if node.value == "" and not node.style and key >= 0:
+                # An empty value (`labels:` and nothing): the parsers place it differently; use its key.
+                pos[first * 3 + 1] = pos[first * 3 + 2] = key
         else:
             if depth >= self.limits.max_depth:
                 raise _Limit(f"nesting deeper than {self.limits.max_depth} levels", node.start_mark)
@@ -328,6 +331,10 @@ class _Builder:
                     data[k] = self._node(vnode, _pack(knode.start_mark), depth + 1)
             else:
                 data = [self._node(item, -1, depth + 1) for item in node.value]
+            if len(pos) // 3 > first + 1 and node.flow_style is not True:
+                # A block collection ends where its last value ends. (libyaml and the pure-Python
+                # parser disagree on the end mark of block collections; this keeps them identical.)
+                pos[first * 3 + 2] = pos[-1]
         if kind != "scalar" or node.anchor is not None:
             # The C composer does not record anchors: an alias is the same node object again, so
             # every collection is remembered (a YAML bomb then costs its expanded size in alias_nodes).
@@ -783,10 +790,26 @@ def _compose_into(
         try:
             data = builder.build(root)
         except _Limit as exc:
+            line = exc.mark.line + 1 + line_offset
+            source_line = file.lines[line - 1] if 0 < line <= len(file.lines) else ""
+            if "complex mapping keys" in exc.message and _TEMPLATE_RE.search(source_line):
+                # `name: {{ .Release.Name }}` parses as a mapping used as a key: it is a template.
+                column = _TEMPLATE_RE.search(source_line).start() + 1  # type: ignore[union-attr]
+                problems.append(
+                    LoadProblem(
+                        file,
+                        Span.point(line, column, 2),
+                        "unrendered template: this document contains template expressions (`{{ … }}`) and "
+                        "is not valid YAML for Kubernetes",
+                        "template",
+                        _TEMPLATE_HINT,
+                    )
+                )
+                continue
             problems.append(
                 LoadProblem(
                     file,
-                    Span.point(exc.mark.line + 1 + line_offset, exc.mark.column + 1),
+                    Span.point(line, exc.mark.column + 1),
                     f"document {index + 1} skipped: {exc.message}",
                     "limit",
                 )

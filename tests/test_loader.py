@@ -1,0 +1,88 @@
+"""The loader: exact positions, YAML details Kubernetes cares about, C and pure-Python parity."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from auditor.loader import SourceFile, parse_text
+from tests.conftest import ROOT, SHARED
+
+TEXT = """\
+apiVersion: v1
+kind: Service
+metadata:
+  name: a
+  labels: &l {app: x, tier: "web"}
+spec:
+  clusterIP: 10.96.0.10
+  ports:
+  - port: 80
+    targetPort: http
+  selector:
+    <<: *l
+    enabled: yes
+  block: |
+    line one
+"""
+
+
+def _doc(text: str, pure: bool = False):
+    docs, problems = parse_text(SourceFile("t.yaml", None, text), pure=pure)
+    return docs, problems
+
+
+@pytest.mark.parametrize("pure", [False, True])
+def test_positions_and_values(pure: bool) -> None:
+    (doc,), problems = _doc(TEXT, pure)
+    assert problems == []
+    assert doc.data["spec"]["selector"] == {"app": "x", "tier": "web", "enabled": True}  # merge key, YAML 1.1 bool
+    assert doc.data["spec"]["ports"][0] == {"port": 80, "targetPort": "http"}
+    span = doc.locate(("spec", "ports", 0, "targetPort"))
+    assert (span.line, span.column, span.end_column) == (10, 17, 21)
+    key = doc.locate(("spec", "ports", 0, "targetPort"), on_key=True)
+    assert (key.line, key.column, key.end_column) == (10, 5, 15)
+    missing = doc.locate(("spec", "externalIPs", 0))  # a missing field points at its parent's key
+    assert (missing.line, missing.column) == (6, 1)
+    merged = doc.locate(("spec", "selector", "app"))  # a merged value points where it is written
+    assert (merged.line, merged.column) == (5, 20)
+
+
+def test_duplicate_keys_are_reported_and_the_last_wins() -> None:
+    (doc,), problems = _doc("a: 1\nb: 2\na: 3\n")
+    assert doc.data == {"a": 3, "b": 2}
+    assert [(p.code, p.span.line, p.span.column) for p in problems] == [("duplicate-key", 3, 1)]
+
+
+def test_templates_are_named_as_such() -> None:
+    for text, line, column in (
+        ("apiVersion: v1\nkind: Service\nmetadata:\n  name: {{ include \"x\" . }}\n", 4, 9),
+        ("{{- if .Values.enabled }}\napiVersion: v1\nkind: Service\n{{- end }}\n", 1, 1),
+    ):
+        _, problems = _doc(text)
+        assert [(p.code, p.span.line, p.span.column) for p in problems] == [("template", line, column)], text
+
+
+def test_one_broken_document_does_not_hide_the_others() -> None:
+    docs, problems = _doc("---\na: 1\n---\nb: [\n---\nc: 3\n")
+    assert [d.data for d in docs] == [{"a": 1}, {"c": 3}]
+    assert [p.code for p in problems] == ["syntax"]
+    assert docs[1].locate(("c",)).line == 6
+
+
+def _all_yaml() -> list[Path]:
+    roots = [ROOT / "examples", SHARED / "corpus" / "real"]
+    return sorted(p for root in roots if root.is_dir() for p in root.rglob("*.y*ml"))
+
+
+def test_c_and_pure_python_parsers_give_identical_results() -> None:
+    files = _all_yaml()
+    assert len(files) > 50
+    for path in files:
+        text = path.read_text(encoding="utf-8", errors="replace")
+        c_docs, c_problems = _doc(text, pure=False)
+        p_docs, p_problems = _doc(text, pure=True)
+        assert [d.data for d in c_docs] == [d.data for d in p_docs], path
+        assert [list(d.pos) for d in c_docs] == [list(d.pos) for d in p_docs], path
+        assert [(p.code, p.span) for p in c_problems] == [(p.code, p.span) for p in p_problems], path
