@@ -18,6 +18,7 @@ Everything here is built on the public API of :mod:`auditor.evaluator` (``pod_in
 
 from __future__ import annotations
 
+import bisect
 import ipaddress
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -602,12 +603,15 @@ class PodSide:
         out = self._shapes.get(shape)
         if out is None:
             groups: dict[tuple[Any, ...], list[NodeAddr]] = {}
+            # Membership in every rule CIDR is constant between consecutive CIDR boundaries, so the
+            # boundary interval an address falls in stands for all the memberships at once.
+            bounds = {v: sorted({b for n in nets if n[0] == v for b in (n[1], n[2] + 1)}) for v in (4, 6)}
             for addr in self.node_addrs:
                 version, value = addr.ip.version, int(addr.ip)
                 key = (
                     version,
                     frozenset(frozenset((k, v) for k, v in lbl.items() if k in keys) for lbl in addr.peer.labels),
-                    tuple(v == version and lo <= value <= hi for v, lo, hi in nets),
+                    bisect.bisect_right(bounds[version], value),
                 )
                 groups.setdefault(key, []).append(addr)
             out = self._shapes[shape] = list(groups.values())
