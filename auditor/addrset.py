@@ -11,6 +11,8 @@ from collections.abc import Iterable, Iterator
 
 from netaddr import IPAddress, IPNetwork, IPRange, IPSet
 
+from auditor.intervals import merge
+
 _MAX = {4: (1 << 32) - 1, 6: (1 << 128) - 1}
 
 
@@ -19,16 +21,7 @@ class AddressSet:
 
     def __init__(self, version: int, intervals: Iterable[tuple[int, int]] = ()) -> None:
         self.version = version
-        merged: list[tuple[int, int]] = []
-        for lo, hi in sorted(intervals):
-            if lo > hi:
-                continue
-            if merged and lo <= merged[-1][1] + 1:
-                if hi > merged[-1][1]:
-                    merged[-1] = (merged[-1][0], hi)
-            else:
-                merged.append((lo, hi))
-        self.intervals: tuple[tuple[int, int], ...] = tuple(merged)
+        self.intervals: tuple[tuple[int, int], ...] = merge(intervals)
 
     @classmethod
     def everything(cls, version: int) -> AddressSet:

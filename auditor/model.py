@@ -634,7 +634,7 @@ def infer_types(spec: Mapping[str, Any]) -> tuple[tuple[str, ...], bool]:
 
 
 def _calico_policy(raw: RawResource, meta: tuple[Any, ...]) -> Policy:
-    api, kind, name, namespace, labels, annotations = meta
+    kind, namespace = meta[1], meta[3]
     spec = as_dict(raw.data.get("spec"))
     is_global = kind in ("GlobalNetworkPolicy", "StagedGlobalNetworkPolicy")
     staged = kind.startswith("Staged")
@@ -659,14 +659,10 @@ def _calico_policy(raw: RawResource, meta: tuple[Any, ...]) -> Policy:
     order, order_set = _order(spec.get("order"))
     types, explicit = infer_types(spec)
     tier = as_str(spec.get("tier")) or "default"
-    policy = Policy(
-        raw=raw,
-        api_version=api,
-        kind=kind,
-        name=name,
-        namespace=namespace,
-        labels=labels,
-        annotations=annotations,
+    policy = _simple(
+        Policy,
+        raw,
+        meta,
         tier=tier,
         order=order,
         order_set=order_set,
@@ -783,7 +779,7 @@ def _k8s_ports(path: PathT, port: Any) -> tuple[Ref[PortRange | str], ...]:
 
 
 def _k8s_policy(raw: RawResource, meta: tuple[Any, ...]) -> Policy:
-    api, kind, name, namespace, labels, annotations = meta
+    kind, namespace = meta[1], meta[3]
     spec = as_dict(raw.data.get("spec"))
     errors: list[tuple[PathT, str]] = []
     chosen = _label_selector(spec.get("podSelector"), ("spec", "podSelector"), errors)
@@ -797,14 +793,10 @@ def _k8s_policy(raw: RawResource, meta: tuple[Any, ...]) -> Policy:
         types = tuple(t for t in raw_types if t in ("Ingress", "Egress"))
     else:
         types = ("Ingress", "Egress") if "egress" in spec else ("Ingress",)
-    policy = Policy(
-        raw=raw,
-        api_version=api,
-        kind=kind,
-        name=name,
-        namespace=namespace,
-        labels=labels,
-        annotations=annotations,
+    policy = _simple(
+        Policy,
+        raw,
+        meta,
         tier="default",
         order=1000.0,
         order_set=True,
@@ -869,7 +861,6 @@ def _k8s_policy(raw: RawResource, meta: tuple[Any, ...]) -> Policy:
 
 
 def _service(raw: RawResource, meta: tuple[Any, ...]) -> Service:
-    api, kind, name, namespace, labels, annotations = meta
     spec = as_dict(raw.data.get("spec"))
     svc_type = as_str(spec.get("type")) or "ClusterIP"
     cluster_ip = spec.get("clusterIP")
@@ -909,14 +900,10 @@ def _service(raw: RawResource, meta: tuple[Any, ...]) -> Service:
         lb_values.append((("spec", "loadBalancerIP"), spec.get("loadBalancerIP")))
     lb_values.extend(status_ips)
     selector = spec.get("selector")
-    return Service(
-        raw=raw,
-        api_version=api,
-        kind=kind,
-        name=name,
-        namespace=namespace,
-        labels=labels,
-        annotations=annotations,
+    return _simple(
+        Service,
+        raw,
+        meta,
         type=svc_type,
         cluster_ips=_ip_refs(("spec",), ip_values),
         cluster_ip_explicit=bool(ip_values),
@@ -956,7 +943,7 @@ def _dig(data: Any, path: PathT) -> Any:
 
 
 def _workload(raw: RawResource, meta: tuple[Any, ...]) -> Workload:
-    api, kind, name, namespace, labels, annotations = meta
+    kind, labels = meta[1], meta[4]
     template_path = _TEMPLATE_PATHS[kind]
     template = as_dict(_dig(raw.data, template_path))
     pod_spec = as_dict(template.get("spec"))
@@ -977,14 +964,10 @@ def _workload(raw: RawResource, meta: tuple[Any, ...]) -> Workload:
                         )
                     )
     sa = as_str(pod_spec.get("serviceAccountName")) or as_str(pod_spec.get("serviceAccount")) or "default"
-    return Workload(
-        raw=raw,
-        api_version=api,
-        kind=kind,
-        name=name,
-        namespace=namespace,
-        labels=labels,
-        annotations=annotations,
+    return _simple(
+        Workload,
+        raw,
+        meta,
         pod_labels=pod_labels,
         labels_path=template_path + ("metadata", "labels"),
         service_account=sa,
@@ -995,21 +978,16 @@ def _workload(raw: RawResource, meta: tuple[Any, ...]) -> Workload:
 
 
 def _host_endpoint(raw: RawResource, meta: tuple[Any, ...]) -> HostEndpoint:
-    api, kind, name, _namespace, labels, annotations = meta
     spec = as_dict(raw.data.get("spec"))
     named = []
     for port in as_list(spec.get("ports")):
         data = as_dict(port)
         if isinstance(data.get("name"), str) and type(data.get("port")) is int:  # not a bool
             named.append((data["name"], data["port"], as_str(data.get("protocol")) or "TCP"))
-    return HostEndpoint(
-        raw=raw,
-        api_version=api,
-        kind=kind,
-        name=name,
-        namespace=None,
-        labels=labels,
-        annotations=annotations,
+    return _simple(
+        HostEndpoint,
+        raw,
+        meta,
         node=as_str(spec.get("node")) or "",
         interface_name=as_str(spec.get("interfaceName")) or "",
         expected_ips=_ip_refs(

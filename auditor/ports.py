@@ -11,6 +11,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from auditor.intervals import merge
+
 MIN_PORT, MAX_PORT = 1, 65535
 _K8S_PORT_NAME = re.compile(r"^(?!-)(?!.*--)[a-z0-9-]{1,15}(?<!-)$")
 _NAMED_PORT_SYNTAX = re.compile(r"^[a-zA-Z0-9_.-]{1,128}$")
@@ -109,16 +111,7 @@ class PortSet:
     __slots__ = ("_ranges",)
 
     def __init__(self, ranges: Iterable[tuple[int, int]] = ()) -> None:
-        merged: list[tuple[int, int]] = []
-        for lo, hi in sorted(ranges):
-            if lo > hi:
-                continue
-            if merged and lo <= merged[-1][1] + 1:
-                if hi > merged[-1][1]:
-                    merged[-1] = (merged[-1][0], hi)
-            else:
-                merged.append((lo, hi))
-        self._ranges: tuple[tuple[int, int], ...] = tuple(merged)
+        self._ranges: tuple[tuple[int, int], ...] = merge(ranges)
 
     @classmethod
     def of(cls, *items: PortRange | int | tuple[int, int]) -> PortSet:
