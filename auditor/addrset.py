@@ -113,6 +113,15 @@ class AddressSet:
             out.extend(rng.cidrs())
         return out
 
+    def first_cidrs(self, count: int) -> list[IPNetwork]:
+        """The first ``count`` CIDRs of the set (cheap: stops early)."""
+        out: list[IPNetwork] = []
+        for rng in self.iter_ipranges():
+            out.extend(rng.cidrs())
+            if len(out) >= count:
+                break
+        return out[:count]
+
     def to_ipset(self) -> IPSet:
         return IPSet(self.iter_ipranges())
 

@@ -52,7 +52,7 @@ from auditor.ports import PROTOCOL_NUMBERS, PortRange, PortSet
 
 TCP, UDP, SCTP, ICMP = 6, 17, 132, 1
 ACTIONS = ("Allow", "Deny", "Pass", "Log")
-_NO_ADDRESSES = IPSet()  # a Peer's ``ips`` when its single address ``ip`` is known (never consulted then)
+NO_ADDRESSES = IPSet()  # a Peer's ``ips`` when its single address ``ip`` is known (never consulted then)
 EPHEMERAL_PORT = 40000  # the client's source port for outside traffic (source ports are not known statically)
 
 
@@ -683,7 +683,7 @@ class Evaluator:
     # --- addresses -----------------------------------------------------------------------------
 
     @cached_property
-    def _labelled_nets(self) -> list[tuple[IPSet, Mapping[str, str], NetworkSet | HostEndpoint]]:
+    def labelled_nets(self) -> list[tuple[IPSet, Mapping[str, str], NetworkSet | HostEndpoint]]:
         out: list[tuple[IPSet, Mapping[str, str], NetworkSet | HostEndpoint]] = []
         for netset in self.model.network_sets:
             if netset.valid_nets:
@@ -697,8 +697,8 @@ class Evaluator:
     def outside_peer(self, ip: IPAddress | str, text: str = "") -> Peer:
         """A client outside the cluster (it may still belong to a network set or be a host's address)."""
         address = IPAddress(str(ip))
-        labels = tuple(lbl for ips, lbl, _ in self._labelled_nets if address in ips)
-        return Peer("outside", address, _NO_ADDRESSES, labels, text=text)
+        labels = tuple(lbl for ips, lbl, _ in self.labelled_nets if address in ips)
+        return Peer("outside", address, NO_ADDRESSES, labels, text=text)
 
     def node_peer(self, hep: HostEndpoint) -> Peer:
         """The node's own address (the source after SNAT): known to rules only through expectedIPs."""
@@ -829,7 +829,7 @@ class Evaluator:
         """Outside client -> service address, through ``hep`` (None: no host endpoint polices it)."""
         protocol = PROTOCOL_NUMBERS.get(sp.protocol, TCP)
         dport = sp.node_port if how == "node port" and sp.node_port else (sp.port or 0)
-        original = Packet(client, Peer("service", dst_ip, _NO_ADDRESSES, text=f"{dst_ip}"), dport, protocol)
+        original = Packet(client, Peer("service", dst_ip, NO_ADDRESSES, text=f"{dst_ip}"), dport, protocol)
         head: list[Step] = []
         pre = "none"
         if hep is None:
@@ -1038,7 +1038,7 @@ class Evaluator:
     def source_classes(self, within: IPSet | AddressSet, policies: Iterable[Policy]) -> list[AddressSet]:
         """Split ``within`` into the classes of source addresses ``policies`` cannot tell apart."""
         cuts = self.rule_nets(policies)
-        for ips, _, _ in self._labelled_nets:
+        for ips, _, _ in self.labelled_nets:
             cuts.extend(ips.iter_cidrs())
         return address_classes(within, cuts)
 
@@ -1155,7 +1155,7 @@ class Evaluator:
         dst_ip = self._unnamed_cluster_ip
         if dst_ip is None or not self.host_endpoints or not service.ports:
             return False
-        dst = Peer("service", dst_ip, _NO_ADDRESSES, text="an unnamed cluster IP")
+        dst = Peer("service", dst_ip, NO_ADDRESSES, text="an unnamed cluster IP")
         for sp in service.ports:
             protocol = PROTOCOL_NUMBERS.get(sp.protocol, TCP)
             key = ("closed", sp.port, protocol)
@@ -1175,7 +1175,7 @@ class Evaluator:
             policies = self.untracked_for(hep) + self.prednat_for(hep)
             cuts, labels = self.source_cuts(policies, "ingress", probe)
             if labels:
-                cuts += [c for ips, _, _ in self._labelled_nets for c in ips.iter_cidrs()]
+                cuts += [c for ips, _, _ in self.labelled_nets for c in ips.iter_cidrs()]
             assert dst.ip is not None
             for src in address_classes(self.outside_universe(int(dst.ip.version)), cuts):
                 client = self.outside_peer(representative(src))
@@ -1240,14 +1240,14 @@ class Evaluator:
         universe = within if within is not None else self.outside_universe(version)
         cuts, labels = self._reach_cuts(address, port, hep)
         if labels:
-            for ips, _, _ in self._labelled_nets:
+            for ips, _, _ in self.labelled_nets:
                 cuts.extend(ips.iter_cidrs())
         classes: dict[tuple[Any, ...], SourceClass] = {}
         for ipset in address_classes(universe, cuts):
             rep = representative(ipset)
             if rep.version != version:
                 continue
-            peer = self.outside_peer(rep) if labels else Peer("outside", rep, _NO_ADDRESSES)
+            peer = self.outside_peer(rep) if labels else Peer("outside", rep, NO_ADDRESSES)
             results = self.to_service(peer, hep, svc, port, address.ip, address.how)
             key = tuple((b.workload.identity if b.workload else "", v.allowed, v.key()) for b, v in results)
             if key in classes:
@@ -1263,7 +1263,7 @@ class Evaluator:
         protocol = PROTOCOL_NUMBERS.get(port.protocol, TCP)
         dport = port.node_port if address.how == "node port" and port.node_port else (port.port or 0)
         probe = Peer("outside", None, IPSet())
-        original = Packet(probe, Peer("service", address.ip, _NO_ADDRESSES), dport, protocol)
+        original = Packet(probe, Peer("service", address.ip, NO_ADDRESSES), dport, protocol)
         cuts: list[IPNetwork] = []
         labels = False
         stages: list[tuple[list[Policy], Packet]] = []

@@ -30,12 +30,14 @@ from netaddr import IPAddress, IPNetwork, IPSet
 from auditor import selector as sel
 from auditor.evaluator import (
     EPHEMERAL_PORT,
+    NO_ADDRESSES,
     Evaluator,
     Packet,
     Peer,
     ServiceAddress,
     Step,
     Verdict,
+    address_classes,
     entity_matches,
     evaluate_chain,
     evaluator,
@@ -278,6 +280,7 @@ class PodSide:
         self._pods: dict[int, tuple[Workload, Peer]] = {}
         self._verdicts: dict[tuple[int, int, int, int], tuple[Peer, Verdict]] = {}
         self._clients: dict[tuple[int, int], list[Peer]] = {}
+        self._splits: dict[tuple[int, frozenset[int]], Any] = {}
         self._sources: dict[int, tuple[PolicyRule, list[Peer]]] = {}
         self._groups: dict[int, list[list[NodeAddr]]] = {}
         self._shapes: dict[tuple[Any, ...], list[list[NodeAddr]]] = {}
@@ -335,12 +338,12 @@ class PodSide:
         ip = ip if isinstance(ip, IPAddress) else IPAddress(str(ip))
         value, version = int(ip), ip.version
         labels = tuple(lbl for v, lo, hi, lbl in self._labelled_ranges if v == version and lo <= value <= hi)
-        return Peer("outside", ip, IPSet([str(ip)]), labels, text=text)
+        return Peer("outside", ip, NO_ADDRESSES, labels, text=text)
 
     @cached_property
     def _labelled_ranges(self) -> list[tuple[int, int, int, Any]]:
         out = []
-        for ips, labels, _ in self.ev._labelled_nets:
+        for ips, labels, _ in self.ev.labelled_nets:
             for rng in ips.iter_ipranges():
                 out.append((rng.version, int(rng.first), int(rng.last), labels))
         return out
@@ -510,7 +513,7 @@ class PodSide:
     def _generic_outside(self) -> Peer | None:
         """An outside address that belongs to no network set or host endpoint."""
         universe = self.ev.outside_universe(4)
-        for ips, _, _ in self.ev._labelled_nets:
+        for ips, _, _ in self.ev.labelled_nets:
             universe = _minus(universe, ips)
         universe = _minus(universe, self.node_ips)
         if not universe:
@@ -625,21 +628,16 @@ class PodSide:
         if self._hypothetical_allows(w, target):
             return None
         if self.node_addrs:
-            verdict_of: dict[int, Verdict] = {}
-            for group in self.node_groups(w):
-                verdict = self.verdict(w, group[0].peer, target.number, target.protocol)
-                for addr in group:
-                    verdict_of[id(addr)] = verdict
-            denied: list[NodeAddr] = []
-            admitted: set[frozenset[tuple[str, str]]] = set()
-            example: Verdict | None = None
-            for addrs in self._by_node:
-                verdicts = [verdict_of[id(a)] for a in addrs]
-                if any(v.allowed for v in verdicts):
-                    admitted.update(a.labels for a in addrs)
-                    continue
-                denied.extend(addrs)
-                example = example or verdicts[0]
+            groups = self.node_groups(w)
+            verdicts = [self.verdict(w, group[0].peer, target.number, target.protocol) for group in groups]
+            allowed = frozenset(i for i, v in enumerate(verdicts) if v.allowed)
+            # Which nodes get in depends only on which groups are allowed: computed once per pattern.
+            key = (id(groups), allowed)
+            split = self._splits.get(key)
+            if split is None:
+                split = self._splits[key] = self._split_nodes(groups, allowed)
+            denied, admitted, first_denied_group = split
+            example = verdicts[first_denied_group] if first_denied_group is not None else None
             if denied and admitted:
                 # Some nodes get in. A denied node labelled like an admitted one differs only by address
                 # (nets/ipBlock missing it): a gap. One labelled differently (a gateway, an edge host) may
@@ -651,6 +649,23 @@ class PodSide:
         if self.could_admit_unknown_node(w, target):
             return None
         return NodeDenial([], None, True)
+
+    def _split_nodes(
+        self, groups: list[list[NodeAddr]], allowed: frozenset[int]
+    ) -> tuple[list[NodeAddr], set[frozenset[tuple[str, str]]], int | None]:
+        """Denied node addresses, labels of admitted nodes, and a group that was denied."""
+        group_of = {id(addr): i for i, group in enumerate(groups) for addr in group}
+        denied: list[NodeAddr] = []
+        admitted: set[frozenset[tuple[str, str]]] = set()
+        first: int | None = None
+        for addrs in self._by_node:
+            indices = [group_of[id(a)] for a in addrs]
+            if any(i in allowed for i in indices):
+                admitted.update(a.labels for a in addrs)
+                continue
+            denied.extend(addrs)
+            first = indices[0] if first is None else first
+        return denied, admitted, first
 
     @cached_property
     def _by_node(self) -> list[list[NodeAddr]]:
@@ -704,12 +719,23 @@ class PodSide:
         if hit is not None:
             return hit
         universe = _minus(self.ev.outside_universe(version), self.node_ips)
+        policies = self.ingress_policies(w)
+        cuts = self.ev.rule_nets(policies)
+        # Network sets and host addresses split sources only for rules that test source labels.
+        labels = any(
+            r.source.effective_selector is not None or r.source.effective_not_selector is not None
+            for p in policies
+            for r in p.ingress
+        )
+        if labels:
+            cuts += [c for ips, _, _ in self.ev.labelled_nets for c in ips.iter_cidrs()]
         peers = []
-        for ipset in self.ev.source_classes(universe, self.ingress_policies(w)):
+        for ipset in address_classes(universe, cuts):
             rep = representative(ipset)
             if rep.version != version:
                 continue
-            peers.append(self.outside_peer(rep, text=_describe(ipset)))
+            text = _describe(ipset)
+            peers.append(self.outside_peer(rep, text=text) if labels else Peer("outside", rep, NO_ADDRESSES, text=text))
         self._clients[(id(w), version)] = peers
         return peers
 
@@ -858,9 +884,9 @@ def _port_covered(refs: Sequence[Any], port: int, w: Workload, protocol: int) ->
 
 
 def _describe(ipset: Any) -> str:
-    cidrs = ipset.iter_cidrs()
+    cidrs = ipset.first_cidrs(3) if hasattr(ipset, "first_cidrs") else ipset.iter_cidrs()[:3]
     text = ", ".join(str(c) for c in cidrs[:2])
-    return text + (f" and {len(cidrs) - 2} more" if len(cidrs) > 2 else "")
+    return text + (" and more" if len(cidrs) > 2 else "")
 
 
 def _inner_address(net: IPNetwork) -> IPAddress:
