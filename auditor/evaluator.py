@@ -503,14 +503,21 @@ class Evaluator:
         self._workload_policies: dict[int, list[Policy]] = {}
         self._dst_rules: dict[tuple[Any, ...], tuple[PolicyRule, ...]] = {}
         self._chains: dict[tuple[Any, ...], ChainIndex] = {}
+        self._chain_of_list: dict[tuple[str, int], tuple[Sequence[Policy], ChainIndex]] = {}
         self._backends: dict[tuple[int, int], list[Backend]] = {}
 
     def chain(self, policies: Sequence[Policy], direction: str) -> ChainIndex:
         """The indexed chain of ``policies`` (in evaluation order) for ``direction``, built once."""
+        # Fast path: the same list object again (the cached per-endpoint lists). The list is kept
+        # referenced with its chain, so its id cannot be reused by another list meanwhile.
+        quick = self._chain_of_list.get((direction, id(policies)))
+        if quick is not None and quick[0] is policies:
+            return quick[1]
         key = (direction, *map(id, policies))
         found = self._chains.get(key)
         if found is None:
             found = self._chains[key] = ChainIndex(policies, direction, self.model)
+        self._chain_of_list[(direction, id(policies))] = (policies, found)
         return found
 
     def run_chain(self, policies: Sequence[Policy], direction: str, pkt: Packet, stage: str, drop: bool) -> ChainResult:
@@ -550,9 +557,8 @@ class Evaluator:
         return found
 
     def untracked_for(self, hep: HostEndpoint) -> list[Policy]:
-        if hep.interface_name == "*":
-            return []  # Felix ignores untracked policy on all-interfaces host endpoints
-        return [p for p in self.policies_for_hep(hep) if p.do_not_track]
+        # Felix ignores untracked policy on all-interfaces ("*") host endpoints.
+        return self._stage(hep, "untracked", lambda p: p.do_not_track and hep.interface_name != "*")
 
     def prednat_for(self, hep: HostEndpoint) -> list[Policy]:
         return self._stage(hep, "pre-DNAT", lambda p: p.pre_dnat and not p.do_not_track)
@@ -634,12 +640,12 @@ class Evaluator:
             return False
         return entity_matches(rule.destination, pkt.dst, pkt.port, pkt.protocol, self.model)
 
-    def source_cuts(self, policies: Iterable[Policy], direction: str, pkt: Packet) -> tuple[list[IPNetwork], bool]:
+    def source_cuts(self, policies: Sequence[Policy], direction: str, pkt: Packet) -> tuple[list[IPNetwork], bool]:
         """Source nets that the rules able to match ``pkt``'s destination test, and whether any of
         them tests source labels (then network sets and host endpoints split sources too)."""
         cuts: list[IPNetwork] = []
         labels = False
-        for _, _, rule in self.chain(list(policies), direction).candidates(pkt):
+        for _, _, rule in self.chain(policies, direction).candidates(pkt):
             if not self._may_match_dst(rule, pkt):
                 continue
             src = rule.source
@@ -1172,8 +1178,9 @@ class Evaluator:
         for hep in self.ingress_groups():
             if hep is None:
                 return False
-            policies = self.untracked_for(hep) + self.prednat_for(hep)
-            cuts, labels = self.source_cuts(policies, "ingress", probe)
+            cuts, labels = self.source_cuts(self.untracked_for(hep), "ingress", probe)
+            more, tested = self.source_cuts(self.prednat_for(hep), "ingress", probe)
+            cuts, labels = cuts + more, labels or tested
             if labels:
                 cuts += [c for ips, _, _ in self.labelled_nets for c in ips.iter_cidrs()]
             assert dst.ip is not None
@@ -1268,7 +1275,8 @@ class Evaluator:
         labels = False
         stages: list[tuple[list[Policy], Packet]] = []
         if hep is not None:
-            stages.append((self.untracked_for(hep) + self.prednat_for(hep), original))
+            stages.append((self.untracked_for(hep), original))
+            stages.append((self.prednat_for(hep), original))
         for backend in self.backends(address.service, port):
             pod = self.pod_peer(backend.workload) if backend.workload else Peer("pod", None, self.facts.pod_cidrs)
             forwarded = Packet(probe, pod, backend.target_port or 0, protocol)
