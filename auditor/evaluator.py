@@ -129,6 +129,11 @@ class Verdict:
     steps: list[Step] = field(default_factory=list)
 
     @property
+    def admitted_before_dnat(self) -> bool:
+        """A pre-DNAT or untracked Allow let the packet in (an allow-list rule, say)."""
+        return any(s.stage in ("pre-DNAT", "untracked") and s.outcome == "allow" for s in self.steps)
+
+    @property
     def decisive(self) -> Step | None:
         """The step that decided the verdict (the last allow/deny)."""
         for step in reversed(self.steps):
@@ -1260,7 +1265,11 @@ class Evaluator:
             if key in classes:
                 classes[key].ips |= ipset
             else:
-                classes[key] = SourceClass(ipset, results, key)
+                reaches = any(v.allowed for _, v in results)
+                unlisted = any(v.allowed and not v.admitted_before_dnat for _, v in results)
+                # Cached answers keep only the summary (a big repository asks for tens of thousands):
+                # callers that need the stages ask with ``within`` (trace) and get them in full.
+                classes[key] = SourceClass(ipset, results if within is not None else [], key, reaches, unlisted)
         return list(classes.values())
 
     def _reach_cuts(
@@ -1307,17 +1316,11 @@ class ServiceAddress:
 class SourceClass:
     """Outside sources that every stage treats alike, and what happens to them per backend."""
 
-    ips: IPSet
-    results: list[tuple[Backend, Verdict]]
+    ips: AddressSet
+    results: list[tuple[Backend, Verdict]]  # per backend; empty in the evaluator's cached answers
     key: tuple[Any, ...] = ()
-
-    @property
-    def reaches(self) -> bool:
-        return any(v.allowed for _, v in self.results)
-
-    @property
-    def all_reach(self) -> bool:
-        return bool(self.results) and all(v.allowed for _, v in self.results)
+    reaches: bool = False  # some backend is reached
+    reaches_unlisted: bool = False  # ... without a pre-DNAT or untracked Allow (past an allow-list)
 
 
 def _proto_name(number: int) -> str:

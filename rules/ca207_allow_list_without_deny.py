@@ -129,13 +129,9 @@ def check(ctx: Context) -> Iterator[Issue]:
         for port in address.service.ports:
             for hep in ev.ingress_groups():
                 for cls in ev.reachability(address, port, hep):
-                    for _, verdict in cls.results:
-                        through_list = any(
-                            s.stage in ("pre-DNAT", "untracked") and s.outcome == "allow" for s in verdict.steps
-                        )
-                        if verdict.allowed and not through_list:
-                            leaking |= cls.ips
-                            example = example or f"{address.ip}:{port.port}/{port.protocol}"
+                    if cls.reaches_unlisted:
+                        leaking |= cls.ips
+                        example = example or f"{address.ip}:{port.port}/{port.protocol}"
         if not leaking:
             continue
         rule, index = rules[0]
