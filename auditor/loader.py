@@ -419,7 +419,9 @@ class _Builder:
     def _key(self, knode: Any) -> str:
         value = knode.value
         if isinstance(value, str):
-            return value  # keys keep their text: `on:`, `80:` and `true:` stay strings
+            # Keys keep their text (`on:`, `80:` and `true:` stay strings); a repository repeats the same
+            # few hundred keys millions of times, so each is stored once.
+            return sys.intern(value)
         raise _Limit("complex mapping keys (a list or mapping used as a key) are not supported", knode.start_mark)
 
 
@@ -460,7 +462,7 @@ def _scalar(node: Any, tag: str | None = None) -> Any:
             flag = _BOOL_WORDS.get(value)
             if flag is not None:
                 return flag
-        return value
+        return sys.intern(value) if len(value) <= 24 else value  # `TCP`, `Allow`, `k8s-role`: stored once
     if tag == _INT:
         return _to_int(value)
     if tag == _BOOL:
