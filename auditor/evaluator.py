@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import bisect
 import ipaddress
-import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -164,22 +163,6 @@ def _as_sets(nets: Sequence[IPNetwork], ips: IPSet | AddressSet) -> tuple[Addres
     return ips, IPSet(nets)
 
 
-_INTERVALS: weakref.WeakKeyDictionary[EntityRule, tuple[tuple[tuple[int, int, int], ...], ...]] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def _intervals(entity: EntityRule) -> tuple[tuple[tuple[int, int, int], ...], ...]:
-    """An entity's nets and notNets as (version, first, last) integers, computed once per entity."""
-    found = _INTERVALS.get(entity)
-    if found is None:
-        found = _INTERVALS[entity] = tuple(
-            tuple((r.value.version, int(r.value.first), int(r.value.last)) for r in refs if r.value is not None)
-            for refs in (entity.nets, entity.not_nets)
-        )
-    return found
-
-
 def _in_intervals(intervals: Sequence[tuple[int, int, int]], ip: IPAddress) -> bool:
     version, value = ip.version, int(ip)
     return any(v == version and lo <= value <= hi for v, lo, hi in intervals)
@@ -232,10 +215,9 @@ def _port_in(refs: Sequence[Any], port: int, peer: Peer, protocol: int) -> bool:
 def entity_matches(entity: EntityRule, peer: Peer, port: int, protocol: int, model: Model) -> bool:
     if entity.nets or entity.not_nets:
         if peer.ip is not None:
-            nets, not_nets = _intervals(entity)
-            if entity.nets and not _in_intervals(nets, peer.ip):
+            if entity.nets and not _in_intervals(entity.net_ranges, peer.ip):
                 return False
-            if entity.not_nets and _in_intervals(not_nets, peer.ip):
+            if entity.not_nets and _in_intervals(entity.not_net_ranges, peer.ip):
                 return False
         else:
             if entity.nets and not _nets_contain([r.value for r in entity.nets if r.value is not None], peer):
@@ -1233,14 +1215,22 @@ class Evaluator:
         return [group[0] for group in self.hep_groups] or [None]
 
     def reachability(
-        self, address: ServiceAddress, port: ServicePort, hep: HostEndpoint | None, within: IPSet | None = None
+        self,
+        address: ServiceAddress,
+        port: ServicePort,
+        hep: HostEndpoint | None,
+        within: IPSet | AddressSet | None = None,
+        remember: bool = True,
     ) -> list[SourceClass]:
-        """Which outside sources reach ``address``:``port`` through ``hep``, class by class."""
+        """Which outside sources reach ``address``:``port`` through ``hep``, class by class.
+
+        Answers over the whole outside world are remembered for the other rules and reports, unless
+        ``remember`` is False (a rule that asks about every address once)."""
         key = (id(address.service), str(address.ip), port.index, id(hep))
         if within is None and key in self._reach_cache:
             return self._reach_cache[key]
         classes = self._reachability(address, port, hep, within)
-        if within is None:
+        if within is None and remember:
             self._reach_cache[key] = classes
         return classes
 

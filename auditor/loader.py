@@ -84,15 +84,45 @@ class Limits:
 
 
 class SourceFile:
-    """One input file: its display path and text (kept for code frames and suppression comments)."""
+    """One input file: its display path and text (for code frames and suppression comments).
 
-    __slots__ = ("_lines", "path", "real", "text")
+    Once parsed, the text of a file on disk is released (:meth:`release`) and read again only if a
+    finding needs its lines: a big repository would otherwise hold all of its text until the end.
+    """
+
+    __slots__ = ("_lines", "_text", "has_directive", "path", "real")
 
     def __init__(self, path: str, real: str | None, text: str | None = None) -> None:
         self.path = path
         self.real = real
-        self.text = text
+        self._text = text
         self._lines: list[str] | None = None
+        self.has_directive = text is not None and "calico-audit" in text
+
+    @property
+    def text(self) -> str | None:
+        if self._text is None and self.real is not None and self._lines is None:
+            return self._reread()
+        return self._text
+
+    @text.setter
+    def text(self, value: str | None) -> None:
+        self._text = value
+        self._lines = None
+        self.has_directive = value is not None and "calico-audit" in value
+
+    def release(self) -> None:
+        """Forget the text of a file that can be read again from disk."""
+        if self.real is not None:
+            self._text = None
+
+    def _reread(self) -> str | None:
+        try:
+            with open(self.real, "rb") as fh:  # type: ignore[arg-type]
+                text, _, _ = decode(fh.read())
+        except OSError:
+            return None
+        return text
 
     @property
     def lines(self) -> list[str]:
@@ -1070,6 +1100,7 @@ def load(
             result.problems.append(problem)
             continue
         add_file(result, file, known_kinds, limits, pure)
+        file.release()
     return result
 
 

@@ -126,7 +126,7 @@ class Ref(Generic[T]):
 # ------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, slots=True)
 class Resource:
     raw: RawResource
     api_version: str
@@ -193,7 +193,7 @@ class ServicePort:
         return self.target_port if self.target_port is not None else self.port
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, slots=True)
 class Service(Resource):
     type: str
     cluster_ips: tuple[Ref[Any], ...]  # parsed ipaddress objects
@@ -233,7 +233,7 @@ class ContainerPort:
     path: PathT
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, slots=True)
 class Workload(Resource):
     """A Pod or a controller's pod template: the pods it makes share these labels and ports."""
 
@@ -253,17 +253,17 @@ class Workload(Resource):
         return None
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, slots=True)
 class Namespace(Resource):
     pass
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, slots=True)
 class Node(Resource):
     addresses: tuple[str, ...]
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, slots=True)
 class ServiceAccount(Resource):
     pass
 
@@ -280,7 +280,7 @@ class SelectorRef:
     is_yaml_string: bool = True
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, slots=True)
 class EntityRule:
     """``source`` or ``destination`` of a rule, parsed, with Calico's selector scoping applied."""
 
@@ -299,6 +299,16 @@ class EntityRule:
     # The selector Calico actually evaluates (None: no selector criterion).
     effective_selector: sel.Selector | None
     effective_not_selector: sel.Selector | None
+    # nets and notNets as (version, first, last) integers, for fast matching
+    net_ranges: tuple[tuple[int, int, int], ...] = ()
+    not_net_ranges: tuple[tuple[int, int, int], ...] = ()
+
+    def __post_init__(self) -> None:
+        for name, refs in (("net_ranges", self.nets), ("not_net_ranges", self.not_nets)):
+            ranges = tuple(
+                (r.value.version, int(r.value.first), int(r.value.last)) for r in refs if r.value is not None
+            )
+            object.__setattr__(self, name, ranges)
 
     @property
     def selectors(self) -> tuple[SelectorRef, ...]:
@@ -328,7 +338,7 @@ class EntityRule:
         )
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, slots=True)
 class PolicyRule:
     policy: Policy = field(repr=False)
     direction: str  # "ingress" / "egress"
@@ -351,7 +361,7 @@ class PolicyRule:
         return self.policy.ptr_at(self.path + tuple(path), on_key)
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, slots=True)
 class Policy(Resource):
     """Calico GlobalNetworkPolicy / NetworkPolicy (staged or not), or a converted Kubernetes NetworkPolicy."""
 
@@ -396,13 +406,13 @@ class Policy(Resource):
         return direction.capitalize() in self.types
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, slots=True)
 class Tier(Resource):
     order: float
     default_action: str
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, slots=True)
 class HostEndpoint(Resource):
     node: str
     interface_name: str
@@ -416,7 +426,7 @@ class HostEndpoint(Resource):
         return [r.value for r in self.expected_ips if r.value is not None]
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, slots=True)
 class NetworkSet(Resource):
     nets: tuple[Ref[IPNetwork], ...]
     endpoint_labels: Mapping[str, str]
@@ -426,7 +436,7 @@ class NetworkSet(Resource):
         return [r.value for r in self.nets if r.value is not None]
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, slots=True)
 class IPPool(Resource):
     cidr: Ref[IPNetwork] | None
     disabled: bool
@@ -437,7 +447,7 @@ class IPPool(Resource):
         return not self.disabled and "Workload" in self.allowed_uses
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, slots=True)
 class BGPConfiguration(Resource):
     service_cluster_ips: tuple[Ref[IPNetwork], ...]
     service_external_ips: tuple[Ref[IPNetwork], ...]
@@ -451,7 +461,7 @@ class ProtoPort:
     net: str | None
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, slots=True)
 class FelixConfiguration(Resource):
     failsafe_inbound: tuple[ProtoPort, ...] | None  # None: Calico defaults
     failsafe_outbound: tuple[ProtoPort, ...] | None
@@ -459,7 +469,7 @@ class FelixConfiguration(Resource):
     default_endpoint_to_host_action: str
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, slots=True)
 class KubeControllersConfiguration(Resource):
     auto_host_endpoints: bool
 

@@ -161,7 +161,7 @@ def collect(load: LoadResult, model: Model) -> list[Directive]:
         by_file.setdefault(doc.file.path, []).append(doc)
     directives: list[Directive] = []
     for file in load.files:
-        if file.text and "calico-audit" in file.text:
+        if file.has_directive:
             directives.extend(comment_directives(file, by_file.get(file.path, [])))
     directives.extend(annotation_directives(model))
     return directives

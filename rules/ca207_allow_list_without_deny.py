@@ -128,7 +128,7 @@ def check(ctx: Context) -> Iterator[Issue]:
         example = ""
         for port in address.service.ports:
             for hep in ev.ingress_groups():
-                for cls in ev.reachability(address, port, hep):
+                for cls in ev.reachability(address, port, hep, remember=False):
                     if cls.reaches_unlisted:
                         leaking |= cls.ips
                         example = example or f"{address.ip}:{port.port}/{port.protocol}"
