@@ -52,6 +52,32 @@ spec:
             expect=("svc.yaml:6:1",),
         ),
         Example(
+            title="a single advertised cluster IP that no Service pins",
+            files={
+                "bgp.yaml": """\
+apiVersion: projectcalico.org/v3
+kind: BGPConfiguration
+metadata:
+  name: default
+spec:
+  serviceClusterIPs:
+  - cidr: 10.96.76.106/32
+""",
+                "svc.yaml": """\
+apiVersion: v1
+kind: Service
+metadata:
+  name: helloworld
+  namespace: default
+spec:
+  selector: {app: helloworld}
+  ports:
+  - {port: 5000}
+""",
+            },
+            expect=("bgp.yaml:7:11",),
+        ),
+        Example(
             title="pinned cluster IP; headless and local-mode Services need none",
             files={
                 "cluster.yaml": CLUSTER,
@@ -134,6 +160,28 @@ def check(ctx: Context) -> Iterator[Issue]:
     if not facts.advertised_cluster:
         return
     where = facts.advertisement
+    bgp = facts.bgp
+    refs = [r for r in (bgp.service_cluster_ips if bgp is not None else ()) if r.value is not None]
+    if refs and all(r.value.size == 1 for r in refs):
+        # Only single addresses are advertised: an auto-assigned IP lands on one of them only by chance.
+        # What bites is an advertised address that no Service pins: whichever Service Kubernetes gives
+        # it to (now, or after a re-creation) is exposed, and the route may point at nothing.
+        assert bgp is not None
+        for ref in refs:
+            if ref.value.ip in ev.explicit_ips:
+                continue
+            yield Issue(
+                message=(
+                    f"serviceClusterIPs advertises {ref.value}, but no Service in the repository pins "
+                    f"`spec.clusterIP: {ref.value.ip}`: Kubernetes assigns the address, so which Service it "
+                    "exposes can change when Services are re-created. Pin the address on the Service meant to be "
+                    "reachable (guide cluster mode, step 1)"
+                ),
+                at=bgp.ptr_at(ref.path),
+                identity=bgp.identity,
+                key=str(ref.value),
+            )
+        return
     for service in ctx.model.services:
         if not service.cluster_mode or service.cluster_ip_explicit or ev.unnamed_cluster_ip_closed(service):
             continue
