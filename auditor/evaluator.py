@@ -47,7 +47,7 @@ from auditor.model import (
     ServicePort,
     Workload,
 )
-from auditor.ports import PROTOCOL_NUMBERS, PortRange, PortSet
+from auditor.ports import PROTOCOL_NUMBERS, PortRange, protocol_name
 
 TCP, UDP, SCTP, ICMP = 6, 17, 132, 1
 ACTIONS = ("Allow", "Deny", "Pass", "Log")
@@ -189,7 +189,7 @@ def _labels_match(selector: Any, peer: Peer) -> bool:
 
 
 def _named_port(name: str, peer: Peer, protocol: int) -> int | None:
-    proto = {v: k for k, v in PROTOCOL_NUMBERS.items()}.get(protocol, "")
+    proto = protocol_name(protocol)
     if peer.workload is not None:
         for port in peer.workload.container_ports:
             if port.name == name and port.protocol == proto:
@@ -268,65 +268,6 @@ def _family(pkt: Packet) -> int | None:
 # ------------------------------------------------------------------------------------------
 
 
-def evaluate_chain(
-    policies: Sequence[Policy],
-    direction: str,
-    pkt: Packet,
-    model: Model,
-    stage: str,
-    default_drop: bool,
-    rules_of: Callable[[Policy], Sequence[PolicyRule]] | None = None,
-) -> ChainResult:
-    """Evaluate ordered ``policies`` (already selected for the endpoint) for one packet.
-
-    ``default_drop``: end-of-tier drop when a tier applied (normal and forward chains); untracked and
-    pre-DNAT chains pass instead. ``rules_of`` may narrow each policy's rules to those that can
-    match the packet's destination (an optimisation: it must not drop a rule that could match).
-    """
-    steps: list[Step] = []
-    applying = [p for p in policies if p.enforced and p.governs(direction)]
-    tiers: list[tuple[str, list[Policy]]] = []
-    for policy in applying:
-        if tiers and tiers[-1][0] == policy.tier:
-            tiers[-1][1].append(policy)
-        else:
-            tiers.append((policy.tier, [policy]))
-    for tier, members in tiers:
-        passed = False
-        for policy in members:
-            if rules_of is not None:
-                rules: Sequence[PolicyRule] = rules_of(policy)
-            else:
-                rules = policy.ingress if direction == "ingress" else policy.egress
-            for rule in rules:
-                if rule.action == "Log" or not rule_matches(rule, pkt, model):
-                    continue
-                if rule.action == "Allow":
-                    steps.append(Step(stage, "allow", f"{_who(policy)} {rule.label} allows", policy, rule))
-                    return ChainResult("allow", steps, True)
-                if rule.action == "Deny":
-                    steps.append(Step(stage, "deny", f"{_who(policy)} {rule.label} denies", policy, rule))
-                    return ChainResult("deny", steps, True)
-                if rule.action == "Pass":
-                    steps.append(
-                        Step(stage, "pass", f"{_who(policy)} {rule.label} passes to the next tier", policy, rule)
-                    )
-                    passed = True
-                    break
-            if passed:
-                break
-        if passed:
-            continue
-        if default_drop and model.tier_default_action(tier) != "Pass":
-            last = members[-1]
-            steps.append(
-                Step(stage, "deny", f"no rule in tier {tier!r} matches: end-of-tier drop (after {_who(last)})", last)
-            )
-            return ChainResult("deny", steps, True)
-        steps.append(Step(stage, "pass", f"no rule in tier {tier!r} matches; continues", members[-1]))
-    return ChainResult("none", steps, bool(tiers))
-
-
 class _PolicyIndex:
     """Policies filed under the rarest label their selectors require (Calico's label restrictions),
     so an endpoint is matched only against the policies that could select it; order is kept."""
@@ -374,7 +315,8 @@ class _PolicyIndex:
 class ChainIndex:
     """One ordered policy chain (an endpoint's policies for one direction), indexed by destination.
 
-    :meth:`evaluate` gives exactly :func:`evaluate_chain`'s answer, but only looks at the rules that
+    :meth:`evaluate` applies Calico's tier semantics (Allow/Deny final, Pass to the next tier,
+    end-of-tier drop where a tier applies and the stage has one) but only looks at the rules that
     can match the packet's destination address: rules naming single addresses are found through a
     dictionary, the others (no destination nets, wider nets) are always candidates. Tiers are known
     in advance, so the end-of-tier drop still applies where a tier applies.
@@ -488,7 +430,6 @@ class Evaluator:
         self._reach_cache: dict[tuple[Any, ...], Any] = {}
         self._hep_policies: dict[int, list[Policy]] = {}
         self._workload_policies: dict[int, list[Policy]] = {}
-        self._dst_rules: dict[tuple[Any, ...], tuple[PolicyRule, ...]] = {}
         self._chains: dict[tuple[Any, ...], ChainIndex] = {}
         self._chain_of_list: dict[tuple[str, int], tuple[Sequence[Policy], ChainIndex]] = {}
         self._backends: dict[tuple[int, int], list[Backend]] = {}
@@ -588,21 +529,6 @@ class Evaluator:
 
     # --- rules narrowed to one destination ------------------------------------------------------
 
-    def rules_towards(self, direction: str, pkt: Packet) -> Callable[[Policy], Sequence[PolicyRule]]:
-        """A rule view for :func:`evaluate_chain`: each policy's rules that can match ``pkt``'s
-        destination, port and protocol (cached, so many source classes share the work)."""
-        key = self._dst_key(direction, pkt)
-
-        def view(policy: Policy) -> Sequence[PolicyRule]:
-            full = (id(policy), *key)
-            rules = self._dst_rules.get(full)
-            if rules is None:
-                candidates = policy.ingress if direction == "ingress" else policy.egress
-                rules = self._dst_rules[full] = tuple(r for r in candidates if self._may_match_dst(r, pkt))
-            return rules
-
-        return view
-
     @staticmethod
     def _dst_key(direction: str, pkt: Packet) -> tuple[Any, ...]:
         dst = pkt.dst
@@ -689,9 +615,18 @@ class Evaluator:
 
     def outside_peer(self, ip: IPAddress | str, text: str = "") -> Peer:
         """A client outside the cluster (it may still belong to a network set or be a host's address)."""
-        address = IPAddress(str(ip))
-        labels = tuple(lbl for ips, lbl, _ in self.labelled_nets if address in ips)
+        address = ip if isinstance(ip, IPAddress) else IPAddress(str(ip))
+        value, version = int(address), address.version
+        labels = tuple(lbl for v, lo, hi, lbl in self._labelled_ranges if v == version and lo <= value <= hi)
         return Peer("outside", address, NO_ADDRESSES, labels, text=text)
+
+    @cached_property
+    def _labelled_ranges(self) -> list[tuple[int, int, int, Mapping[str, str]]]:
+        return [
+            (rng.version, int(rng.first), int(rng.last), labels)
+            for ips, labels, _ in self.labelled_nets
+            for rng in ips.iter_ipranges()
+        ]
 
     def node_peer(self, hep: HostEndpoint) -> Peer:
         """The node's own address (the source after SNAT): known to rules only through expectedIPs."""
@@ -727,14 +662,11 @@ class Evaluator:
             text=f"pod of {workload.kind} {workload.namespace}/{workload.name}",
         )
 
-    def cidr_peer(self, net: IPNetwork) -> Peer:
-        return Peer("outside", None, IPSet([net]), text=str(net))
-
     # --- DNAT ----------------------------------------------------------------------------------
 
     def service_for(self, ip: IPAddress, port: int, protocol: int) -> tuple[Service, ServicePort, str] | None:
         """The Service and port a destination address maps to, and how (cluster IP, external IP…)."""
-        proto = _proto_name(protocol)
+        proto = protocol_name(protocol)
         for svc in self.model.services:
             for how, refs in (
                 ("cluster IP", svc.cluster_ips),
@@ -803,7 +735,7 @@ class Evaluator:
                     Step(
                         stage,
                         "skip",
-                        f"failsafe port {pkt.port}/{_proto_name(pkt.protocol)}: {stage} policy is bypassed",
+                        f"failsafe port {pkt.port}/{protocol_name(pkt.protocol)}: {stage} policy is bypassed",
                     )
                 )
                 continue
@@ -978,7 +910,7 @@ class Evaluator:
                 Step(
                     "failsafe",
                     "allow",
-                    f"failsafe port {pkt.port}/{_proto_name(pkt.protocol)} "
+                    f"failsafe port {pkt.port}/{protocol_name(pkt.protocol)} "
                     f"({self.facts.failsafe.note or 'Calico defaults'}) is always allowed",
                 )
             )
@@ -1028,12 +960,23 @@ class Evaluator:
                     nets.extend(r.value for r in entity.not_nets if r.value is not None)
         return nets
 
-    def source_classes(self, within: IPSet | AddressSet, policies: Iterable[Policy]) -> list[AddressSet]:
-        """Split ``within`` into the classes of source addresses ``policies`` cannot tell apart."""
+    def source_classes(self, within: IPSet | AddressSet, policies: Sequence[Policy]) -> list[AddressSet]:
+        """Split ``within`` into the classes of remote addresses ``policies`` cannot tell apart: their
+        rules' nets, and, when a rule tests labels, the network sets and host addresses too."""
         cuts = self.rule_nets(policies)
-        for ips, _, _ in self.labelled_nets:
-            cuts.extend(ips.iter_cidrs())
+        if any(
+            entity.effective_selector is not None or entity.effective_not_selector is not None
+            for policy in policies
+            for rule in policy.rules
+            for entity in (rule.source, rule.destination)
+        ):
+            cuts += self.labelled_cuts
         return address_classes(within, cuts)
+
+    @cached_property
+    def labelled_cuts(self) -> list[IPNetwork]:
+        """The CIDRs of network sets and host endpoint addresses (what rule selectors can match)."""
+        return [cidr for ips, _, _ in self.labelled_nets for cidr in ips.iter_cidrs()]
 
     # --- which policies police hosts --------------------------------------------------------
 
@@ -1169,7 +1112,7 @@ class Evaluator:
             more, tested = self.source_cuts(self.prednat_for(hep), "ingress", probe)
             cuts, labels = cuts + more, labels or tested
             if labels:
-                cuts += [c for ips, _, _ in self.labelled_nets for c in ips.iter_cidrs()]
+                cuts += self.labelled_cuts
             assert dst.ip is not None
             for src in address_classes(self.outside_universe(int(dst.ip.version)), cuts):
                 client = self.outside_peer(representative(src))
@@ -1242,8 +1185,7 @@ class Evaluator:
         universe = within if within is not None else self.outside_universe(version)
         cuts, labels = self._reach_cuts(address, port, hep)
         if labels:
-            for ips, _, _ in self.labelled_nets:
-                cuts.extend(ips.iter_cidrs())
+            cuts += self.labelled_cuts
         classes: dict[tuple[Any, ...], SourceClass] = {}
         for ipset in address_classes(universe, cuts):
             rep = representative(ipset)
@@ -1313,13 +1255,6 @@ class SourceClass:
     reaches_unlisted: bool = False  # ... without a pre-DNAT or untracked Allow (past an allow-list)
 
 
-def _proto_name(number: int) -> str:
-    for name, value in PROTOCOL_NUMBERS.items():
-        if value == number:
-            return name
-    return str(number)
-
-
 def address_classes(within: IPSet | AddressSet, cuts: Iterable[IPNetwork]) -> list[AddressSet]:
     """Partition ``within`` at the boundaries of ``cuts``: inside each class every cut is all-or-nothing."""
     out: list[AddressSet] = []
@@ -1378,5 +1313,3 @@ def parse_flow_destination(text: str) -> tuple[IPAddress, int, int]:
         raise ValueError(f"port {port} is outside 1-65535")
     return address, port, number
 
-
-ALL_PORTS_SET = PortSet([(1, 65535)])

@@ -30,16 +30,12 @@ from netaddr import IPAddress, IPNetwork, IPSet
 from auditor import selector as sel
 from auditor.evaluator import (
     EPHEMERAL_PORT,
-    NO_ADDRESSES,
     Evaluator,
     Packet,
     Peer,
     ServiceAddress,
-    Step,
     Verdict,
-    address_classes,
     entity_matches,
-    evaluate_chain,
     evaluator,
     representative,
     rule_matches,
@@ -292,22 +288,9 @@ class PodSide:
         """Enforced policies that select W and govern ingress, in Calico's evaluation order."""
         hit = self._policies.get(id(w))
         if hit is None:
-            chosen = self.ev.policies_for_workload(w) if w.host_network else self._policy_map.get(id(w), [])
-            policies = self.model.ordered(p for p in chosen if p.governs("ingress"))
+            policies = [p for p in self.ev.policies_for_workload(w) if p.governs("ingress")]
             hit = self._policies[id(w)] = (w, policies)
         return hit[1]
-
-    @cached_property
-    def _policy_map(self) -> dict[int, list[Policy]]:
-        """Workload -> the policies that select it, as :meth:`Evaluator.policies_for_workload` decides
-        (enforced, not preDNAT/doNotTrack, selector matches)."""
-        out: dict[int, list[Policy]] = {}
-        for policy in self.model.policies:
-            if not policy.enforced or policy.pre_dnat or policy.do_not_track:
-                continue
-            for w in self.workloads_of(policy):
-                out.setdefault(id(w), []).append(policy)
-        return out
 
     def workloads_of(self, policy: Policy) -> list[Workload]:
         """The (non-hostNetwork) workloads the policy's selector matches, Calico scoping applied."""
@@ -331,21 +314,6 @@ class PodSide:
             else:
                 candidates = by_ns.get(policy.namespace or "default", [])
                 out[id(policy)] = [w for w in candidates if selector.matches(w.endpoint_labels)]
-        return out
-
-    def outside_peer(self, ip: IPAddress, text: str = "") -> Peer:
-        """:meth:`Evaluator.outside_peer` with the labelled ranges searched as integer intervals."""
-        ip = ip if isinstance(ip, IPAddress) else IPAddress(str(ip))
-        value, version = int(ip), ip.version
-        labels = tuple(lbl for v, lo, hi, lbl in self._labelled_ranges if v == version and lo <= value <= hi)
-        return Peer("outside", ip, NO_ADDRESSES, labels, text=text)
-
-    @cached_property
-    def _labelled_ranges(self) -> list[tuple[int, int, int, Any]]:
-        out = []
-        for ips, labels, _ in self.ev.labelled_nets:
-            for rng in ips.iter_ipranges():
-                out.append((rng.version, int(rng.first), int(rng.last), labels))
         return out
 
     def selected(self, w: Workload) -> bool:
@@ -419,7 +387,7 @@ class PodSide:
                     continue
                 seen.add(str(ip))
                 peer = replace(
-                    self.outside_peer(ip),
+                    self.ev.outside_peer(ip),
                     kind="node",
                     host_endpoint=hep,
                     text=f"node {hep.node or hep.name} ({ip}, HostEndpoint {hep.name})",
@@ -436,7 +404,7 @@ class PodSide:
                 if str(ip) in seen:
                     continue
                 seen.add(str(ip))
-                peer = replace(self.outside_peer(ip), kind="node", text=f"node {node.name} ({ip})")
+                peer = replace(self.ev.outside_peer(ip), kind="node", text=f"node {node.name} ({ip})")
                 out.append(NodeAddr(peer, ip, None, "Node"))
         return out
 
@@ -489,20 +457,8 @@ class PodSide:
         key = (id(w), id(src), port, protocol)
         hit = self._verdicts.get(key)
         if hit is None:
-            hit = self._verdicts[key] = (src, self._pod_ingress(w, self.pod_packet(src, w, port, protocol)))
+            hit = self._verdicts[key] = (src, self.ev.pod_ingress(w, self.pod_packet(src, w, port, protocol)))
         return hit[1]
-
-    def _pod_ingress(self, w: Workload, pkt: Packet) -> Verdict:
-        """Same semantics as :meth:`Evaluator.pod_ingress` (stage 5), on the cached policy list."""
-        result = evaluate_chain(self.ingress_policies(w), "ingress", pkt, self.model, "pod", default_drop=True)
-        steps = list(result.steps)
-        if result.outcome == "none":
-            if result.applied:
-                steps.append(Step("pod", "allow", "every applicable tier passed: the namespace profile allows"))
-            else:
-                steps.append(Step("pod", "allow", f"no ingress policy selects {workload_name(w)}: allowed by default"))
-            return Verdict(True, steps)
-        return Verdict(result.outcome == "allow", steps)
 
     @staticmethod
     def deciding_policy(verdict: Verdict) -> Policy | None:
@@ -518,7 +474,7 @@ class PodSide:
         universe = _minus(universe, self.node_ips)
         if not universe:
             return None
-        return self.outside_peer(representative(universe), text="any outside client")
+        return self.ev.outside_peer(representative(universe), text="any outside client")
 
     def source_peers(self, rule: PolicyRule) -> list[Peer]:
         """Representative peers that ``rule.source`` stands for (only those it really matches)."""
@@ -541,7 +497,7 @@ class PodSide:
             for net in ent.valid_nets:
                 address = _inner_address(net)
                 text = str(address) if net.size == 1 else f"{address} (in {net})"
-                peers.append(self.outside_peer(address, text=text))
+                peers.append(self.ev.outside_peer(address, text=text))
         elif ent.effective_selector is not None:
             selector = ent.effective_selector
             peers.extend(self.pod_peer(w) for w in model.workloads_matching(selector)[:LIMIT])
@@ -551,7 +507,7 @@ class PodSide:
                     break
             for netset in model.network_sets_matching(selector)[:LIMIT]:
                 if netset.valid_nets:
-                    peers.append(self.outside_peer(_inner_address(netset.valid_nets[0]), text=netset.name))
+                    peers.append(self.ev.outside_peer(_inner_address(netset.valid_nets[0]), text=netset.name))
         else:
             generic = self._generic_outside
             if generic is not None:
@@ -719,23 +675,11 @@ class PodSide:
         if hit is not None:
             return hit
         universe = _minus(self.ev.outside_universe(version), self.node_ips)
-        policies = self.ingress_policies(w)
-        cuts = self.ev.rule_nets(policies)
-        # Network sets and host addresses split sources only for rules that test source labels.
-        labels = any(
-            r.source.effective_selector is not None or r.source.effective_not_selector is not None
-            for p in policies
-            for r in p.ingress
-        )
-        if labels:
-            cuts += [c for ips, _, _ in self.ev.labelled_nets for c in ips.iter_cidrs()]
         peers = []
-        for ipset in address_classes(universe, cuts):
+        for ipset in self.ev.source_classes(universe, self.ingress_policies(w)):
             rep = representative(ipset)
-            if rep.version != version:
-                continue
-            text = _describe(ipset)
-            peers.append(self.outside_peer(rep, text=text) if labels else Peer("outside", rep, NO_ADDRESSES, text=text))
+            if rep.version == version:
+                peers.append(self.ev.outside_peer(rep, text=_describe(ipset)))
         self._clients[(id(w), version)] = peers
         return peers
 
