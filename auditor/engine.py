@@ -5,16 +5,28 @@ from __future__ import annotations
 import hashlib
 import traceback
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from auditor.findings import Finding, Issue, Location, Pointer, Related, Severity, Span, Target, format_path
+from auditor.findings import (
+    Finding,
+    FlowStep,
+    Issue,
+    Location,
+    Pointer,
+    Related,
+    Severity,
+    Span,
+    Target,
+    format_path,
+)
 
 if TYPE_CHECKING:
     from auditor.catalog import Rule
     from auditor.config import Config
     from auditor.loader import LoadResult
     from auditor.model import Model
+    from auditor.packet.questions import Questions
 
 
 @dataclass
@@ -26,13 +38,16 @@ class Context:
     config: Config
     notes: list[str] = field(default_factory=list)
     suppression_problems: list[Any] = field(default_factory=list)  # filled in before the late rules run
-    _cache: dict[str, Any] = field(default_factory=dict)
+    _packet: Questions | None = None
 
-    def memo(self, key: str, build: Any) -> Any:
-        """Share an expensive derived value (the evaluator, say) between rules of one run."""
-        if key not in self._cache:
-            self._cache[key] = build()
-        return self._cache[key]
+    @property
+    def packet(self) -> Questions:
+        """The packet-path questions (built on first use, shared by every rule of the run)."""
+        if self._packet is None:
+            from auditor.packet.questions import Questions
+
+            self._packet = Questions(self.model, self.config)
+        return self._packet
 
 
 def resolve(target: Target) -> Location:
@@ -95,6 +110,11 @@ def stamp(rule: Rule, issue: Issue, severity: Severity) -> Finding:
     identity = _identity(issue)
     field_path = _field_path(issue.at)
     related = tuple((resolve(r.at), r.message) for r in issue.related)
+    witness = issue.witness
+    if witness is not None:
+        steps = tuple(FlowStep(s.stage, s.outcome, s.text, resolve(s.at) if s.at is not None else None)
+                      for s in witness.steps)
+        witness = replace(witness, steps=steps)
     return Finding(
         rule_id=rule.id,
         rule_name=rule.name,
@@ -105,6 +125,7 @@ def stamp(rule: Rule, issue: Issue, severity: Severity) -> Finding:
         field_path=field_path,
         identity=identity,
         related=related,
+        witness=witness,
     )
 
 

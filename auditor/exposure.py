@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 from auditor.addrset import AddressSet
 from auditor.engine import Context
-from auditor.evaluator import Evaluator, evaluator
 from auditor.nets import describe
+from auditor.packet.questions import Evaluator, evaluator
 
 MAX_SERVICES = 20
 

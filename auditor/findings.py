@@ -96,6 +96,85 @@ class Related:
 
 
 @dataclass(frozen=True, slots=True)
+class FlowStep:
+    """One step of a witness flow: a stage of the packet path and what decided it there."""
+
+    stage: str  # "host endpoint", "pre-DNAT", "DNAT", "forward", "SNAT", "pod", "host", ...
+    outcome: str  # allow, deny, pass, no-match, skip, info
+    text: str
+    at: Target | None = None  # the policy rule, Service or HostEndpoint of this step (a Location once stamped)
+
+
+@dataclass(frozen=True, slots=True)
+class Witness:
+    """The concrete flow that backs a semantic finding, and the evaluator's verdict on it.
+
+    ``allowed`` is the verdict the finding claims (True: the flow gets through; False: it is dropped).
+    ``kind`` is ``flow`` (a packet from ``source`` to ``destination:port/protocol`` through host endpoint
+    ``via``, replayable with ``audit trace``) or ``chain`` (a packet that one policy chain decides before a
+    later rule sees it, for shadowed rules; ``target`` names the endpoint whose chain it is).
+    """
+
+    kind: str
+    allowed: bool
+    source: str
+    destination: str
+    port: int
+    protocol: str
+    steps: tuple[FlowStep, ...]
+    via: str = ""  # host endpoint name ("" when none polices the flow)
+    direction: str = "ingress"  # "egress": sent by the host behind ``via``
+    mode: str = ""  # "cluster", "local", "host", "forward", "pod"
+    target: str = ""  # backend pod, host or endpoint the flow ends at
+    assumptions: tuple[str, ...] = ()
+
+    @property
+    def flow_text(self) -> str:
+        dst = f"[{self.destination}]" if ":" in self.destination else self.destination
+        return f"{self.source} -> {dst}:{self.port}/{self.protocol}"
+
+    @property
+    def command(self) -> str:
+        """The ``audit trace`` command that shows this flow (empty for chain witnesses)."""
+        if self.kind != "flow":
+            return ""
+        dst = f"[{self.destination}]" if ":" in self.destination else self.destination
+        cmd = f"audit trace --from {self.source} --to {dst}:{self.port}/{self.protocol}"
+        if self.via:
+            cmd += f" --via {self.via}"
+        if self.direction == "egress":
+            cmd += " --egress"
+        return cmd
+
+    @property
+    def verdict_text(self) -> str:
+        return "ALLOWED" if self.allowed else "DENIED"
+
+    def as_dict(self) -> dict[str, object]:
+        out: dict[str, object] = {
+            "kind": self.kind,
+            "verdict": "allowed" if self.allowed else "denied",
+            "source": self.source,
+            "destination": self.destination,
+            "port": self.port,
+            "protocol": self.protocol,
+            "direction": self.direction,
+            "via": self.via,
+            "mode": self.mode,
+            "target": self.target,
+            "assumptions": list(self.assumptions),
+            "steps": [
+                {"stage": s.stage, "outcome": s.outcome, "text": s.text}
+                | ({"location": str(s.at)} if isinstance(s.at, Location) else {})
+                for s in self.steps
+            ],
+        }
+        if self.command:
+            out["command"] = self.command
+        return out
+
+
+@dataclass(frozen=True, slots=True)
 class Issue:
     """What a rule reports: the message and where, in data terms.
 
@@ -109,6 +188,7 @@ class Issue:
     identity: str = ""
     key: str = ""
     severity: Severity | None = None  # overrides the rule's severity (for example when a default was assumed)
+    witness: Witness | None = None  # the flow that shows the claim (semantic findings)
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +216,7 @@ class Finding:
     suppression: Suppression | None = None
     internal_error: bool = False
     extra: dict[str, object] = field(default_factory=dict)
+    witness: Witness | None = None  # steps placed (``FlowStep.at`` is a Location)
 
     def sort_key(self) -> tuple[str, int, int, str, str]:
         s = self.location.span

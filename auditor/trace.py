@@ -11,9 +11,9 @@ from netaddr import IPAddress, IPNetwork, IPSet
 
 from auditor.addrset import AddressSet
 from auditor.engine import Context
-from auditor.evaluator import Evaluator, Packet, Peer, Step, Verdict, parse_flow_destination, representative
 from auditor.model import HostEndpoint
 from auditor.nets import describe
+from auditor.packet.questions import Evaluator, Packet, Peer, Step, Verdict, parse_flow_destination, representative
 from auditor.ports import protocol_name
 from auditor.run import AuditResult
 

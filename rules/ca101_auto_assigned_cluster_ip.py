@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 from auditor.catalog import Example, Rule
 from auditor.engine import Context
-from auditor.evaluator import evaluator
 from auditor.findings import Issue, Related, Severity
+from auditor.packet.questions import evaluator
 from auditor.rules._fixtures import CLUSTER
 
 RULE = Rule(

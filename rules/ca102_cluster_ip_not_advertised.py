@@ -8,9 +8,9 @@ from netaddr import IPAddress
 
 from auditor.catalog import Example, Rule
 from auditor.engine import Context
-from auditor.evaluator import evaluator
 from auditor.findings import Issue, Related, Severity
 from auditor.nets import describe
+from auditor.packet.questions import evaluator
 from auditor.rules._fixtures import CLUSTER
 
 RULE = Rule(

@@ -7,10 +7,10 @@ from collections.abc import Iterator
 from auditor.addrset import AddressSet
 from auditor.catalog import Example, Rule
 from auditor.engine import Context
-from auditor.evaluator import Evaluator, ServiceAddress, evaluator
 from auditor.findings import Issue, Related, Severity
 from auditor.model import HostEndpoint
 from auditor.nets import describe
+from auditor.packet.questions import Evaluator, ServiceAddress, evaluator
 from auditor.rules._fixtures import CLUSTER, SVC_A
 
 RULE = Rule(

@@ -6,9 +6,9 @@ from collections.abc import Iterator
 
 from auditor.catalog import Example, Rule
 from auditor.engine import Context
-from auditor.evaluator import Evaluator, evaluator
 from auditor.findings import Issue, Related, Severity
 from auditor.model import PolicyRule
+from auditor.packet.questions import Evaluator, evaluator
 from auditor.ports import PortRange, PortSet
 from auditor.rules._fixtures import CLUSTER, SVC_A
 

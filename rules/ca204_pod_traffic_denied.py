@@ -8,10 +8,10 @@ from netaddr import IPSet
 
 from auditor.catalog import Example, Rule
 from auditor.engine import Context
-from auditor.evaluator import TCP, UDP, Packet, Peer, Step, address_classes, evaluator
 from auditor.findings import Issue, Related, Severity
 from auditor.model import NS_LABEL, ORCH_LABEL
 from auditor.nets import describe
+from auditor.packet.questions import TCP, UDP, Packet, Peer, Step, address_classes, evaluator
 from auditor.rules._fixtures import CLUSTER
 
 RULE = Rule(

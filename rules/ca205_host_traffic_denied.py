@@ -6,9 +6,9 @@ from collections.abc import Iterator
 
 from auditor.catalog import Example, Rule
 from auditor.engine import Context
-from auditor.evaluator import TCP, UDP, Evaluator, Verdict, evaluator, representative
 from auditor.findings import Issue, Related, Severity
 from auditor.model import HostEndpoint, Policy
+from auditor.packet.questions import TCP, UDP, Evaluator, Verdict, evaluator, representative
 from auditor.rules._fixtures import CLUSTER
 
 RULE = Rule(

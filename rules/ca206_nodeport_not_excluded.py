@@ -8,9 +8,9 @@ from netaddr import IPSet
 
 from auditor.catalog import Example, Rule
 from auditor.engine import Context
-from auditor.evaluator import Evaluator, evaluator
 from auditor.findings import Issue, Related, Severity
 from auditor.model import PolicyRule
+from auditor.packet.questions import Evaluator, evaluator
 from auditor.ports import ALL_PORTS, PortRange, PortSet
 from auditor.rules._fixtures import CLUSTER
 

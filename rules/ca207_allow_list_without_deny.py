@@ -9,10 +9,10 @@ from netaddr import IPSet
 from auditor.addrset import AddressSet
 from auditor.catalog import Example, Rule
 from auditor.engine import Context
-from auditor.evaluator import Evaluator, ServiceAddress, evaluator
 from auditor.findings import Issue, Related, Severity
 from auditor.model import PolicyRule
 from auditor.nets import describe
+from auditor.packet.questions import Evaluator, ServiceAddress, evaluator
 from auditor.rules._fixtures import CLUSTER, PODS_ALLOW_NODES, SVC_A
 
 RULE = Rule(

@@ -9,9 +9,9 @@ from netaddr import IPSet
 
 from auditor.catalog import Example, Rule
 from auditor.engine import Context
-from auditor.evaluator import Evaluator, evaluator
 from auditor.findings import Issue, Related, Severity
 from auditor.model import EntityRule, Policy, PolicyRule
+from auditor.packet.questions import Evaluator, evaluator
 from auditor.ports import ALL_PORTS, PortRange, PortSet
 
 RULE = Rule(

@@ -6,10 +6,10 @@ from collections.abc import Iterator
 
 from auditor.catalog import Example, Rule
 from auditor.engine import Context
-from auditor.evaluator import evaluator
 from auditor.findings import Issue, Related, Severity
 from auditor.model import HostEndpoint, Policy
-from auditor.podside import names, names_host, plain_selector, selector_ptr, who, why_no_hosts
+from auditor.packet.questions import evaluator, names_host, plain_selector, why_no_hosts
+from auditor.wording import names, selector_ptr, who
 
 RULE = Rule(
     id="CA301",

@@ -8,7 +8,8 @@ from auditor.catalog import Example, Rule
 from auditor.engine import Context
 from auditor.findings import Issue, Pointer, Related, Severity
 from auditor.model import HostEndpoint, Policy
-from auditor.podside import PodSide, host_flags, names, plain_selector, podside, selector_ptr, who, why_no_hosts
+from auditor.packet.questions import PodSide, host_flags, plain_selector, podside, why_no_hosts
+from auditor.wording import names, selector_ptr, who
 
 RULE = Rule(
     id="CA302",

@@ -8,7 +8,7 @@ from auditor.catalog import Example, Rule
 from auditor.engine import Context
 from auditor.findings import Issue, Related, Severity
 from auditor.model import HostEndpoint, PolicyRule
-from auditor.podside import names, who
+from auditor.wording import names, who
 
 RULE = Rule(
     id="CA303",

@@ -6,10 +6,10 @@ from collections.abc import Iterator
 
 from auditor.catalog import Example, Rule
 from auditor.engine import Context
-from auditor.evaluator import Peer, entity_matches, rule_matches
 from auditor.findings import Issue, Related, Severity
 from auditor.model import Policy, Service, ServicePort, Workload
-from auditor.podside import PodSide, names, podside, selector_ptr, selector_text, who, workload_name
+from auditor.packet.questions import Peer, PodSide, entity_matches, podside, rule_matches
+from auditor.wording import names, selector_ptr, selector_text, who, workload_name
 
 SERVICE = """\
 apiVersion: v1

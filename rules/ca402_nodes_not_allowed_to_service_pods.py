@@ -8,7 +8,8 @@ from auditor.catalog import Example, Rule
 from auditor.engine import Context
 from auditor.findings import Issue, Related, Severity
 from auditor.model import Policy, Service, Workload
-from auditor.podside import NodeDenial, PodSide, Target, ingress_ptr, names, podside, who, workload_name
+from auditor.packet.questions import NodeDenial, PodSide, Target, podside
+from auditor.wording import ingress_ptr, names, who, workload_name
 
 CLUSTER = """\
 apiVersion: projectcalico.org/v3

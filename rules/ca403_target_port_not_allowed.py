@@ -7,7 +7,8 @@ from collections.abc import Iterator
 from auditor.catalog import Example, Rule
 from auditor.engine import Context
 from auditor.findings import Issue, Related, Severity
-from auditor.podside import PodSide, PortMistake, names, podside, port_text, who, workload_name
+from auditor.packet.questions import PodSide, PortMistake, podside
+from auditor.wording import names, port_text, who, workload_name
 
 CLUSTER = """\
 apiVersion: projectcalico.org/v3

@@ -9,10 +9,10 @@ from netaddr import IPSet
 
 from auditor.catalog import Example, Rule
 from auditor.engine import Context
-from auditor.evaluator import entity_matches
 from auditor.findings import Issue, Related, Severity
 from auditor.model import PolicyRule, Service, Workload
-from auditor.podside import PodSide, names, podside, who, workload_name
+from auditor.packet.questions import PodSide, entity_matches, podside
+from auditor.wording import names, who, workload_name
 
 # Addresses that are not globally routable: node addresses usually live here.
 PRIVATE = IPSet(

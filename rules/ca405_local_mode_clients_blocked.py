@@ -6,10 +6,10 @@ from collections.abc import Iterator
 
 from auditor.catalog import Example, Rule
 from auditor.engine import Context
-from auditor.evaluator import Verdict
 from auditor.findings import Issue, Related, Severity
 from auditor.model import Policy, Service, Workload
-from auditor.podside import PodSide, Target, ingress_ptr, names, podside, who, workload_name
+from auditor.packet.questions import PodSide, Target, Verdict, podside
+from auditor.wording import ingress_ptr, names, who, workload_name
 
 CLUSTER = """\
 apiVersion: projectcalico.org/v3

@@ -11,7 +11,8 @@ from auditor.catalog import Example, Rule
 from auditor.engine import Context
 from auditor.findings import Issue, Related, Severity
 from auditor.model import NS_LABEL, NS_PREFIX, ORCH_LABEL, SA_LABEL, SA_PREFIX, Model, Policy, Workload
-from auditor.podside import decidable, host_flags, names, plain_selector, podside, selector_ptr, selector_text, who
+from auditor.packet.questions import decidable, host_flags, plain_selector, podside
+from auditor.wording import names, selector_ptr, selector_text, who
 
 RULE = Rule(
     id="CA406",

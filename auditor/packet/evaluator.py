@@ -48,6 +48,7 @@ from auditor.model import (
     Workload,
 )
 from auditor.ports import PROTOCOL_NUMBERS, PortRange, protocol_name
+from auditor.wording import who
 
 TCP, UDP, SCTP, ICMP = 6, 17, 132, 1
 ACTIONS = ("Allow", "Deny", "Pass", "Log")
@@ -381,29 +382,24 @@ class ChainIndex:
                 if decided or not rule_matches(rule, pkt, model):
                     continue
                 if rule.action == "Allow":
-                    steps.append(Step(stage, "allow", f"{_who(policy)} {rule.label} allows", policy, rule))
+                    steps.append(Step(stage, "allow", f"{who(policy)} {rule.label} allows", policy, rule))
                     return ChainResult("allow", steps, True)
                 if rule.action == "Deny":
-                    steps.append(Step(stage, "deny", f"{_who(policy)} {rule.label} denies", policy, rule))
+                    steps.append(Step(stage, "deny", f"{who(policy)} {rule.label} denies", policy, rule))
                     return ChainResult("deny", steps, True)
-                steps.append(Step(stage, "pass", f"{_who(policy)} {rule.label} passes to the next tier", policy, rule))
+                steps.append(Step(stage, "pass", f"{who(policy)} {rule.label} passes to the next tier", policy, rule))
                 decided = "pass"
             if decided:
                 continue
             if default_drop and default_action != "Pass":
                 steps.append(
                     Step(
-                        stage, "deny", f"no rule in tier {tier!r} matches: end-of-tier drop (after {_who(last)})", last
+                        stage, "deny", f"no rule in tier {tier!r} matches: end-of-tier drop (after {who(last)})", last
                     )
                 )
                 return ChainResult("deny", steps, True)
             steps.append(Step(stage, "pass", f"no rule in tier {tier!r} matches; continues", last))
         return ChainResult("none", steps, bool(self.tiers))
-
-
-def _who(policy: Policy) -> str:
-    kind = "Kubernetes NetworkPolicy" if policy.is_kubernetes else policy.kind
-    return f"{kind} {policy.namespace + '/' if policy.namespace else ''}{policy.name}"
 
 
 # ------------------------------------------------------------------------------------------
@@ -1284,11 +1280,6 @@ def representative(ipset: IPSet | AddressSet) -> IPAddress:
         return ipset.first()
     first = next(iter(ipset.iter_ipranges()))
     return IPAddress(first.first, first.version)
-
-
-def evaluator(ctx: Any) -> Evaluator:
-    """The run's shared evaluator (built on first use)."""
-    return ctx.memo("evaluator", lambda: Evaluator(ctx.model, ctx.config))
 
 
 def parse_flow_destination(text: str) -> tuple[IPAddress, int, int]:

@@ -28,19 +28,6 @@ from typing import Any
 from netaddr import IPAddress, IPNetwork, IPSet
 
 from auditor import selector as sel
-from auditor.evaluator import (
-    EPHEMERAL_PORT,
-    Evaluator,
-    Packet,
-    Peer,
-    ServiceAddress,
-    Verdict,
-    entity_matches,
-    evaluator,
-    representative,
-    rule_matches,
-)
-from auditor.findings import Pointer
 from auditor.model import (
     NS_LABEL,
     NS_PREFIX,
@@ -53,7 +40,19 @@ from auditor.model import (
     ServicePort,
     Workload,
 )
-from auditor.ports import PORT_PROTOCOLS, PROTOCOL_NUMBERS, PortRange
+from auditor.packet.evaluator import (
+    EPHEMERAL_PORT,
+    Evaluator,
+    Packet,
+    Peer,
+    ServiceAddress,
+    Verdict,
+    entity_matches,
+    representative,
+    rule_matches,
+)
+from auditor.ports import PORT_PROTOCOLS, PROTOCOL_NUMBERS, PortRange, protocol_name
+from auditor.wording import LIMIT, names
 
 # Implicit label keys Calico derives from names alone (always known from the repository).
 _NAME_KEYS = frozenset(
@@ -63,76 +62,6 @@ _NAME_KEYS = frozenset(
         SA_PREFIX + "projectcalico.org/name",
     }
 )
-LIMIT = 3  # how many names a message lists before "and N more"
-
-
-# ------------------------------------------------------------------------------------------
-# Small text helpers
-# ------------------------------------------------------------------------------------------
-
-
-def names(items: Iterable[str], limit: int = LIMIT) -> str:
-    items = list(dict.fromkeys(items))
-    shown = ", ".join(items[:limit])
-    if len(items) > limit:
-        shown += f" and {len(items) - limit} more"
-    return shown
-
-
-def who(policy: Policy) -> str:
-    """``GlobalNetworkPolicy allow-nodes`` / ``Kubernetes NetworkPolicy shop/web``."""
-    kind = "Kubernetes NetworkPolicy" if policy.is_kubernetes else policy.kind
-    return f"{kind} {policy.namespace + '/' if policy.namespace else ''}{policy.name}"
-
-
-def workload_name(w: Workload) -> str:
-    return f"{w.kind} {w.namespace}/{w.name}"
-
-
-def selector_ptr(policy: Policy) -> Pointer:
-    """The policy's top-level selector (``podSelector`` for Kubernetes), else its name."""
-    if policy.is_kubernetes:
-        if "podSelector" in policy.spec:
-            return policy.ptr("spec", "podSelector")
-        return policy.ptr("metadata", "name")
-    if policy.selector is not None:
-        return policy.ptr_at(policy.selector.path)
-    return policy.ptr("metadata", "name")
-
-
-def selector_text(policy: Policy) -> str:
-    if policy.is_kubernetes:
-        return f"podSelector {_compact(policy.spec.get('podSelector'))}"
-    if policy.selector is not None:
-        return f"selector `{policy.selector.text}`"
-    return "no selector (all())"
-
-
-def _compact(value: Any) -> str:
-    if isinstance(value, dict) and not value:
-        return "{} (every pod of the namespace)"
-    if isinstance(value, dict) and set(value) == {"matchLabels"} and isinstance(value["matchLabels"], dict):
-        return "{" + ", ".join(f"{k}: {v}" for k, v in value["matchLabels"].items()) + "}"
-    return str(value)
-
-
-def ingress_ptr(policy: Policy) -> Pointer:
-    """Where ingress rules are added: the ``ingress`` key, else the selector."""
-    if "ingress" in policy.spec:
-        return policy.ptr("spec", "ingress", on_key=True)
-    return selector_ptr(policy)
-
-
-def proto_name(number: int) -> str:
-    for name, value in PROTOCOL_NUMBERS.items():
-        if value == number:
-            return name
-    return str(number)
-
-
-def port_text(ref: Any) -> str:
-    value = ref.value
-    return str(value) if value is not None else str(ref.raw)
 
 
 # ------------------------------------------------------------------------------------------
@@ -238,7 +167,7 @@ class Target:
     @property
     def text(self) -> str:
         target = self.port.effective_target
-        shown = f"{self.number}/{proto_name(self.protocol)}"
+        shown = f"{self.number}/{protocol_name(self.protocol)}"
         if isinstance(target, str):
             shown += f" (targetPort `{target}`)"
         return shown
@@ -822,7 +751,7 @@ def _port_covered(refs: Sequence[Any], port: int, w: Workload, protocol: int) ->
         value = ref.value
         if isinstance(value, PortRange) and value.lo <= port <= value.hi:
             return True
-        if isinstance(value, str) and w.resolve_port(value, proto_name(protocol)) == port:
+        if isinstance(value, str) and w.resolve_port(value, protocol_name(protocol)) == port:
             return True
     return False
 
@@ -838,16 +767,6 @@ def _inner_address(net: IPNetwork) -> IPAddress:
     if net.size > 2:
         return IPAddress(net.first + 1, net.version)
     return IPAddress(net.first, net.version)
-
-
-def podside(ctx: Any) -> PodSide:
-    """The run's shared pod-side analysis (built on first use)."""
-    return ctx.memo("podside", lambda: PodSide(evaluator(ctx)))
-
-
-# ------------------------------------------------------------------------------------------
-# Can a selector be decided from the repository?
-# ------------------------------------------------------------------------------------------
 
 
 def decidable(selector: sel.Selector, model: Any) -> bool:

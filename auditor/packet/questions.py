@@ -1,0 +1,332 @@
+"""The questions rules, ``audit trace`` and the exposure map ask of the packet path.
+
+This is the one door to :mod:`auditor.packet.evaluator` (host side: host endpoints, untracked and
+pre-DNAT policy, kube-proxy, forward and host policy) and :mod:`auditor.packet.podside` (pod side:
+the Service's pods and their ingress policy). Rules get a :class:`Questions` from ``ctx.packet``:
+
+* *who reaches this address and port, and through which steps* — :meth:`Questions.who_reaches`,
+  :meth:`Questions.service_flow`;
+* *what does this flow do* — :meth:`Questions.flow` (outside to a Service address, a host or a pod),
+  :meth:`Questions.host_egress`, :meth:`Questions.forward`;
+* *does this rule ever decide* — :meth:`Questions.chain_decision` (the flow an earlier rule decides);
+
+and every answer that backs a finding is a :class:`~auditor.findings.Witness`: the concrete flow with the
+evaluator's verdict and its steps, placed in the manifests, replayable with ``audit trace``
+(:meth:`Questions.replay`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cached_property
+
+from netaddr import IPAddress, IPSet
+
+from auditor.addrset import AddressSet
+from auditor.config import Config
+from auditor.findings import FlowStep, Witness
+from auditor.model import NS_LABEL, ORCH_LABEL, HostEndpoint, Model, Policy, PolicyRule, Service, ServicePort
+from auditor.packet.evaluator import (
+    NO_ADDRESSES,
+    TCP,
+    UDP,
+    Backend,
+    Evaluator,
+    Packet,
+    Peer,
+    ServiceAddress,
+    SourceClass,
+    Step,
+    Verdict,
+    address_classes,
+    entity_matches,
+    parse_flow_destination,
+    representative,
+    rule_matches,
+)
+from auditor.packet.podside import (
+    NodeDenial,
+    PodSide,
+    PortMistake,
+    Target,
+    decidable,
+    host_flags,
+    names_host,
+    plain_selector,
+    why_no_hosts,
+)
+from auditor.ports import PROTOCOL_NUMBERS, protocol_name
+
+__all__ = [
+    "NO_ADDRESSES",
+    "TCP",
+    "UDP",
+    "AddressSet",
+    "Backend",
+    "Evaluator",
+    "NodeDenial",
+    "Packet",
+    "Peer",
+    "PodSide",
+    "PortMistake",
+    "Questions",
+    "ServiceAddress",
+    "SourceClass",
+    "Step",
+    "Target",
+    "Verdict",
+    "address_classes",
+    "decidable",
+    "entity_matches",
+    "evaluator",
+    "host_flags",
+    "names_host",
+    "parse_flow_destination",
+    "plain_selector",
+    "podside",
+    "representative",
+    "rule_matches",
+    "why_no_hosts",
+]
+
+# A pod on another node, as host-endpoint rules see it: some namespaced Kubernetes workload.
+ANY_POD = {NS_LABEL: "", ORCH_LABEL: "k8s"}
+
+
+def steps_of(verdict: Verdict) -> tuple[FlowStep, ...]:
+    """The evaluator's steps as witness steps, each placed at the rule, policy, Service or host endpoint."""
+    return tuple(FlowStep(s.stage, s.outcome, s.text, s.at) for s in verdict.steps)
+
+
+class Questions:
+    """The packet-path questions of one run (one model, one configuration)."""
+
+    def __init__(self, model: Model, config: Config) -> None:
+        self.model = model
+        self.config = config
+        self.ev = Evaluator(model, config)
+
+    @cached_property
+    def pods(self) -> PodSide:
+        return PodSide(self.ev)
+
+    @property
+    def facts(self):  # noqa: ANN201 - ClusterFacts
+        return self.ev.facts
+
+    # --- who reaches what ----------------------------------------------------------------------
+
+    def who_reaches(
+        self, address: ServiceAddress, port: ServicePort, hep: HostEndpoint | None, remember: bool = True
+    ) -> list[SourceClass]:
+        """Outside sources, class by class, and whether each reaches ``address``:``port`` through ``hep``."""
+        return self.ev.reachability(address, port, hep, remember=remember)
+
+    def mode_of(self, svc: Service, how: str) -> str:
+        return "local" if svc.local_mode else "cluster"
+
+    def service_flow(
+        self,
+        address: ServiceAddress,
+        port: ServicePort,
+        hep: HostEndpoint | None,
+        sources: AddressSet | IPSet | IPAddress,
+        allowed: bool,
+        backend_ok: object = None,
+    ) -> Witness | None:
+        """The witness that a source of ``sources`` is ``allowed`` (or not) to ``address``:``port`` through
+        ``hep``: one concrete client, the backend whose verdict says so, and every step. None when the
+        evaluator does not back the claim for that client."""
+        src = sources if isinstance(sources, IPAddress) else representative(sources)
+        client = self.ev.outside_peer(src)
+        results = self.ev.to_service(client, hep, address.service, port, address.ip, address.how)
+        for backend, verdict in results:
+            if verdict.allowed != allowed:
+                continue
+            if callable(backend_ok) and not backend_ok(backend):
+                continue
+            return self._witness(
+                verdict,
+                src,
+                address.ip,
+                self.dport(address, port),
+                PROTOCOL_NUMBERS.get(port.protocol, TCP),
+                hep,
+                self.mode_of(address.service, address.how),
+                _backend_text(backend),
+            )
+        return None
+
+    @staticmethod
+    def dport(address: ServiceAddress, port: ServicePort) -> int:
+        return port.node_port if address.how == "node port" and port.node_port else (port.port or 0)
+
+    # --- what does this flow do ------------------------------------------------------------------
+
+    def flow(
+        self, src: IPAddress, dst: IPAddress, port: int, protocol: int, via: HostEndpoint | None
+    ) -> list[tuple[str, Verdict]]:
+        """Everything the repository says about one packet from ``src`` (outside, or a pod when inside
+        the pod CIDR) to ``dst``:``port``/``protocol`` arriving through ``via``: one verdict per target
+        (backend pod, host, pod). Empty when ``dst`` is nothing the manifests know."""
+        ev = self.ev
+        mapped = ev.service_for(dst, port, protocol)
+        if mapped is not None:
+            svc, sp, how = mapped
+            client = self.source_peer(src)
+            return [(_backend_text(b), v) for b, v in ev.to_service(client, via, svc, sp, dst, how)]
+        if via is not None and any(IPAddress(str(ip)) == dst for ip in via.valid_expected_ips):
+            return [(f"host {via.node or via.name}", ev.to_host(self.source_peer(src), via, port, protocol))]
+        if dst in ev.facts.pod_cidrs and via is not None:
+            pkt = Packet(self.source_peer(src), self.pod_address(dst), port, protocol)
+            return [(f"pod {dst}", ev.forwarded(via, pkt))]
+        return []
+
+    def source_peer(self, src: IPAddress) -> Peer:
+        """A client: a pod on another node when ``src`` is in the pod CIDR, else an outside address."""
+        if src in self.ev.facts.pod_cidrs:
+            return Peer("pod", src, NO_ADDRESSES, (ANY_POD,), text=f"a pod on another node ({src})")
+        return self.ev.outside_peer(src)
+
+    @staticmethod
+    def pod_address(dst: IPAddress) -> Peer:
+        return Peer("pod", dst, NO_ADDRESSES, (ANY_POD,), text=f"pod {dst}")
+
+    def host_ingress(self, hep: HostEndpoint, src: IPAddress, port: int, protocol: int) -> Witness:
+        """An outside client to a process on the host behind ``hep`` (on its first expected IP)."""
+        verdict = self.ev.to_host(self.ev.outside_peer(src), hep, port, protocol)
+        dst = hep.valid_expected_ips[0] if hep.valid_expected_ips else None
+        return self._witness(verdict, src, dst, port, protocol, hep, "host", f"host {hep.node or hep.name}")
+
+    def host_egress(self, hep: HostEndpoint, dst: IPAddress, port: int, protocol: int) -> Witness:
+        """A process on the host behind ``hep`` to a remote address."""
+        verdict = self.ev.from_host(hep, self.ev.outside_peer(dst), port, protocol)
+        src = hep.valid_expected_ips[0] if hep.valid_expected_ips else f"host {hep.node or hep.name}"
+        return self._witness(
+            verdict, src, dst, port, protocol, hep, "host", f"host {hep.node or hep.name}", direction="egress"
+        )
+
+    def forward(self, hep: HostEndpoint, src: IPAddress, dst: IPAddress, port: int, protocol: int) -> Witness:
+        """Traffic from ``src`` forwarded through ``hep`` to the pod address ``dst`` (pod-to-pod across nodes)."""
+        verdict = self.ev.forwarded(hep, Packet(self.source_peer(src), self.pod_address(dst), port, protocol))
+        return self._witness(verdict, src, dst, port, protocol, hep, "forward", f"pod {dst}")
+
+    def pod_flow(
+        self, witness_of: Backend, src: Peer, port: int, protocol: int, verdict: Verdict, dst_text: str
+    ) -> Witness:
+        """A pod-side verdict (the last hop) as a witness of kind ``chain``."""
+        return Witness(
+            kind="chain",
+            allowed=verdict.allowed,
+            source=str(src),
+            destination=dst_text,
+            port=port,
+            protocol=protocol_name(protocol),
+            steps=steps_of(verdict),
+            mode="pod",
+            target=_backend_text(witness_of),
+        )
+
+    # --- does this rule ever decide --------------------------------------------------------------
+
+    def chain_decision(
+        self, policies: Sequence[Policy], direction: str, pkt: Packet, stage: str, endpoint: str
+    ) -> tuple[Verdict, Witness]:
+        """The verdict of one endpoint's policy chain on ``pkt`` (the flow an earlier rule decides)."""
+        result = self.ev.run_chain(policies, direction, pkt, stage, False)
+        verdict = Verdict(result.outcome == "allow", list(result.steps))
+        src = str(pkt.src.ip) if pkt.src.ip is not None else str(pkt.src)
+        dst = str(pkt.dst.ip) if pkt.dst.ip is not None else str(pkt.dst)
+        witness = Witness(
+            kind="chain",
+            allowed=verdict.allowed,
+            source=src,
+            destination=dst,
+            port=pkt.port,
+            protocol=protocol_name(pkt.protocol),
+            steps=steps_of(verdict),
+            direction=direction,
+            mode=stage,
+            target=endpoint,
+        )
+        return verdict, witness
+
+    # --- witnesses ---------------------------------------------------------------------------------
+
+    def _witness(
+        self,
+        verdict: Verdict,
+        src: IPAddress | str,
+        dst: IPAddress | None,
+        port: int,
+        protocol: int,
+        hep: HostEndpoint | None,
+        mode: str,
+        target: str,
+        direction: str = "ingress",
+    ) -> Witness:
+        return Witness(
+            kind="flow" if dst is not None else "chain",
+            allowed=verdict.allowed,
+            source=str(src),
+            destination=str(dst) if dst is not None else "(no expected IP)",
+            port=port,
+            protocol=protocol_name(protocol),
+            steps=steps_of(verdict),
+            via=hep.name if hep is not None else "",
+            direction=direction,
+            mode=mode,
+            target=target,
+            assumptions=self.assumptions(hep),
+        )
+
+    def assumptions(self, hep: HostEndpoint | None) -> tuple[str, ...]:
+        out = []
+        facts = self.ev.facts
+        for fact in (facts.pod, facts.advertisement):
+            if getattr(fact, "assumed", False) and getattr(fact, "note", ""):
+                out.append(fact.note)
+        if hep is not None and hep.auto:
+            out.append(f"automatic host endpoint {hep.name} (kube-controllers autoCreate)")
+        return tuple(out)
+
+    def host_endpoint(self, name: str) -> HostEndpoint | None:
+        return next((h for h in self.ev.host_endpoints if h.name == name), None)
+
+    def replay(self, witness: Witness) -> bool | None:
+        """Replay a flow witness through the evaluator: True when its verdict agrees with the claim,
+        False when it does not, None for chain witnesses (they carry their own decision)."""
+        if witness.kind != "flow":
+            return None
+        via = self.host_endpoint(witness.via) if witness.via else None
+        src = IPAddress(witness.source)
+        dst = IPAddress(witness.destination)
+        proto = PROTOCOL_NUMBERS[witness.protocol]
+        if witness.direction == "egress":
+            assert via is not None
+            return self.ev.from_host(via, self.ev.outside_peer(dst), witness.port, proto).allowed == witness.allowed
+        verdicts = self.flow(src, dst, witness.port, proto, via)
+        if not verdicts:
+            return False
+        mine = [v for target, v in verdicts if target == witness.target] or [v for _, v in verdicts]
+        return any(v.allowed == witness.allowed for v in mine)
+
+
+def _backend_text(backend: Backend) -> str:
+    if backend.workload is None:
+        return "backends not in the repository"
+    return f"{backend.workload.kind} {backend.workload.namespace}/{backend.workload.name}"
+
+
+def evaluator(ctx: object) -> Evaluator:
+    """The run's host-side evaluator (``ctx.packet.ev``)."""
+    return ctx.packet.ev  # type: ignore[attr-defined]
+
+
+def podside(ctx: object) -> PodSide:
+    """The run's pod-side analysis (``ctx.packet.pods``)."""
+    return ctx.packet.pods  # type: ignore[attr-defined]
+
+
+def rules_of(policy: Policy, direction: str) -> list[PolicyRule]:
+    return policy.ingress if direction == "ingress" else policy.egress
