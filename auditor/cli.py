@@ -106,9 +106,13 @@ def build_parser() -> argparse.ArgumentParser:
 def build_trace_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="audit trace", description="Explain how Calico and kube-proxy treat one flow from outside.")
     _common(parser)
-    parser.add_argument("--from", dest="source", required=True, metavar="IP|CIDR", help="client address or range")
+    parser.add_argument("--from", dest="source", default="", metavar="IP|CIDR", help="client address or range")
     parser.add_argument(
         "--to", dest="destination", required=True, metavar="IP:PORT/PROTO", help="destination, e.g. 10.96.20.15:443/TCP"
+    )
+    parser.add_argument("--via", default="", metavar="HOSTENDPOINT", help="only through this host endpoint")
+    parser.add_argument(
+        "--egress", action="store_true", help="trace traffic the host behind --via sends to --to (host egress)"
     )
     parser.add_argument("--format", choices=("console", "json"), default="console")
     parser.add_argument("-o", "--output", metavar="FILE")
@@ -355,13 +359,15 @@ def _trace(argv: list[str]) -> int:
     args = build_trace_parser().parse_args(argv)
     config = _configure(args)
     from auditor.loader import Limits
-    from auditor.run import audit
+    from auditor.run import load_model
     from auditor.trace import TraceError, render_trace, trace_flow
 
+    if not args.source and not args.egress:
+        raise UsageError("audit trace: --from IP|CIDR is required (or --egress --via HOSTENDPOINT)")
     limits = Limits(max_file_bytes=config.max_file_size, follow_symlinks_outside=args.follow_symlinks)
     try:
-        result = audit(args.paths or ["."], config, limits, stdin_name=args.stdin_filename or "-", debug=args.debug)
-        answer = trace_flow(result, args.source, args.destination)
+        _, model = load_model(args.paths or ["."], config, limits, stdin_name=args.stdin_filename or "-")
+        answer = trace_flow(model, config, args.source, args.destination, via=args.via, egress=args.egress)
     except FileNotFoundError as exc:
         raise UsageError(f"no such file or folder: {exc.args[0]}") from None
     except TraceError as exc:

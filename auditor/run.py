@@ -66,6 +66,19 @@ def enabled_rules(config: Config) -> tuple[Rule, ...]:
     return tuple(chosen)
 
 
+def load_model(
+    paths: Sequence[str],
+    config: Config,
+    limits: Limits | None = None,
+    stdin_name: str = "-",
+    pure: bool = False,
+) -> tuple[LoadResult, Model]:
+    """Load ``paths`` and build the model, running no rule (``audit trace``, the exposure map)."""
+    limits = limits or Limits(max_file_bytes=config.max_file_size)
+    loaded = load(paths, KNOWN_KINDS, exclude=config.exclude, limits=limits, stdin_name=stdin_name, pure=pure)
+    return loaded, build_model(loaded.resources, config.default_namespace)
+
+
 def audit(
     paths: Sequence[str],
     config: Config | None = None,

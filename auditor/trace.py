@@ -10,12 +10,11 @@ from typing import Any
 from netaddr import IPAddress, IPNetwork, IPSet
 
 from auditor.addrset import AddressSet
-from auditor.engine import Context
-from auditor.model import HostEndpoint
+from auditor.config import Config
+from auditor.model import HostEndpoint, Model
 from auditor.nets import describe
-from auditor.packet.questions import Evaluator, Packet, Peer, Step, Verdict, parse_flow_destination, representative
+from auditor.packet.questions import Packet, Questions, Step, Verdict, parse_flow_destination, representative
 from auditor.ports import protocol_name
-from auditor.run import AuditResult
 
 
 class TraceError(ValueError):
@@ -67,20 +66,41 @@ def _source_set(text: str) -> AddressSet:
     return AddressSet.of(network.version, [IPNetwork(str(network))])
 
 
-def trace_flow(result: AuditResult, source: str, destination: str) -> TraceAnswer:
+def trace_flow(
+    model: Model, config: Config, source: str, destination: str, via: str = "", egress: bool = False
+) -> TraceAnswer:
+    """What the packet path does to flows from ``source`` to ``destination``, per class of sources, host
+    endpoint and target. ``via`` restricts it to one host endpoint; ``egress`` traces traffic the host
+    behind ``via`` sends to ``destination`` (``source`` is then ignored)."""
     try:
         dst_ip, port, protocol = parse_flow_destination(destination)
     except ValueError as exc:
         raise TraceError(f"--to: {exc}") from None
+    q = Questions(model, config)
+    ev = q.ev
+    hep_via = None
+    if via:
+        hep_via = q.host_endpoint(via)
+        if hep_via is None:
+            known = ", ".join(sorted(h.name for h in ev.host_endpoints)[:5]) or "none in the repository"
+            raise TraceError(f"--via {via!r} is not a HostEndpoint of the audited manifests ({known})")
+    flow = f"{dst_ip}:{port}/{protocol_name(protocol)}"
+    if egress:
+        if hep_via is None:
+            raise TraceError("--egress needs --via HOSTENDPOINT (the host that sends the traffic)")
+        witness = q.host_egress(hep_via, dst_ip, port, protocol)
+        answer = TraceAnswer(f"host {hep_via.node or hep_via.name}", flow, "")
+        verdict = ev.from_host(hep_via, ev.outside_peer(dst_ip), port, protocol)
+        answer.paths.append(TracePath(IPSet([str(dst_ip)]), hep_via.name, flow, verdict))
+        answer.summary = f"{'allowed' if witness.allowed else 'denied'}: host egress to {flow}"
+        return answer
     sources = _source_set(source)
     if sources.version != dst_ip.version:
         raise TraceError("--from and --to must be the same IP family")
-    ctx = Context(load=result.load, model=result.model, config=result.config)
-    ev = Evaluator(ctx.model, ctx.config)
-    flow = f"{dst_ip}:{port}/{protocol_name(protocol)}"
     answer = TraceAnswer(source, flow, "")
     if not ev.host_endpoints:
         answer.notes.append("no HostEndpoint in the repository: Calico does not police traffic on the hosts")
+    groups = [hep_via] if hep_via is not None else ev.ingress_groups()
     mapped = ev.service_for(dst_ip, port, protocol)
     if mapped is not None:
         svc, sp, how = mapped
@@ -95,10 +115,9 @@ def trace_flow(result: AuditResult, source: str, destination: str) -> TraceAnswe
         else:
             mode = "local mode (externalTrafficPolicy: Local): the client address is kept"
         answer.notes.append(f"{flow} is the {how} of Service {svc.namespace}/{svc.name}, {mode}")
-        for hep in ev.ingress_groups():
+        for hep in groups:
             if address is not None:
-                classes = ev.reachability(address, sp, hep, within=sources)
-                for cls in classes:
+                for cls in ev.reachability(address, sp, hep, within=sources):
                     for backend, verdict in cls.results:
                         answer.paths.append(TracePath(cls.ips, _hep_name(hep), _backend(backend), verdict))
             else:  # a node port on a host address
@@ -107,25 +126,22 @@ def trace_flow(result: AuditResult, source: str, destination: str) -> TraceAnswe
                     answer.paths.append(TracePath(sources, _hep_name(hep), _backend(backend), verdict))
     else:
         hosts = [h for h in ev.host_endpoints if any(IPAddress(str(ip)) == dst_ip for ip in h.valid_expected_ips)]
+        if hep_via is not None:
+            hosts = [h for h in hosts if h is hep_via]
         if hosts:
-            for hep in hosts[:1]:
-                for cls in ev.source_classes(sources, ev.policies_for_hep(hep)):
-                    verdict = ev.to_host(ev.outside_peer(representative(cls)), hep, port, protocol)
-                    answer.paths.append(TracePath(cls, hep.name, f"host {hep.node}", verdict))
-            answer.notes.append(f"{dst_ip} is an expected IP of HostEndpoint {hosts[0].name}: traffic to the host")
+            hep = hosts[0]
+            for cls in ev.source_classes(sources, ev.policies_for_hep(hep)):
+                verdict = ev.to_host(ev.outside_peer(representative(cls)), hep, port, protocol)
+                answer.paths.append(TracePath(cls, hep.name, f"host {hep.node or hep.name}", verdict))
+            answer.notes.append(f"{dst_ip} is an expected IP of HostEndpoint {hep.name}: traffic to the host")
         elif dst_ip in ev.facts.pod_cidrs:
             pools = ev.facts.describe_pod_cidrs()
             answer.notes.append(f"{dst_ip} is inside the pod CIDR ({pools}): forwarded to a pod")
-            for hep in ev.ingress_groups():
+            for hep in groups:
                 if hep is None:
                     continue
                 for cls in ev.source_classes(sources, ev.policies_for_hep(hep)):
-                    pkt = Packet(
-                        ev.outside_peer(representative(cls)),
-                        Peer("pod", dst_ip, IPSet([str(dst_ip)]), text=str(dst_ip)),
-                        port,
-                        protocol,
-                    )
+                    pkt = Packet(q.source_peer(representative(cls)), q.pod_address(dst_ip), port, protocol)
                     answer.paths.append(TracePath(cls, hep.name, f"pod {dst_ip}", ev.forwarded(hep, pkt)))
         else:
             raise TraceError(

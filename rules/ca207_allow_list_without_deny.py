@@ -12,7 +12,7 @@ from auditor.engine import Context
 from auditor.findings import Issue, Related, Severity
 from auditor.model import PolicyRule
 from auditor.nets import describe
-from auditor.packet.questions import Evaluator, ServiceAddress, evaluator
+from auditor.packet.questions import Evaluator, ServiceAddress, Verdict
 from auditor.rules._fixtures import CLUSTER, PODS_ALLOW_NODES, SVC_A
 
 RULE = Rule(
@@ -118,21 +118,28 @@ def _allow_list_rules(ev: Evaluator, address: ServiceAddress) -> list[tuple[Poli
     return out
 
 
+def _past_allow_list(verdict: Verdict) -> bool:
+    return not verdict.admitted_before_dnat
+
+
 def check(ctx: Context) -> Iterator[Issue]:
-    ev = evaluator(ctx)
+    q = ctx.packet
+    ev = q.ev
     for address in ev.advertised_addresses():
         rules = _allow_list_rules(ev, address)
         if not rules:
             continue
         leaking = AddressSet(int(address.ip.version))
         example = ""
+        witness = None
         for port in address.service.ports:
             for hep in ev.ingress_groups():
-                for cls in ev.reachability(address, port, hep, remember=False):
+                for cls in q.who_reaches(address, port, hep, remember=False):
                     if cls.reaches_unlisted:
                         leaking |= cls.ips
                         example = example or f"{address.ip}:{port.port}/{port.protocol}"
-        if not leaking:
+                        witness = witness or q.service_flow(address, port, hep, cls.ips, True, _past_allow_list)
+        if not leaking or witness is None:
             continue
         rule, index = rules[0]
         allowed = describe(IPSet([r.value for r in rule.source.nets if r.value is not None])) or "the chosen sources"
@@ -148,4 +155,5 @@ def check(ctx: Context) -> Iterator[Issue]:
             related=(Related(address.ptr(), f"{address.how} of {address.service.display}"),),
             identity=rule.policy.identity,
             key=f"{rule.label}/{address.ip}",
+            witness=witness,
         )

@@ -101,6 +101,7 @@ class Step:
     text: str
     policy: Policy | None = None
     rule: PolicyRule | None = None
+    where: Pointer | None = None  # the HostEndpoint, Service or workload of a step no rule decides
 
     @property
     def at(self) -> Pointer | None:
@@ -108,7 +109,7 @@ class Step:
             return self.rule.ptr()
         if self.policy is not None:
             return self.policy.ptr("metadata", "name")
-        return None
+        return self.where
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"stage": self.stage, "outcome": self.outcome, "text": self.text}
@@ -121,6 +122,14 @@ class Step:
             span = at.doc.locate(at.path, at.on_key)
             out["location"] = f"{at.doc.file.path}:{span.line}:{span.column}"
         return out
+
+
+def _at(hep: HostEndpoint) -> Pointer:
+    return hep.ptr("metadata", "name")
+
+
+def _through(hep: HostEndpoint, verb: str) -> Step:
+    return Step("host endpoint", "info", f"{verb} through HostEndpoint {hep.name}", where=_at(hep))
 
 
 @dataclass
@@ -761,6 +770,7 @@ class Evaluator:
                     "host endpoint",
                     "info",
                     f"arrives through HostEndpoint {hep.name} (interface {hep.interface_name or 'by expectedIPs'})",
+                    where=_at(hep),
                 )
             )
             pre = self._pre_stages(hep, original, head)
@@ -782,6 +792,7 @@ class Evaluator:
                     "info",
                     f"kube-proxy: {how} {dst_ip}:{dport}/{sp.protocol} -> {target} "
                     f"port {port_text} (Service {svc.namespace}/{svc.name})",
+                    where=svc.ptr("metadata", "name"),
                 )
             )
             if backend.target_port is None and backend.workload is not None:
@@ -868,6 +879,7 @@ class Evaluator:
                         "allow",
                         f"no ingress policy selects {workload.kind} "
                         f"{workload.namespace}/{workload.name}: allowed by default",
+                        where=workload.ptr("metadata", "name"),
                     )
                 )
             return Verdict(True, steps)
@@ -877,7 +889,7 @@ class Evaluator:
         """Outside client -> a process on the host behind ``hep``."""
         host = self.host_peer(hep)
         pkt = Packet(client, host, port, protocol)
-        steps = [Step("host endpoint", "info", f"arrives through HostEndpoint {hep.name}")]
+        steps = [_through(hep, "arrives")]
         pre = self._pre_stages(hep, pkt, steps)
         if pre == "deny":
             return Verdict(False, steps)
@@ -889,7 +901,7 @@ class Evaluator:
     def from_host(self, hep: HostEndpoint, remote: Peer, port: int, protocol: int) -> Verdict:
         """A process on the host behind ``hep`` -> a remote address (host egress)."""
         pkt = Packet(self.host_peer(hep), remote, port, protocol)
-        steps = [Step("host endpoint", "info", f"leaves through HostEndpoint {hep.name}")]
+        steps = [_through(hep, "leaves")]
         untracked = self.untracked_for(hep)
         if untracked and not self._failsafe(pkt, inbound=False):
             result = self.run_chain(untracked, "egress", pkt, "untracked", False)
@@ -916,7 +928,7 @@ class Evaluator:
         if result.outcome in ("allow", "deny"):
             return Verdict(result.outcome == "allow", steps)
         if "projectcalico-default-allow" in hep.profiles:
-            steps.append(Step("profile", "allow", "profile projectcalico-default-allow allows"))
+            steps.append(Step("profile", "allow", "profile projectcalico-default-allow allows", where=_at(hep)))
             return Verdict(True, steps)
         steps.append(
             Step(
@@ -924,13 +936,14 @@ class Evaluator:
                 "deny",
                 f"no policy allows {direction} host traffic for HostEndpoint {hep.name}: "
                 "dropped once a HostEndpoint exists (no profile)",
+                where=_at(hep),
             )
         )
         return Verdict(False, steps)
 
     def forwarded(self, hep: HostEndpoint, pkt: Packet) -> Verdict:
         """Traffic forwarded through ``hep`` to ``pkt.dst`` (pod-to-pod across nodes, say)."""
-        steps: list[Step] = [Step("host endpoint", "info", f"arrives through HostEndpoint {hep.name}")]
+        steps: list[Step] = [_through(hep, "arrives")]
         pre = self._pre_stages(hep, pkt, steps)
         if pre in ("allow", "deny"):
             return Verdict(pre == "allow", steps)

@@ -17,7 +17,7 @@ evaluator's verdict and its steps, placed in the manifests, replayable with ``au
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import cached_property
 
 from netaddr import IPAddress, IPSet
@@ -93,6 +93,26 @@ __all__ = [
 ANY_POD = {NS_LABEL: "", ORCH_LABEL: "k8s"}
 
 
+# Addresses a reader recognises as "some client on the Internet" (RFC 5737 / RFC 3849 documentation ranges),
+# used as the witness client when the class holds one; every address of a class gets the same verdict.
+_SAMPLE_CLIENTS = tuple(IPAddress(a) for a in ("198.51.100.7", "203.0.113.7", "192.0.2.7", "2001:db8::7"))
+
+
+def sample_address(ips: AddressSet | IPSet | IPAddress) -> IPAddress:
+    """A readable member of ``ips`` to show as the witness source (all members are treated alike)."""
+    if isinstance(ips, IPAddress):
+        return ips
+    for candidate in _SAMPLE_CLIENTS:
+        if candidate in ips:
+            return candidate
+    first = representative(ips)
+    if int(first) % 256 == 0:
+        nxt = IPAddress(int(first) + 1, first.version)
+        if nxt in ips:
+            return nxt
+    return first
+
+
 def steps_of(verdict: Verdict) -> tuple[FlowStep, ...]:
     """The evaluator's steps as witness steps, each placed at the rule, policy, Service or host endpoint."""
     return tuple(FlowStep(s.stage, s.outcome, s.text, s.at) for s in verdict.steps)
@@ -132,18 +152,18 @@ class Questions:
         hep: HostEndpoint | None,
         sources: AddressSet | IPSet | IPAddress,
         allowed: bool,
-        backend_ok: object = None,
+        accept: Callable[[Verdict], bool] | None = None,
     ) -> Witness | None:
         """The witness that a source of ``sources`` is ``allowed`` (or not) to ``address``:``port`` through
         ``hep``: one concrete client, the backend whose verdict says so, and every step. None when the
         evaluator does not back the claim for that client."""
-        src = sources if isinstance(sources, IPAddress) else representative(sources)
+        src = sample_address(sources)
         client = self.ev.outside_peer(src)
         results = self.ev.to_service(client, hep, address.service, port, address.ip, address.how)
         for backend, verdict in results:
             if verdict.allowed != allowed:
                 continue
-            if callable(backend_ok) and not backend_ok(backend):
+            if accept is not None and not accept(verdict):
                 continue
             return self._witness(
                 verdict,

@@ -227,6 +227,14 @@ def finding_block(f: Finding, files: dict[str, SourceFile], width: int, suppress
     for loc, message in f.related:
         text = f"{message or loc.description} at {loc}"
         out += _labelled(pad, "= note: ", text, width, "bold")
+    if f.witness is not None:
+        w = f.witness
+        out += _labelled(pad, "= witness: ", f"{w.flow_text} via {w.via or '(no HostEndpoint)'}: {w.verdict_text}",
+                         width, "bold")
+        if w.command:
+            out += _labelled(pad, "= trace: ", w.command, width, "bold")
+        for assumption in w.assumptions:
+            out += _labelled(pad, "= assumed: ", assumption, width, "bold")
     if f.suppression is not None:
         s = f.suppression
         out += _labelled(pad, f"= suppressed ({s.source}): ", s.justification or "(no reason given)", width, "bold")

@@ -78,6 +78,8 @@ def finding(f: Finding) -> dict[str, Any]:
         "suppressed": None,
         "internal_error": f.internal_error,
     }
+    if f.witness is not None:
+        out["witness"] = f.witness.as_dict()
     if f.suppression is not None:
         s = f.suppression
         out["suppressed"] = {"kind": s.kind, "justification": s.justification, "source": s.source}

@@ -337,6 +337,8 @@ def _result(f: Finding, index: dict[str, int], files: dict[str, SourceFile]) -> 
                 entry["message"] = {"text": text}
             related.append(entry)
         out["relatedLocations"] = related
+    if f.witness is not None:
+        out["codeFlows"] = [_code_flow(f)]
     if f.suppression is not None:
         s = f.suppression
         out["suppressions"] = [
@@ -356,9 +358,47 @@ def _result(f: Finding, index: dict[str, int], files: dict[str, SourceFile]) -> 
         props["internalError"] = True
     if len(f.related) > MAX_RELATED:
         props["calicoAudit/relatedLocationsTotal"] = len(f.related)
+    if f.witness is not None:
+        props["witness"] = {k: v for k, v in f.witness.as_dict().items() if k != "steps"}
     if props:
         out["properties"] = props
     return out
+
+
+def _code_flow(f: Finding) -> dict[str, Any]:
+    """The witness flow as one thread flow: a location per step of the packet path (GitHub shows the path).
+
+    Steps without a place of their own (kube-proxy's DNAT, SNAT, default verdicts) are shown at the
+    finding's location, so every step has a physical location."""
+    w = f.witness
+    assert w is not None
+    locations = []
+    for step in w.steps:
+        loc = step.at if isinstance(step.at, Location) else f.location
+        locations.append(
+            {
+                "location": {
+                    "physicalLocation": _physical(loc, None, snippet=False),
+                    "message": {"text": f"[{step.stage}] {step.text}"},
+                },
+                "kinds": [_STEP_KINDS.get(step.outcome, "unknown")],
+                "importance": "essential" if step.outcome in ("allow", "deny") else "important",
+            }
+        )
+    text = f"{w.flow_text} via {w.via or '(no HostEndpoint)'}: {w.verdict_text}"
+    if w.command:
+        text += f" (replay: {w.command})"
+    return {"message": {"text": text}, "threadFlows": [{"locations": locations}]}
+
+
+_STEP_KINDS = {
+    "allow": "acquire",
+    "deny": "terminate",
+    "pass": "branch",
+    "no-match": "branch",
+    "skip": "branch",
+    "info": "enter",
+}
 
 
 def _physical(loc: Location, file: SourceFile | None, *, snippet: bool) -> dict[str, Any]:
