@@ -112,6 +112,9 @@ def build_trace_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--via", default="", metavar="HOSTENDPOINT", help="only through this host endpoint")
     parser.add_argument(
+        "--service", default="", metavar="NAMESPACE/NAME", help="the --to address is this Service's assigned cluster IP"
+    )
+    parser.add_argument(
         "--egress", action="store_true", help="trace traffic the host behind --via sends to --to (host egress)"
     )
     parser.add_argument("--format", choices=("console", "json"), default="console")
@@ -367,7 +370,9 @@ def _trace(argv: list[str]) -> int:
     limits = Limits(max_file_bytes=config.max_file_size, follow_symlinks_outside=args.follow_symlinks)
     try:
         _, model = load_model(args.paths or ["."], config, limits, stdin_name=args.stdin_filename or "-")
-        answer = trace_flow(model, config, args.source, args.destination, via=args.via, egress=args.egress)
+        answer = trace_flow(
+            model, config, args.source, args.destination, via=args.via, egress=args.egress, service=args.service
+        )
     except FileNotFoundError as exc:
         raise UsageError(f"no such file or folder: {exc.args[0]}") from None
     except TraceError as exc:

@@ -44,6 +44,8 @@ class Config:
     node_port_range: str = ""
     node_selector: str = ""
     advertised_cidrs: list[str] = field(default_factory=list)
+    host_endpoints: str = "assume"  # "assume": host policies imply host endpoints when none are declared
+    kube_proxy_mode: str = ""  # iptables | ipvs | nftables | ebpf; "" = iptables, assumed
     pre_commit_report: str = "changed"
     source: str = "defaults"  # where the configuration came from, for --show-config
 
@@ -67,6 +69,8 @@ class Config:
                 "node-port-range": self.node_port_range,
                 "node-selector": self.node_selector,
                 "advertised-cidrs": self.advertised_cidrs,
+                "host-endpoints": self.host_endpoints,
+                "kube-proxy-mode": self.kube_proxy_mode or "iptables",
             },
         }
 
@@ -88,6 +92,8 @@ _CLUSTER_KEYS = {
     "node-port-range": "node_port_range",
     "node-selector": "node_selector",
     "advertised-cidrs": "advertised_cidrs",
+    "host-endpoints": "host_endpoints",
+    "kube-proxy-mode": "kube_proxy_mode",
 }
 
 

@@ -8,6 +8,7 @@ the data); the engine stamps the rule ID, severity, file, line and column and pr
 from __future__ import annotations
 
 import enum
+import shlex
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -126,6 +127,7 @@ class Witness:
     direction: str = "ingress"  # "egress": sent by the host behind ``via``
     mode: str = ""  # "cluster", "local", "host", "forward", "pod"
     target: str = ""  # backend pod, host or endpoint the flow ends at
+    service: str = ""  # "namespace/name" when ``destination`` stands for that Service's auto-assigned cluster IP
     assumptions: tuple[str, ...] = ()
 
     @property
@@ -139,11 +141,14 @@ class Witness:
         if self.kind != "flow":
             return ""
         dst = f"[{self.destination}]" if ":" in self.destination else self.destination
-        cmd = f"audit trace --from {self.source} --to {dst}:{self.port}/{self.protocol}"
-        if self.via:
-            cmd += f" --via {self.via}"
         if self.direction == "egress":
-            cmd += " --egress"
+            cmd = f"audit trace --egress --to {dst}:{self.port}/{self.protocol}"
+        else:
+            cmd = f"audit trace --from {self.source} --to {dst}:{self.port}/{self.protocol}"
+        if self.service:
+            cmd += f" --service {shlex.quote(self.service)}"
+        if self.via:
+            cmd += f" --via {shlex.quote(self.via)}"
         return cmd
 
     @property
@@ -162,6 +167,7 @@ class Witness:
             "via": self.via,
             "mode": self.mode,
             "target": self.target,
+            "service": self.service,
             "assumptions": list(self.assumptions),
             "steps": [
                 {"stage": s.stage, "outcome": s.outcome, "text": s.text}

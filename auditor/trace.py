@@ -13,7 +13,15 @@ from auditor.addrset import AddressSet
 from auditor.config import Config
 from auditor.model import HostEndpoint, Model
 from auditor.nets import describe
-from auditor.packet.questions import Packet, Questions, Step, Verdict, parse_flow_destination, representative
+from auditor.packet.questions import (
+    Packet,
+    Questions,
+    ServiceAddress,
+    Step,
+    Verdict,
+    parse_flow_destination,
+    representative,
+)
 from auditor.ports import protocol_name
 
 
@@ -67,11 +75,18 @@ def _source_set(text: str) -> AddressSet:
 
 
 def trace_flow(
-    model: Model, config: Config, source: str, destination: str, via: str = "", egress: bool = False
+    model: Model,
+    config: Config,
+    source: str,
+    destination: str,
+    via: str = "",
+    egress: bool = False,
+    service: str = "",
 ) -> TraceAnswer:
     """What the packet path does to flows from ``source`` to ``destination``, per class of sources, host
     endpoint and target. ``via`` restricts it to one host endpoint; ``egress`` traces traffic the host
-    behind ``via`` sends to ``destination`` (``source`` is then ignored)."""
+    behind ``via`` sends to ``destination`` (``source`` is then ignored); ``service`` (``namespace/name``)
+    treats the destination address as the cluster IP Kubernetes assigns to that Service."""
     try:
         dst_ip, port, protocol = parse_flow_destination(destination)
     except ValueError as exc:
@@ -101,10 +116,18 @@ def trace_flow(
     if not ev.host_endpoints:
         answer.notes.append("no HostEndpoint in the repository: Calico does not police traffic on the hosts")
     groups = [hep_via] if hep_via is not None else ev.ingress_groups()
-    mapped = ev.service_for(dst_ip, port, protocol)
+    if service:
+        mapped = q.assigned(service, dst_ip, port, protocol)
+        if mapped is None:
+            raise TraceError(f"--service {service!r}: no such Service with port {port}/{protocol_name(protocol)}")
+        answer.notes.append(f"{dst_ip} stands for the cluster IP Kubernetes assigns to Service {service}")
+    else:
+        mapped = ev.service_for(dst_ip, port, protocol)
     if mapped is not None:
         svc, sp, how = mapped
         address = next((a for a in ev.service_addresses if a.service is svc and a.ip == dst_ip), None)
+        if address is None and service:
+            address = ServiceAddress(svc, dst_ip, how, ("spec", "clusterIP"), dst_ip in ev.facts.advertised)
         if address is not None and not address.advertised and ev.facts.advertisement_known:
             answer.notes.append(
                 f"{dst_ip} is not inside an advertised range ({ev.facts.advertisement.note}): outside clients "

@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from auditor.catalog import Example, Rule
 from auditor.engine import Context
 from auditor.findings import Issue, Related, Severity
-from auditor.packet.questions import evaluator
 from auditor.rules._fixtures import CLUSTER
 
 RULE = Rule(
@@ -155,7 +154,8 @@ spec:
 
 
 def check(ctx: Context) -> Iterator[Issue]:
-    ev = evaluator(ctx)
+    q = ctx.packet
+    ev = q.ev
     facts = ev.facts
     if not facts.advertised_cluster:
         return
@@ -182,18 +182,28 @@ def check(ctx: Context) -> Iterator[Issue]:
                 key=str(ref.value),
             )
         return
+    unnamed = ev.unnamed_cluster_ip
+    if unnamed is None:
+        return
     for service in ctx.model.services:
-        if not service.cluster_mode or service.cluster_ip_explicit or ev.unnamed_cluster_ip_closed(service):
+        if not service.cluster_mode or service.cluster_ip_explicit or not service.ports:
+            continue
+        # Where Kubernetes may put the address: an advertised cluster IP that no rule and no Service names.
+        # The claim is what the evaluator shows for an outside client there, pod policy included.
+        witness = q.unpinned_exposure(service, unnamed)
+        if witness is None:
             continue
         related = (Related(where.where, "cluster IPs advertised here"),) if where.where is not None else ()
         yield Issue(
             message=(
                 f"{service.display} gets an auto-assigned cluster IP, but cluster IPs are advertised over BGP "
-                f"({where.note}): no host-endpoint policy can name the IP, so outside clients reach it "
-                "unrestricted. Set `spec.clusterIP` to a fixed address in the advertised range and allow only "
-                "the intended clients with a preDNAT policy (guide cluster mode, step 1)"
+                f"({where.note}) and no policy can name an address it does not know: an outside client reaches "
+                f"it wherever the address lands (e.g. {witness.flow_text} is allowed). Set `spec.clusterIP` to a "
+                "fixed address in the advertised range and allow only the intended clients with a preDNAT policy "
+                "(guide cluster mode, step 1)"
             ),
             at=service.ptr("spec", "clusterIP"),
             related=related,
             identity=service.identity,
+            witness=witness,
         )

@@ -10,7 +10,7 @@ from auditor.engine import Context
 from auditor.findings import Issue, Related, Severity
 from auditor.model import HostEndpoint
 from auditor.nets import describe
-from auditor.packet.questions import Evaluator, ServiceAddress, evaluator
+from auditor.packet.questions import Evaluator, ServiceAddress
 from auditor.rules._fixtures import CLUSTER, SVC_A
 
 RULE = Rule(
@@ -145,7 +145,8 @@ def _open_through(ev: Evaluator, address: ServiceAddress, hep: HostEndpoint | No
 
 
 def check(ctx: Context) -> Iterator[Issue]:
-    ev = evaluator(ctx)
+    q = ctx.packet
+    ev = q.ev
     seen: set[int] = set()
     for address in ev.advertised_addresses():
         service = address.service
@@ -180,10 +181,16 @@ def check(ctx: Context) -> Iterator[Issue]:
                 "allow the intended clients with a preDNAT + applyOnForward GlobalNetworkPolicy on the host "
                 "endpoints and deny the rest of the advertised range with a preDNAT Deny"
             )
+        universe = ev.outside_universe(int(address.ip.version))
+        hep = via if via is not None else ev.ingress_groups()[0]
+        witness = next(
+            (w for port in service.ports if (w := q.service_flow(address, port, hep, reach or universe, True))), None
+        )
+        if witness is None:
+            continue  # the evaluator does not show the exposure
         seen.add(id(service))
         where = ev.facts.advertisement
         related = (Related(where.where, "advertised over BGP here"),) if where.where is not None else ()
-        universe = ev.outside_universe(int(address.ip.version))
         sources = "any outside address" if service.local_mode else describe(reach, universe=universe)
         if not service.local_mode and via is not None:
             sources += f" through HostEndpoint {via.name}"
@@ -195,4 +202,5 @@ def check(ctx: Context) -> Iterator[Issue]:
             at=address.ptr(),
             related=related,
             identity=service.identity,
+            witness=witness,
         )

@@ -9,9 +9,18 @@ from netaddr import IPSet
 from auditor.catalog import Example, Rule
 from auditor.engine import Context
 from auditor.findings import Issue, Related, Severity
-from auditor.model import NS_LABEL, ORCH_LABEL
 from auditor.nets import describe
-from auditor.packet.questions import TCP, UDP, Packet, Peer, Step, address_classes, evaluator
+from auditor.packet.questions import (
+    ANY_POD,
+    TCP,
+    UDP,
+    Packet,
+    Peer,
+    Step,
+    address_classes,
+    sample_address,
+    sample_pod,
+)
 from auditor.rules._fixtures import CLUSTER
 
 RULE = Rule(
@@ -123,10 +132,6 @@ spec:
     ),
 )
 
-# A pod on another node, as host-endpoint rules see it: some namespaced Kubernetes workload.
-_ANY_POD = {NS_LABEL: "", ORCH_LABEL: "k8s"}
-
-
 def _target(step: Step | None) -> object:
     if step is None:
         return None
@@ -139,41 +144,54 @@ def _target(step: Step | None) -> object:
 
 
 def check(ctx: Context) -> Iterator[Issue]:
-    ev = evaluator(ctx)
+    q = ctx.packet
+    ev = q.ev
     facts = ev.facts
     for group in ev.hep_groups:
         hep = group[0]
         policies = [p for p in ev.policies_for_hep(hep) if p.pre_dnat or p.do_not_track or p.apply_on_forward]
         if not policies:
             continue  # forwarded traffic is allowed when no such policy selects the host endpoint
+        routed, why = q.pod_traffic_through(hep)
+        if not routed:
+            continue  # pod traffic between nodes never meets this endpoint's forward policy
         cuts = ev.rule_nets(policies)
-        source = Peer("pod", None, facts.pod_cidrs, (_ANY_POD,), text="a pod on another node")
+        source = Peer("pod", None, facts.pod_cidrs, (ANY_POD,), text="a pod on another node")
         ports = ev.port_classes(policies)
         denied = IPSet()
+        witness = None
         decisive: Step | None = None
-        for cls in address_classes(facts.pod_cidrs, cuts):
-            dst = Peer("pod", None, cls, (_ANY_POD,), text=describe(cls))
+        for cls in address_classes(routed, cuts):
+            dst = Peer("pod", None, cls, (ANY_POD,), text=describe(cls))
             for protocol in (TCP, UDP):
-                verdicts = (ev.forwarded(hep, Packet(source, dst, port, protocol)) for port in ports)
-                failed = next((v for v in verdicts if not v.allowed), None)
-                if failed is not None:
+                verdicts = ((p, ev.forwarded(hep, Packet(source, dst, p, protocol))) for p in (8080, 443, 53, *ports))
+                port, failed = next(((p, v) for p, v in verdicts if not v.allowed), (None, None))
+                if port is None or failed is None:
+                    continue
+                # The claim, shown on one concrete packet between two pod addresses.
+                src_ip = sample_pod(routed, avoid=cls)
+                found = q.forward(hep, src_ip, sample_address(cls), port, protocol)
+                if not found.allowed:
                     denied |= cls.to_ipset()
+                    witness = witness or found
                     decisive = decisive or failed.decisive
-                    break
-        if not denied:
+                break
+        if not denied or witness is None:
             continue
         target = _target(decisive) or hep.ptr("metadata", "name")
         assumed = f"; assumed: {facts.pod.note}" if facts.pod.assumed else ""
         others = f" and {len(group) - 1} more with the same labels" if len(group) > 1 else ""
+        via = f"HostEndpoint {hep.name}{others}" if not hep.assumed else f"host endpoints ({hep.assumed})"
         yield Issue(
             message=(
-                f"forwarded traffic to {describe(denied)} (pod CIDR{assumed}) arriving through HostEndpoint "
-                f"{hep.name}{others} is dropped: {decisive.text if decisive else 'no rule allows it'}. Normal "
-                "pod-to-pod traffic between nodes dies. Allow traffic to every pod CIDR with a preDNAT + "
-                "applyOnForward rule ordered before any Deny (guide cluster mode, step 2)"
+                f"forwarded traffic to {describe(denied)} (pod CIDR{assumed}) arriving through {via} is dropped: "
+                f"{decisive.text if decisive else 'no rule allows it'}. Normal pod-to-pod traffic between nodes "
+                f"dies ({why}). Allow traffic to every pod CIDR with a preDNAT + applyOnForward rule ordered before "
+                "any Deny (guide cluster mode, step 2)"
             ),
             at=target,  # type: ignore[arg-type]
             related=(Related(hep.ptr("metadata", "name"), f"HostEndpoint {hep.name}"),),
             identity=f"HostEndpoint/{hep.name}",
-            severity=Severity.WARNING if facts.pod.assumed else None,
+            severity=Severity.WARNING if facts.pod.assumed or hep.assumed else None,
+            witness=witness,
         )

@@ -6,9 +6,9 @@ from collections.abc import Iterator
 
 from auditor.catalog import Example, Rule
 from auditor.engine import Context
-from auditor.findings import Issue, Related, Severity
+from auditor.findings import Issue, Related, Severity, Witness
 from auditor.model import HostEndpoint, Policy
-from auditor.packet.questions import TCP, UDP, Evaluator, Verdict, evaluator, representative
+from auditor.packet.questions import TCP, UDP, Evaluator, Questions, is_sample, sample_address
 from auditor.rules._fixtures import CLUSTER
 
 RULE = Rule(
@@ -87,32 +87,41 @@ spec:
 def _host_policed(ev: Evaluator, hep: HostEndpoint) -> list[Policy]:
     if hep.auto or "projectcalico-default-allow" in hep.profiles:
         return []
-    return ev.policies_for_hep(hep)
+    policies = ev.policies_for_hep(hep)
+    if hep.assumed and not any(not (p.pre_dnat or p.do_not_track) for p in policies):
+        # Assumed endpoints: only judge host traffic the repository manages (a normal policy selects them);
+        # their profiles and host policies may live elsewhere.
+        return []
+    return policies
 
 
-def _any_allowed(
-    ev: Evaluator, hep: HostEndpoint, policies: list[Policy], inbound: bool
-) -> tuple[bool, Verdict | None]:
+def _first_denial(q: Questions, hep: HostEndpoint, policies: list[Policy], inbound: bool) -> Witness | None:
+    """A host flow (to the host when ``inbound``, from it otherwise) that is dropped, or None when some
+    non-failsafe, non-NodePort flow is allowed."""
+    ev = q.ev
     failsafe = {
         (e.protocol, e.port) for e in (ev.facts.failsafe_in if inbound else ev.facts.failsafe_out) if e.net is None
     }
-    first: Verdict | None = None
-    ports = ev.port_classes(policies)
-    for cls in ev.source_classes(ev.outside_universe(4), policies):
-        peer = ev.outside_peer(representative(cls))
+    first: Witness | None = None
+    ports = [443, 80, 8080, *ev.port_classes(policies)]
+    classes = sorted(ev.source_classes(ev.outside_universe(4), policies), key=lambda c: not is_sample(c))
+    ask = q.host_ingress if inbound else q.host_egress
+    for cls in classes:
+        peer = sample_address(cls)
         for protocol, name in ((TCP, "TCP"), (UDP, "UDP")):
             for port in ports:
                 if (name, port) in failsafe or (inbound and port in ev.facts.node_ports):
                     continue
-                verdict = ev.to_host(peer, hep, port, protocol) if inbound else ev.from_host(hep, peer, port, protocol)
-                if verdict.allowed:
-                    return True, None
-                first = first or verdict
-    return False, first
+                witness = ask(hep, peer, port, protocol)
+                if witness.allowed:
+                    return None
+                first = first or witness
+    return first
 
 
 def check(ctx: Context) -> Iterator[Issue]:
-    ev = evaluator(ctx)
+    q = ctx.packet
+    ev = q.ev
     for group in ev.hep_groups:
         hep = group[0]
         policies = _host_policed(ev, hep)
@@ -120,28 +129,33 @@ def check(ctx: Context) -> Iterator[Issue]:
             continue  # no policy selects it: CA301's finding
         related = tuple(Related(p.ptr("metadata", "name"), f"selects {hep.name}") for p in policies[:3])
         others = f" (and {len(group) - 1} more HostEndpoints with the same labels)" if len(group) > 1 else ""
+        named = hep.interface_name not in ("*", "(node interface)")
+        through = f" through interface {hep.interface_name}" if named else ""
+        subject = f"host endpoints ({hep.assumed})" if hep.assumed else f"HostEndpoint {hep.name}{others}"
         for inbound, direction in ((True, "ingress"), (False, "egress")):
-            allowed, sample = _any_allowed(ev, hep, policies, inbound)
-            if allowed:
+            witness = _first_denial(q, hep, policies, inbound)
+            if witness is None:
                 continue
-            decisive = sample.decisive if sample else None
+            decisive = next((s for s in reversed(witness.steps) if s.outcome in ("allow", "deny")), None)
             shadow = ""
             if decisive is not None and decisive.stage in ("pre-DNAT", "untracked") and decisive.outcome == "deny":
                 shadow = f" A {decisive.stage} Deny decides first: {decisive.text}."
-            effect = (
-                "the kubelet, SSH-less admin tools and every host service but the failsafe ports are unreachable"
-                if inbound
-                else "host processes can only reach the failsafe ports (DNS, DHCP, BGP, etcd, API server): image "
-                "pulls, NTP and cloud API calls fail"
-            )
+            if inbound:
+                effect = f"host services (the kubelet, admin tools) are unreachable{through} but on the failsafe ports"
+            else:
+                effect = (
+                    f"host processes can only reach the failsafe ports (DNS, DHCP, BGP, etcd, API server){through}: "
+                    "image pulls, NTP and cloud API calls fail"
+                )
             yield Issue(
                 message=(
-                    f"HostEndpoint {hep.name}{others} is policed but nothing allows {direction} traffic to or from "
-                    f"the host itself beyond the failsafe ports: {effect}.{shadow} Add a normal GlobalNetworkPolicy "
-                    f"on the host endpoints that allows host {direction} (guide cluster mode, step 2)"
+                    f"{subject} is policed but nothing allows {direction} traffic to or from the host itself "
+                    f"beyond the failsafe ports: {effect}.{shadow} Add a normal GlobalNetworkPolicy on the host "
+                    f"endpoints that allows host {direction} (guide cluster mode, step 2)"
                 ),
-                at=hep.ptr("metadata", "name"),
+                at=hep.ptr("metadata", "name") if not hep.assumed else hep.ptr("spec", "selector"),
                 related=related,
                 identity=hep.identity,
                 key=direction,
+                witness=witness,
             )

@@ -6,9 +6,9 @@ from collections.abc import Iterator
 
 from auditor.catalog import Example, Rule
 from auditor.engine import Context
-from auditor.findings import Issue, Related, Severity
+from auditor.findings import Issue, Related, Severity, Witness
 from auditor.model import Policy, Service, Workload
-from auditor.packet.questions import NodeDenial, PodSide, Target, podside
+from auditor.packet.questions import NodeDenial, PodSide, Target
 from auditor.wording import ingress_ptr, names, who, workload_name
 
 CLUSTER = """\
@@ -29,6 +29,25 @@ spec:
   node: node1
   interfaceName: eth0
   expectedIPs: [10.0.0.11]
+---
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata:
+  name: allow-cluster-ips
+spec:
+  selector: k8s-role == 'node'
+  order: 100
+  preDNAT: true
+  applyOnForward: true
+  ingress:
+  - action: Allow
+    source:
+      nets: [50.60.0.0/16]
+    destination:
+      nets: [10.20.30.40/32]
+  - action: Deny
+    destination:
+      nets: [10.20.0.0/16]
 """
 
 SERVICE = """\
@@ -132,7 +151,7 @@ spec:
             expect=("policy.yaml:8:3",),
         ),
         Example(
-            title="no host endpoint in the repository and a Kubernetes policy that only admits pods",
+            title="a pinned, advertised cluster IP that no edge Allow names: nobody means to reach it from outside",
             files={
                 "svc.yaml": SERVICE,
                 "cluster.yaml": """\
@@ -158,7 +177,6 @@ spec:
     - podSelector: {}
 """,
             },
-            expect=("policy.yaml:9:3",),
         ),
         Example(
             title="the nodes are allowed: by host-endpoint selector, by nets, by ipBlock",
@@ -350,8 +368,9 @@ def _fix(policy: Policy, ps: PodSide) -> str:
 
 
 def check(ctx: Context) -> Iterator[Issue]:
-    ps: PodSide = podside(ctx)
-    found: dict[tuple[int, int], tuple[Service, Policy, list[tuple[Workload, Target, NodeDenial]]]] = {}
+    q = ctx.packet
+    ps: PodSide = q.pods
+    found: dict[tuple[int, int], tuple[Service, Policy, list[tuple[Workload, Target, NodeDenial, Witness]]]] = {}
     for svc in ctx.model.services:
         if not svc.cluster_mode or not ps.advertised(svc):
             continue
@@ -365,15 +384,20 @@ def check(ctx: Context) -> Iterator[Issue]:
                 denial = ps.nodes_denied(w, target)
                 if denial is None:
                     continue
+                # Intent: an edge Allow names the Service's address, and a client it lets through is
+                # dropped at the pod. Without one, nobody means to reach the Service from outside.
+                witness = q.denied_at_pod(svc, target.port, w, intended_only=True)
+                if witness is None:
+                    continue
                 policy = (ps.deciding_policy(denial.verdict) if denial.verdict else None) or policies[-1]
-                found.setdefault((id(policy), id(svc)), (svc, policy, []))[2].append((w, target, denial))
+                found.setdefault((id(policy), id(svc)), (svc, policy, []))[2].append((w, target, denial, witness))
     for svc, policy, entries in found.values():
-        w0, _, denial0 = entries[0]
+        w0, _, denial0, witness = entries[0]
         step = denial0.verdict.decisive if denial0.verdict else None
         at = step.rule.ptr() if step is not None and step.rule is not None else ingress_ptr(policy)
         how = step.text if step is not None else f"no rule of {who(policy)} admits them: end-of-tier drop"
-        ports = names(sorted({t.text for _, t, _ in entries}))
-        pods = names(sorted({workload_name(w) for w, _, _ in entries}))
+        ports = names(sorted({t.text for _, t, _, _ in entries}))
+        pods = names(sorted({workload_name(w) for w, *_ in entries}))
         hint = ""
         scoped = ps.scoped_host_rules(w0)
         if scoped and scoped[0].source.selector is not None:
@@ -403,4 +427,5 @@ def check(ctx: Context) -> Iterator[Issue]:
             related=tuple(related),
             identity=policy.identity,
             key=svc.identity,
+            witness=witness,
         )

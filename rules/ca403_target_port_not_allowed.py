@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 from auditor.catalog import Example, Rule
 from auditor.engine import Context
-from auditor.findings import Issue, Related, Severity
-from auditor.packet.questions import PodSide, PortMistake, podside
+from auditor.findings import Issue, Related, Severity, Witness
+from auditor.packet.questions import PodSide, PortMistake, Questions
 from auditor.wording import names, port_text, who, workload_name
 
 CLUSTER = """\
@@ -248,14 +248,27 @@ def _message(m: PortMistake) -> str:
     )
 
 
+def _witness(q: Questions, m: PortMistake) -> Witness | None:
+    """The flow the mistake breaks: from outside through the Service to the pod (dropped there), or, when
+    the Service is not reachable from outside, the pod's own verdict for the source the rule names."""
+    found = q.denied_at_pod(m.service, m.target.port, m.workload, intended_only=False)
+    if found is None and m.source is not None and m.target.number is not None:
+        found = q.pod_chain(m.workload, m.source, m.target.number, m.target.protocol, allowed=False)
+    return found
+
+
 def check(ctx: Context) -> Iterator[Issue]:
-    ps: PodSide = podside(ctx)
+    q = ctx.packet
+    ps: PodSide = q.pods
     chosen: dict[tuple[int, int], list[PortMistake]] = {}
     for m in ps.port_mistakes:
         chosen.setdefault((id(m.rule), id(m.ref)), []).append(m)
     for group in chosen.values():
         group.sort(key=lambda m: m.why != "service-port")
         m = group[0]
+        witness = next((w for g in group if (w := _witness(q, g)) is not None), None)
+        if witness is None:
+            continue  # the evaluator does not show the source dropped on the target port
         services = names(f"{g.service.namespace}/{g.service.name}" for g in group)
         yield Issue(
             message=_message(m) + (f" (Services: {services})" if len({id(g.service) for g in group}) > 1 else ""),
@@ -266,4 +279,5 @@ def check(ctx: Context) -> Iterator[Issue]:
             ),
             identity=m.rule.policy.identity,
             key=f"{m.rule.label}:{port_text(m.ref)}",
+            witness=witness,
         )

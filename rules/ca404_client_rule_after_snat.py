@@ -9,9 +9,9 @@ from netaddr import IPSet
 
 from auditor.catalog import Example, Rule
 from auditor.engine import Context
-from auditor.findings import Issue, Related, Severity
+from auditor.findings import Issue, Related, Severity, Witness
 from auditor.model import PolicyRule, Service, Workload
-from auditor.packet.questions import PodSide, entity_matches, podside
+from auditor.packet.questions import PodSide, Questions, Verdict, entity_matches
 from auditor.wording import names, who, workload_name
 
 # Addresses that are not globally routable: node addresses usually live here.
@@ -278,8 +278,30 @@ def _client_nets(rule: PolicyRule, ps: PodSide, in_cluster: IPSet) -> tuple[list
     return (clients, not known) if clients else None
 
 
+def _witness(q: Questions, rule: PolicyRule, refs: list[Any], services: list[Service], w: Workload) -> Witness | None:
+    """A Service flow from one of the clients the rule names: the rule is not what decides it at the pod."""
+    clients = IPSet([r.value for r in refs])
+    for svc in services:
+        for address in q.pods.advertised(svc):
+            for port in svc.ports:
+                for hep in q.ev.ingress_groups():
+                    for allowed in (False, True):
+                        found = q.service_flow(
+                            address, port, hep, clients, allowed, lambda v: _not_decided_by(v, rule), w
+                        )
+                        if found is not None:
+                            return found
+    return None
+
+
+def _not_decided_by(verdict: Verdict, rule: PolicyRule) -> bool:
+    step = verdict.decisive
+    return step is None or step.rule is not rule
+
+
 def check(ctx: Context) -> Iterator[Issue]:
-    ps: PodSide = podside(ctx)
+    q = ctx.packet
+    ps: PodSide = q.pods
     facts = ps.facts
     in_cluster = facts.pod_cidrs | facts.service_cidrs | facts.advertised
     found: dict[int, tuple[PolicyRule, list[Any], bool, list[Service], Workload]] = {}
@@ -308,6 +330,9 @@ def check(ctx: Context) -> Iterator[Issue]:
                         if svc not in entry[3]:
                             entry[3].append(svc)
     for rule, refs, assumed, services, w in found.values():
+        witness = _witness(q, rule, refs, services, w)
+        if witness is None:
+            continue
         svc = services[0]
         cidrs = names(str(r.value) for r in refs)
         note = (
@@ -331,4 +356,5 @@ def check(ctx: Context) -> Iterator[Issue]:
             + (Related(w.ptr_at(w.labels_path), workload_name(w)),),
             identity=rule.policy.identity,
             key=rule.label,
+            witness=witness,
         )

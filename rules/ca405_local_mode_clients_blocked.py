@@ -6,9 +6,9 @@ from collections.abc import Iterator
 
 from auditor.catalog import Example, Rule
 from auditor.engine import Context
-from auditor.findings import Issue, Related, Severity
+from auditor.findings import Issue, Related, Severity, Witness
 from auditor.model import Policy, Service, Workload
-from auditor.packet.questions import PodSide, Target, Verdict, podside
+from auditor.packet.questions import PodSide, Target, Verdict
 from auditor.wording import ingress_ptr, names, who, workload_name
 
 CLUSTER = """\
@@ -225,8 +225,9 @@ spec:
 
 
 def check(ctx: Context) -> Iterator[Issue]:
-    ps: PodSide = podside(ctx)
-    found: dict[tuple[int, int], tuple[Service, Policy, list[tuple[Workload, Target, Verdict, bool]]]] = {}
+    q = ctx.packet
+    ps: PodSide = q.pods
+    found: dict[tuple[int, int], tuple[Service, Policy, list[tuple[Workload, Target, Verdict, bool, Witness]]]] = {}
     for svc in ctx.model.services:
         if not svc.local_mode:
             continue
@@ -245,16 +246,20 @@ def check(ctx: Context) -> Iterator[Issue]:
                 verdicts = [ps.verdict(w, c, target.number, target.protocol) for c in clients]
                 if not verdicts or any(v.allowed for v in verdicts):
                     continue
+                witness = q.denied_at_pod(svc, target.port, w, intended_only=False)
+                if witness is None:
+                    continue  # no outside client gets that far (the edge stops them first)
                 nodes = any(ps.verdict(w, a.peer, target.number, target.protocol).allowed for a in ps.node_addrs)
                 policy = ps.deciding_policy(verdicts[0]) or policies[-1]
-                found.setdefault((id(policy), id(svc)), (svc, policy, []))[2].append((w, target, verdicts[0], nodes))
+                entry = (w, target, verdicts[0], nodes, witness)
+                found.setdefault((id(policy), id(svc)), (svc, policy, []))[2].append(entry)
     for svc, policy, entries in found.values():
-        w0, _, verdict, _ = entries[0]
-        nodes_only = any(n for *_, n in entries)
+        w0, _, verdict, _, witness = entries[0]
+        nodes_only = any(n for _, _, _, n, _ in entries)
         step = verdict.decisive
         at = step.rule.ptr() if step is not None and step.rule is not None else ingress_ptr(policy)
         how = step.text if step is not None else "end-of-tier drop"
-        ports = names(sorted({t.text for _, t, _, _ in entries}))
+        ports = names(sorted({t.text for _, t, *_ in entries}))
         pods = names(sorted({workload_name(w) for w, *_ in entries}))
         admits = "admits only the nodes, no outside client," if nodes_only else "admits no outside client"
         if step is not None and step.rule is not None and step.outcome == "deny":
@@ -283,4 +288,5 @@ def check(ctx: Context) -> Iterator[Issue]:
             ),
             identity=policy.identity,
             key=svc.identity,
+            witness=witness,
         )

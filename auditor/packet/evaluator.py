@@ -125,7 +125,19 @@ class Step:
 
 
 def _at(hep: HostEndpoint) -> Pointer:
+    if hep.assumed and "selector" in hep.raw.data.get("spec", {}):
+        return hep.ptr("spec", "selector")  # the host policy whose selector implies the endpoint
     return hep.ptr("metadata", "name")
+
+
+def _labels_satisfying(selector: Any) -> dict[str, str] | None:
+    """A label set the selector matches, built from the labels it requires (None when none is found)."""
+    required = selector.required_labels()
+    if required is None:
+        return None
+    labels = {key: (min(values) if values else "assumed") if values is not None else "assumed"
+              for key, values in required.items()}
+    return labels if selector.matches(labels) else None
 
 
 def _through(hep: HostEndpoint, verb: str) -> Step:
@@ -471,7 +483,55 @@ class Evaluator:
 
     @cached_property
     def host_endpoints(self) -> list[HostEndpoint]:
-        return self.model.all_host_endpoints
+        """The host endpoints of the repository (with kube-controllers' automatic ones), or, when it declares
+        none and says nothing about automatic ones, one assumed endpoint per host-policy selector."""
+        declared = self.model.all_host_endpoints
+        if declared or self.model.kube_controllers or self.config.host_endpoints != "assume":
+            return declared
+        return self.assumed_host_endpoints
+
+    @cached_property
+    def assumed_host_endpoints(self) -> list[HostEndpoint]:
+        """Host policies (preDNAT, doNotTrack, applyOnForward, or a plain GlobalNetworkPolicy with the same
+        selector) mean host endpoints exist that they select; the repository just does not hold them (they
+        come from node automation or another repository). One endpoint class per selector: the node's main
+        interface, labels that satisfy the selector, addresses unknown, no profile."""
+        flagged = [
+            p
+            for p in self.model.policies
+            if p.enforced and p.can_select_host_endpoints and (p.pre_dnat or p.do_not_track or p.apply_on_forward)
+        ]
+        chosen: dict[str, Policy] = {}
+        for policy in flagged:
+            if policy.effective_selector is not None:
+                chosen.setdefault(str(policy.effective_selector), policy)
+        out: list[HostEndpoint] = []
+        for policy in chosen.values():
+            labels = _labels_satisfying(policy.effective_selector)
+            if labels is None:
+                continue
+            shown = policy.selector.text if policy.selector is not None else "all()"
+            out.append(
+                HostEndpoint(
+                    raw=policy.raw,
+                    api_version="projectcalico.org/v3",
+                    kind="HostEndpoint",
+                    name=f"(assumed: {shown})",
+                    namespace=None,
+                    labels=labels,
+                    annotations={},
+                    node="",
+                    interface_name="(node interface)",
+                    expected_ips=(),
+                    profiles=(),
+                    named_ports=(),
+                    assumed=(
+                        f"host endpoints matching {shown} exist (selected by {policy.display}); none are declared "
+                        "in the repository"
+                    ),
+                )
+            )
+        return out
 
     @cached_property
     def host_policies(self) -> list[Policy]:
@@ -1071,7 +1131,7 @@ class Evaluator:
         return sorted(p for p in points if 1 <= p <= 65535)
 
     @cached_property
-    def _unnamed_cluster_ip(self) -> IPAddress | None:
+    def unnamed_cluster_ip(self) -> IPAddress | None:
         """An address of the advertised cluster range that no rule and no Service names: where an
         auto-assigned cluster IP lands, as far as policy can tell."""
         facts = self.facts
@@ -1092,42 +1152,6 @@ class Evaluator:
         if not candidates:
             return None
         return representative(max(candidates, key=lambda c: c.size))
-
-    def unnamed_cluster_ip_closed(self, service: Service) -> bool:
-        """True when no outside source reaches ``service``'s ports on an address of the advertised
-        cluster range that no rule names (where an auto-assigned cluster IP lands): a pre-DNAT or
-        untracked Deny covers it. Failsafe ports bypass those stages, so they are never closed."""
-        dst_ip = self._unnamed_cluster_ip
-        if dst_ip is None or not self.host_endpoints or not service.ports:
-            return False
-        dst = Peer("service", dst_ip, NO_ADDRESSES, text="an unnamed cluster IP")
-        for sp in service.ports:
-            protocol = PROTOCOL_NUMBERS.get(sp.protocol, TCP)
-            key = ("closed", sp.port, protocol)
-            closed = self._reach_cache.get(key)
-            if closed is None:
-                closed = self._closed(dst, sp.port or 0, protocol)
-                self._reach_cache[key] = closed
-            if not closed:
-                return False
-        return True
-
-    def _closed(self, dst: Peer, port: int, protocol: int) -> bool:
-        probe = Packet(Peer("outside", None, IPSet()), dst, port, protocol)
-        for hep in self.ingress_groups():
-            if hep is None:
-                return False
-            cuts, labels = self.source_cuts(self.untracked_for(hep), "ingress", probe)
-            more, tested = self.source_cuts(self.prednat_for(hep), "ingress", probe)
-            cuts, labels = cuts + more, labels or tested
-            if labels:
-                cuts += self.labelled_cuts
-            assert dst.ip is not None
-            for src in address_classes(self.outside_universe(int(dst.ip.version)), cuts):
-                client = self.outside_peer(representative(src))
-                if self._pre_stages(hep, Packet(client, dst, port, protocol), []) != "deny":
-                    return False
-        return True
 
     # --- services as seen from outside ---------------------------------------------------------
 

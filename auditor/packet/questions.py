@@ -18,6 +18,7 @@ evaluator's verdict and its steps, placed in the manifests, replayable with ``au
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from functools import cached_property
 
 from netaddr import IPAddress, IPSet
@@ -25,7 +26,17 @@ from netaddr import IPAddress, IPSet
 from auditor.addrset import AddressSet
 from auditor.config import Config
 from auditor.findings import FlowStep, Witness
-from auditor.model import NS_LABEL, ORCH_LABEL, HostEndpoint, Model, Policy, PolicyRule, Service, ServicePort
+from auditor.model import (
+    NS_LABEL,
+    ORCH_LABEL,
+    HostEndpoint,
+    Model,
+    Policy,
+    PolicyRule,
+    Service,
+    ServicePort,
+    Workload,
+)
 from auditor.packet.evaluator import (
     NO_ADDRESSES,
     TCP,
@@ -58,6 +69,7 @@ from auditor.packet.podside import (
 from auditor.ports import PROTOCOL_NUMBERS, protocol_name
 
 __all__ = [
+    "ANY_POD",
     "NO_ADDRESSES",
     "TCP",
     "UDP",
@@ -80,12 +92,15 @@ __all__ = [
     "entity_matches",
     "evaluator",
     "host_flags",
+    "is_sample",
     "names_host",
     "parse_flow_destination",
     "plain_selector",
     "podside",
     "representative",
     "rule_matches",
+    "sample_address",
+    "sample_pod",
     "why_no_hosts",
 ]
 
@@ -111,6 +126,24 @@ def sample_address(ips: AddressSet | IPSet | IPAddress) -> IPAddress:
         if nxt in ips:
             return nxt
     return first
+
+
+def is_sample(ips: AddressSet | IPSet) -> bool:
+    """``ips`` holds one of the readable witness clients."""
+    return any(candidate in ips for candidate in _SAMPLE_CLIENTS)
+
+
+def sample_pod(pods: IPSet, avoid: AddressSet | IPSet | None = None) -> IPAddress:
+    """A pod address as a witness source: inside the pod CIDR, outside ``avoid`` when it can be."""
+    fallback = None
+    for cidr in pods.iter_cidrs():
+        for offset in (cidr.size // 2 + 5, 5, 1):
+            if offset < cidr.size:
+                ip = IPAddress(int(cidr.first) + offset, cidr.version)
+                fallback = fallback or ip
+                if avoid is None or ip not in avoid:
+                    return ip
+    return fallback or representative(pods)
 
 
 def steps_of(verdict: Verdict) -> tuple[FlowStep, ...]:
@@ -153,6 +186,7 @@ class Questions:
         sources: AddressSet | IPSet | IPAddress,
         allowed: bool,
         accept: Callable[[Verdict], bool] | None = None,
+        workload: Workload | None = None,
     ) -> Witness | None:
         """The witness that a source of ``sources`` is ``allowed`` (or not) to ``address``:``port`` through
         ``hep``: one concrete client, the backend whose verdict says so, and every step. None when the
@@ -164,6 +198,8 @@ class Questions:
             if verdict.allowed != allowed:
                 continue
             if accept is not None and not accept(verdict):
+                continue
+            if workload is not None and backend.workload is not workload:
                 continue
             return self._witness(
                 verdict,
@@ -177,6 +213,76 @@ class Questions:
             )
         return None
 
+    def unpinned_exposure(self, service: Service, ip: IPAddress) -> Witness | None:
+        """A flow from outside that reaches ``service`` when Kubernetes assigns it the cluster IP ``ip``
+        (through any host endpoint, on any of its ports), or None when the packet path stops every one."""
+        address = ServiceAddress(service, ip, "cluster IP", ("spec", "clusterIP"), True)
+        for port in service.ports:
+            for hep in self.ev.ingress_groups():
+                for cls in self.ev.reachability(address, port, hep, remember=False):
+                    if cls.reaches:
+                        found = self.service_flow(address, port, hep, cls.ips, True)
+                        if found is not None:
+                            return replace(found, service=f"{service.namespace}/{service.name}")
+        return None
+
+    def edge_intends(self, address: ServiceAddress, hep: HostEndpoint | None) -> bool:
+        """An Allow of ``hep``'s untracked, pre-DNAT or forward policy names ``address`` among its
+        destinations: the address is meant to be reachable from outside through that host endpoint."""
+        if hep is None:
+            return False
+        mine = set(self.ev.policies_for_hep(hep))
+        return any(
+            rule.action == "Allow"
+            and policy in mine
+            and (policy.pre_dnat or policy.do_not_track or policy.apply_on_forward)
+            for policy, rule, _ in self.ev.host_rules_naming(address.ip)
+        )
+
+    def denied_at_pod(
+        self,
+        service: Service,
+        port: ServicePort,
+        workload: Workload,
+        intended_only: bool,
+        sources: AddressSet | None = None,
+    ) -> Witness | None:
+        """A flow from outside to one of ``service``'s advertised addresses that the host endpoints let
+        through, kube-proxy delivers to ``workload``, and the pod's ingress policy drops.
+
+        ``intended_only`` asks for an address some edge Allow names (the Service is meant to be reachable);
+        ``sources`` narrows the clients (the ones a pod rule names, say)."""
+        for address in self.pods.advertised(service):
+            for hep in self.ev.ingress_groups():
+                if intended_only and not self.edge_intends(address, hep):
+                    continue
+                for cls in self.ev.reachability(address, port, hep):
+                    ips = cls.ips if sources is None else cls.ips & sources
+                    if not ips:
+                        continue
+                    found = self.service_flow(address, port, hep, ips, False, _decided_at_pod, workload)
+                    if found is not None:
+                        return found
+        return None
+
+    def pod_chain(self, workload: Workload, source: Peer, port: int, protocol: int, allowed: bool) -> Witness | None:
+        """The pod's own ingress verdict for ``source`` on ``port`` (a witness of kind ``chain``: the last hop
+        of a flow, for claims about pod policy that need no outside route)."""
+        verdict = self.pods.verdict(workload, source, port, protocol)
+        if verdict.allowed != allowed:
+            return None
+        return Witness(
+            kind="chain",
+            allowed=verdict.allowed,
+            source=str(source),
+            destination=f"{workload.kind} {workload.namespace}/{workload.name}",
+            port=port,
+            protocol=protocol_name(protocol),
+            steps=steps_of(verdict),
+            mode="pod",
+            target=f"{workload.kind} {workload.namespace}/{workload.name}",
+        )
+
     @staticmethod
     def dport(address: ServiceAddress, port: ServicePort) -> int:
         return port.node_port if address.how == "node port" and port.node_port else (port.port or 0)
@@ -184,13 +290,13 @@ class Questions:
     # --- what does this flow do ------------------------------------------------------------------
 
     def flow(
-        self, src: IPAddress, dst: IPAddress, port: int, protocol: int, via: HostEndpoint | None
+        self, src: IPAddress, dst: IPAddress, port: int, protocol: int, via: HostEndpoint | None, service: str = ""
     ) -> list[tuple[str, Verdict]]:
         """Everything the repository says about one packet from ``src`` (outside, or a pod when inside
         the pod CIDR) to ``dst``:``port``/``protocol`` arriving through ``via``: one verdict per target
         (backend pod, host, pod). Empty when ``dst`` is nothing the manifests know."""
         ev = self.ev
-        mapped = ev.service_for(dst, port, protocol)
+        mapped = ev.service_for(dst, port, protocol) if not service else self.assigned(service, dst, port, protocol)
         if mapped is not None:
             svc, sp, how = mapped
             client = self.source_peer(src)
@@ -201,6 +307,18 @@ class Questions:
             pkt = Packet(self.source_peer(src), self.pod_address(dst), port, protocol)
             return [(f"pod {dst}", ev.forwarded(via, pkt))]
         return []
+
+    def assigned(
+        self, service: str, ip: IPAddress, port: int, protocol: int
+    ) -> tuple[Service, ServicePort, str] | None:
+        """``ip``:``port`` as the cluster IP Kubernetes assigns to Service ``namespace/name`` (not pinned)."""
+        namespace, _, name = service.rpartition("/")
+        for svc in self.model.services:
+            if svc.name == name and (svc.namespace or "") == namespace:
+                for sp in svc.ports:
+                    if sp.port == port and PROTOCOL_NUMBERS.get(sp.protocol, TCP) == protocol:
+                        return svc, sp, "cluster IP"
+        return None
 
     def source_peer(self, src: IPAddress) -> Peer:
         """A client: a pod on another node when ``src`` is in the pod CIDR, else an outside address."""
@@ -231,21 +349,45 @@ class Questions:
         verdict = self.ev.forwarded(hep, Packet(self.source_peer(src), self.pod_address(dst), port, protocol))
         return self._witness(verdict, src, dst, port, protocol, hep, "forward", f"pod {dst}")
 
-    def pod_flow(
-        self, witness_of: Backend, src: Peer, port: int, protocol: int, verdict: Verdict, dst_text: str
-    ) -> Witness:
-        """A pod-side verdict (the last hop) as a witness of kind ``chain``."""
-        return Witness(
-            kind="chain",
-            allowed=verdict.allowed,
-            source=str(src),
-            destination=dst_text,
-            port=port,
-            protocol=protocol_name(protocol),
-            steps=steps_of(verdict),
-            mode="pod",
-            target=_backend_text(witness_of),
-        )
+    # --- which traffic a host endpoint polices ---------------------------------------------------------
+
+    def pod_traffic_through(self, hep: HostEndpoint) -> tuple[IPSet, str]:
+        """The pod addresses whose traffic between nodes crosses ``hep``'s interface unencapsulated (so its
+        forward and pre-DNAT policy sees it), and the fact or assumption that says so.
+
+        Felix accepts IPIP and VXLAN packets from Calico hosts in the filter INPUT chain before host-endpoint
+        dispatch, and the inner packet arrives on ``tunl0`` / ``vxlan.calico`` (``felix/rules/static.go``):
+        a named host endpoint's forward policy never sees pod traffic of an always-encapsulated pool. An
+        all-interfaces (``*``) endpoint polices forwarded traffic of every interface, tunnels included."""
+        facts = self.ev.facts
+        name = hep.interface_name
+        if name == "*":
+            return facts.pod_cidrs, "an all-interfaces (`*`) host endpoint polices forwarded traffic of every interface"
+        if _is_overlay_interface(name):
+            return IPSet(), f"{name} is a tunnel/VPN interface, not the route to other nodes' pods"
+        where = "the node's main interface" if hep.assumed else f"interface {name}"
+        pools = [p for p in self.model.ip_pools if p.for_workloads and p.cidr is not None and p.cidr.value is not None]
+        if not pools:
+            return facts.pod_cidrs, (
+                f"assumed: pod traffic between nodes is routed unencapsulated through {where} (no IPPool in the "
+                "repository says whether it is IPIP/VXLAN-encapsulated)"
+            )
+        routed = [p for p in pools if p.encapsulation != "Always"]
+        cidrs = IPSet([p.cidr.value for p in routed if p.cidr is not None])
+        if not routed:
+            names = ", ".join(p.name for p in pools)
+            return cidrs, f"pod traffic between nodes is encapsulated (IPPool {names}): it never crosses {where} bare"
+        cross = [p.name for p in routed if p.encapsulation == "CrossSubnet"]
+        plain = [p.name for p in routed if p.encapsulation == "Never"]
+        parts = []
+        if plain:
+            parts.append(f"IPPool {', '.join(plain)} routes pod traffic unencapsulated through {where}")
+        if cross:
+            parts.append(
+                f"IPPool {', '.join(cross)} encapsulates only across subnets, so pods on nodes of one subnet talk "
+                f"unencapsulated through {where}"
+            )
+        return cidrs, "; ".join(parts)
 
     # --- does this rule ever decide --------------------------------------------------------------
 
@@ -325,11 +467,23 @@ class Questions:
         if witness.direction == "egress":
             assert via is not None
             return self.ev.from_host(via, self.ev.outside_peer(dst), witness.port, proto).allowed == witness.allowed
-        verdicts = self.flow(src, dst, witness.port, proto, via)
+        verdicts = self.flow(src, dst, witness.port, proto, via, service=witness.service)
         if not verdicts:
             return False
         mine = [v for target, v in verdicts if target == witness.target] or [v for _, v in verdicts]
         return any(v.allowed == witness.allowed for v in mine)
+
+
+_OVERLAY_PREFIXES = ("wg", "tun", "tap", "vpn", "tailscale", "zt", "ipsec", "gre", "vti", "lo", "docker", "virbr")
+
+
+def _is_overlay_interface(name: str) -> bool:
+    return name.lower().startswith(_OVERLAY_PREFIXES) and name.lower() not in ("", "*")
+
+
+def _decided_at_pod(verdict: Verdict) -> bool:
+    step = verdict.decisive
+    return step is not None and step.stage == "pod" and step.outcome == "deny"
 
 
 def _backend_text(backend: Backend) -> str:
