@@ -80,6 +80,10 @@ class ClusterFacts:
     failsafe_out: tuple[ProtoPort, ...] = DEFAULT_FAILSAFE_OUT
     failsafe: Fact = field(default_factory=lambda: Fact("default"))
     node_selector: sel.Selector | None = None
+    kube_proxy_mode: str = "iptables"
+    kube_proxy: Fact = field(
+        default_factory=lambda: Fact("default", None, "kube-proxy in iptables mode (set cluster.kube-proxy-mode)")
+    )
 
     @property
     def advertised(self) -> IPSet:
@@ -160,6 +164,11 @@ def cluster_facts(model: Model, config: Config) -> ClusterFacts:
         if felix.failsafe_outbound is not None:
             facts.failsafe_out = felix.failsafe_outbound
         facts.failsafe = Fact("repo", felix.ptr("spec"), "failsafe ports of FelixConfiguration default")
+    if config.kube_proxy_mode:
+        facts.kube_proxy_mode = config.kube_proxy_mode
+        facts.kube_proxy = Fact(
+            "config", None, f"kube-proxy in {config.kube_proxy_mode} mode (cluster.kube-proxy-mode)"
+        )
     if config.node_selector:
         try:
             facts.node_selector = sel.parse(config.node_selector)

@@ -167,6 +167,10 @@ class PortSet:
             out.append((start, MAX_PORT))
         return PortSet(out)
 
+    def first(self) -> int:
+        """The lowest port of a non-empty set."""
+        return self._ranges[0][0]
+
     def issuperset(self, other: PortSet) -> bool:
         return not (other - self)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from itertools import pairwise
 
 from netaddr import IPSet
 
@@ -21,6 +22,7 @@ from auditor.packet.questions import (
     sample_address,
     sample_pod,
 )
+from auditor.ports import ALL_PORTS, PortSet, protocol_name
 from auditor.rules._fixtures import CLUSTER
 
 RULE = Rule(
@@ -160,6 +162,7 @@ def check(ctx: Context) -> Iterator[Issue]:
         ports = ev.port_classes(policies)
         denied = IPSet()
         witness = None
+        which = ""
         decisive: Step | None = None
         for cls in address_classes(routed, cuts):
             dst = Peer("pod", None, cls, (ANY_POD,), text=describe(cls))
@@ -173,21 +176,36 @@ def check(ctx: Context) -> Iterator[Issue]:
                 found = q.forward(hep, src_ip, sample_address(cls), port, protocol)
                 if not found.allowed:
                     denied |= cls.to_ipset()
-                    witness = witness or found
-                    decisive = decisive or failed.decisive
+                    if witness is None:
+                        witness, decisive = found, failed.decisive
+                        bounds = [*ports, 65536]
+                        closed = PortSet(
+                            [
+                                (lo, hi - 1)
+                                for lo, hi in pairwise(bounds)
+                                if not ev.forwarded(hep, Packet(source, dst, lo, protocol)).allowed
+                            ]
+                        )
+                        which = "on every port" if closed == ALL_PORTS else f"to ports {closed}"
+                        which += f" ({protocol_name(protocol)})"
                 break
         if not denied or witness is None:
             continue
         target = _target(decisive) or hep.ptr("metadata", "name")
+        dies = (
+            "Normal pod-to-pod traffic between nodes dies"
+            if which.startswith("on every port")
+            else "Pod-to-pod traffic between nodes on those ports dies"
+        )
         assumed = f"; assumed: {facts.pod.note}" if facts.pod.assumed else ""
         others = f" and {len(group) - 1} more with the same labels" if len(group) > 1 else ""
         via = f"HostEndpoint {hep.name}{others}" if not hep.assumed else f"host endpoints ({hep.assumed})"
         yield Issue(
             message=(
-                f"forwarded traffic to {describe(denied)} (pod CIDR{assumed}) arriving through {via} is dropped: "
-                f"{decisive.text if decisive else 'no rule allows it'}. Normal pod-to-pod traffic between nodes "
-                f"dies ({why}). Allow traffic to every pod CIDR with a preDNAT + applyOnForward rule ordered before "
-                "any Deny (guide cluster mode, step 2)"
+                f"forwarded traffic to {describe(denied)} (pod CIDR{assumed}) {which} arriving through {via} is "
+                f"dropped: {decisive.text if decisive else 'no rule allows it'}. {dies} ({why}). Allow traffic to "
+                "every pod CIDR with a preDNAT + applyOnForward rule ordered before any Deny (guide cluster mode, "
+                "step 2)"
             ),
             at=target,  # type: ignore[arg-type]
             related=(Related(hep.ptr("metadata", "name"), f"HostEndpoint {hep.name}"),),

@@ -8,10 +8,10 @@ from netaddr import IPSet
 
 from auditor.catalog import Example, Rule
 from auditor.engine import Context
-from auditor.findings import Issue, Related, Severity
-from auditor.model import PolicyRule
-from auditor.packet.questions import Evaluator, evaluator
-from auditor.ports import ALL_PORTS, PortRange, PortSet
+from auditor.findings import Issue, Related, Severity, Witness
+from auditor.model import Policy, PolicyRule
+from auditor.packet.questions import TCP, Evaluator, Questions, ServiceAddress, Verdict, sample_address
+from auditor.ports import ALL_PORTS, PROTOCOL_NUMBERS, PortRange, PortSet
 from auditor.rules._fixtures import CLUSTER
 
 RULE = Rule(
@@ -117,13 +117,62 @@ def _opened(rule: PolicyRule) -> PortSet:
     return opened - excluded
 
 
+def _stage(policy: Policy) -> str:
+    if policy.do_not_track or policy.pre_dnat:
+        return "pre"
+    return "forward" if policy.apply_on_forward else "host"
+
+
+def _exposure(q: Questions, policy: Policy, rule: PolicyRule, gap: PortSet, protocol: int) -> Witness | None:
+    """A flow from outside to a node port that this rule lets in (the step that decides it is this rule)."""
+    ev = q.ev
+    heps = [h for h in ev.ingress_groups() if h is not None and policy in ev.policies_for_hep(h)]
+    client = sample_address(ev.outside_universe(4))
+    for svc in ev.model.services:
+        for sp in svc.ports:
+            if not sp.node_port or sp.node_port not in gap or PROTOCOL_NUMBERS.get(sp.protocol, TCP) != protocol:
+                continue
+            for hep in heps:
+                if not hep.valid_expected_ips:
+                    continue
+                address = ServiceAddress(svc, hep.valid_expected_ips[0], "node port", ("spec", "ports"), True)
+                found = q.service_flow(address, sp, hep, client, True, lambda v: _decided_by(v, rule))
+                if found is not None:
+                    return found
+    port = gap.first()
+    for hep in heps:
+        found = q.host_ingress(hep, client, port, protocol)
+        if found.allowed and any(s.at is not None and s.outcome == "allow" for s in found.steps):
+            verdict = ev.to_host(ev.outside_peer(client), hep, port, protocol)
+            if _decided_by(verdict, rule):
+                return found
+    return None
+
+
+def _decided_by(verdict: Verdict, rule: PolicyRule) -> bool:
+    return any(step.rule is rule and step.outcome == "allow" for step in verdict.steps)
+
+
+def _closed_before(q: Questions, policy: Policy, gap: PortSet, protocol: int) -> bool:
+    """A pre-DNAT or untracked Deny drops the node ports for outside sources before any host rule."""
+    ev = q.ev
+    client = ev.outside_peer(sample_address(ev.outside_universe(4)))
+    heps = [h for h in ev.ingress_groups() if h is not None and policy in ev.policies_for_hep(h)]
+    return bool(heps) and all(
+        ev.to_host(client, hep, gap.first(), protocol).decisive_stage in ("pre-DNAT", "untracked") for hep in heps
+    ) and all(not ev.to_host(client, hep, gap.first(), protocol).allowed for hep in heps)
+
+
 def check(ctx: Context) -> Iterator[Issue]:
-    ev = evaluator(ctx)
+    q = ctx.packet
+    ev = q.ev
     node_ports = ev.facts.node_ports
     fact = ev.facts.node_port
     origin = f"assumed: {fact.note}" if fact.assumed else fact.note
+    mode = ev.facts.kube_proxy_mode
+    mode_note = f" ({ev.facts.kube_proxy.note}{', assumed' if ev.facts.kube_proxy.assumed else ''})"
     for policy in ev.host_policies:
-        if policy.do_not_track or not ev.is_host_policy(policy):
+        if not ev.is_host_policy(policy):
             continue
         for rule in policy.ingress:
             if rule.action != "Allow" or (rule.protocol is not None and rule.protocol.value not in (6, 17, 132)):
@@ -136,6 +185,7 @@ def check(ctx: Context) -> Iterator[Issue]:
                 continue  # nothing of the range, or a deliberate allow of chosen nodePorts
             partial = bool(rule.destination.not_ports) or bool(rule.destination.ports)
             proto = rule.protocol.raw if rule.protocol is not None else "every protocol"
+            protocol = rule.protocol.value if rule.protocol is not None else TCP
             what = f"still opens {gap} of" if partial else "does not exclude"
             where = (
                 rule.ptr("destination", "notPorts", 0)
@@ -144,15 +194,46 @@ def check(ctx: Context) -> Iterator[Issue]:
                 if rule.destination.ports
                 else rule.ptr()
             )
+            stage = _stage(policy)
+            sees = stage == "pre" or (stage == "forward" and mode == "ipvs")
+            witness = _exposure(q, policy, rule, gap, protocol) if sees else None
+            if witness is not None:
+                how = (
+                    "pre-DNAT policy sees the node port before kube-proxy's DNAT, and its Allow skips the rest of "
+                    "host policy"
+                    if stage == "pre"
+                    else "with kube-proxy in IPVS mode Felix sends NodePort traffic to a host address down the "
+                    "forward path, where this applyOnForward rule admits it"
+                )
+                yield Issue(
+                    message=(
+                        f"{policy.display} {rule.label} allows traffic to the hosts ({proto}) from any source but "
+                        f"{what} the nodePort range {node_ports} ({origin}): {how}, so NodePort Services are "
+                        f"reachable from everywhere (e.g. {witness.flow_text}). Add `notPorts: [\"{node_ports}\"]` "
+                        "to the rule's destination (guide cluster mode, step 2)"
+                    ),
+                    at=where,
+                    related=(Related(policy.ptr("metadata", "name"), "host policy"),),
+                    identity=policy.identity,
+                    key=rule.label,
+                    witness=witness,
+                )
+                continue
+            if sees or _closed_before(q, policy, gap, protocol):
+                continue  # the rule would see node ports, but something else decides them first
             yield Issue(
                 message=(
                     f"{policy.display} {rule.label} allows traffic to the hosts ({proto}) but {what} the nodePort "
-                    f"range {node_ports} ({origin}): NodePort Services become reachable around the preDNAT "
-                    f"allow-list. Add `notPorts: [\"{node_ports}\"]` to the rule's destination "
-                    "(guide cluster mode, step 2)"
+                    f"range {node_ports} ({origin}). Good practice only: kube-proxy in {mode} mode{mode_note} DNATs "
+                    "NodePort traffic before this "
+                    + ("host" if stage == "host" else "forward")
+                    + " policy sees it, so the rule does not open them today; with kube-proxy in IPVS mode an "
+                    f"applyOnForward rule would. Add `notPorts: [\"{node_ports}\"]` as the guide does (cluster "
+                    "mode, step 2)"
                 ),
                 at=where,
                 related=(Related(policy.ptr("metadata", "name"), "host policy"),),
                 identity=policy.identity,
                 key=rule.label,
+                severity=Severity.NOTE,
             )

@@ -155,6 +155,11 @@ class Verdict:
         return any(s.stage in ("pre-DNAT", "untracked") and s.outcome == "allow" for s in self.steps)
 
     @property
+    def decisive_stage(self) -> str:
+        step = self.decisive
+        return step.stage if step is not None else ""
+
+    @property
     def decisive(self) -> Step | None:
         """The step that decided the verdict (the last allow/deny)."""
         for step in reversed(self.steps):
@@ -836,7 +841,7 @@ class Evaluator:
             pre = self._pre_stages(hep, original, head)
             if pre == "deny":
                 return [(b, Verdict(False, list(head))) for b in self.backends(svc, sp)]
-        local = (svc.local_mode and how != "cluster IP") or (svc.local_mode and how == "cluster IP")
+        local = svc.local_mode
         out: list[tuple[Backend, Verdict]] = []
         for backend in self.backends(svc, sp):
             steps = list(head)
@@ -875,7 +880,15 @@ class Evaluator:
             if hep is not None and pre != "allow":
                 fwd = self.forward_for(hep)
                 if fwd:
-                    result = self.run_chain(fwd, "ingress", forwarded, "forward", True)
+                    seen = forwarded
+                    if how == "node port" and self.facts.kube_proxy_mode == "ipvs":
+                        # IPVS: Felix sends NodePort traffic to a host address down the forward path while it
+                        # is still addressed to the node (StaticFilterInputForwardCheckChain).
+                        seen = Packet(client, self.host_peer(hep), dport, protocol)
+                        steps.append(
+                            Step("forward", "info", "kube-proxy IPVS: forward policy sees the node port before DNAT")
+                        )
+                    result = self.run_chain(fwd, "ingress", seen, "forward", True)
                     steps.extend(result.steps)
                     if result.outcome == "deny":
                         out.append((backend, Verdict(False, steps)))
