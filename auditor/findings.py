@@ -155,6 +155,14 @@ class Witness:
     def verdict_text(self) -> str:
         return "ALLOWED" if self.allowed else "DENIED"
 
+    @property
+    def summary(self) -> str:
+        """One line: the flow, where it is decided, and the verdict."""
+        if self.kind == "flow":
+            return f"{self.flow_text} via {self.via or '(no HostEndpoint)'}: {self.verdict_text}"
+        where = f"{self.direction} of {self.target}" if self.target else self.direction
+        return f"{self.flow_text} ({where}, {self.mode} stage): {self.verdict_text}"
+
     def as_dict(self) -> dict[str, object]:
         out: dict[str, object] = {
             "kind": self.kind,

@@ -1,4 +1,4 @@
-"""CA208 shadowed-rule: a rule that can never match, because earlier rules decide all its traffic."""
+"""CA208 shadowed-rule: a rule that never decides, because earlier rules decide all its traffic."""
 
 from __future__ import annotations
 
@@ -9,15 +9,15 @@ from netaddr import IPSet
 
 from auditor.catalog import Example, Rule
 from auditor.engine import Context
-from auditor.findings import Issue, Related, Severity
+from auditor.findings import Issue, Related, Severity, Witness
 from auditor.model import EntityRule, Policy, PolicyRule
-from auditor.packet.questions import Evaluator, evaluator
+from auditor.packet.questions import Evaluator, Questions
 from auditor.ports import ALL_PORTS, PortRange, PortSet
 
 RULE = Rule(
     id="CA208",
     name="shadowed-rule",
-    title="A rule that can never match: earlier rules decide all of its traffic, or its direction is not in types",
+    title="A rule that never decides: earlier rules decide all of its traffic, or its direction is not in types",
     severity=Severity.WARNING,
     rationale=(
         "Calico evaluates tiers by order, policies by `order` (missing = last) then name, and rules in list "
@@ -266,10 +266,48 @@ def _shadowing(chain: list[Policy], direction: str, budget: list[int] | None = N
     return out
 
 
+def _witness(
+    q: Questions, chain: list[Policy], direction: str, rule: PolicyRule, prior: PolicyRule
+) -> Witness | None:
+    """A packet that ``rule`` matches, run through the chain: the earlier rule decides it."""
+    pkt = q.packet_matching(rule, direction)
+    if pkt is None:
+        return None
+    hosts = any(p.can_select_host_endpoints and q.ev.heps_of(p) for p in chain)
+    endpoint = f"endpoints selected by {rule.policy.display}"
+    verdict, witness = q.chain_decision(chain, direction, pkt, _stage(rule.policy, hosts), endpoint)
+    step = verdict.decisive
+    if step is None or step.rule is not prior:
+        return None
+    return witness
+
+
+def _stage(policy: Policy, hosts: bool) -> str:
+    if policy.do_not_track:
+        return "untracked"
+    if policy.pre_dnat:
+        return "pre-DNAT"
+    return "host" if hosts else "pod"
+
+
+def _selects_all_of(prior: Policy, policy: Policy) -> bool:
+    """``prior`` applies to every endpoint ``policy`` applies to, in the repository or not (same stage)."""
+    if prior is policy:
+        return True
+    if (prior.pre_dnat, prior.do_not_track) != (policy.pre_dnat, policy.do_not_track):
+        return False
+    mine, theirs = prior.effective_selector, policy.effective_selector
+    if mine is None or theirs is None:
+        return False
+    return str(mine) == str(theirs) or (mine.is_all() and prior.is_global)
+
+
 def check(ctx: Context) -> Iterator[Issue]:
-    ev = evaluator(ctx)
+    q = ctx.packet
+    ev = q.ev
     verdicts: dict[int, list[PolicyRule | None]] = {}
     rules: dict[int, PolicyRule] = {}
+    first_chain: dict[int, tuple[list[Policy], str]] = {}
     _NETS.clear()
     for chain, direction in _chains(ev):
         budget = [MAX_PAIRS]
@@ -283,25 +321,38 @@ def check(ctx: Context) -> Iterator[Issue]:
             for rule in policy.ingress if direction == "ingress" else policy.egress:
                 rules[id(rule)] = rule
                 verdicts.setdefault(id(rule), []).append(shadowed.get(id(rule)))
+                first_chain.setdefault(id(rule), (chain, direction))
     for key, found in verdicts.items():
         if not found or any(f is None for f in found):
             continue
         rule, prior = rules[key], found[0]
         assert prior is not None
+        if not all(f is not None and _selects_all_of(f.policy, rule.policy) for f in found):
+            continue  # shadowed only for the endpoints the repository holds; others may still meet this rule
+        chain, direction = first_chain[key]
+        witness = _witness(q, chain, direction, rule, prior)
+        if witness is None:
+            continue  # no packet of the rule's shows the earlier rule deciding it
         span = prior.ptr().doc.locate(prior.ptr().path)
         where = f"{prior.policy.file}:{span.line}"
         same = prior.policy is rule.policy
+        outcome = (
+            "already allows it, so this rule never changes the outcome"
+            if prior.action == rule.action
+            else f"decides it first ({prior.action})"
+        )
         yield Issue(
             message=(
-                f"{rule.policy.display} {rule.label} ({rule.action}) can never match: "
+                f"{rule.policy.display} {rule.label} ({rule.action}) never decides: "
                 f"{'its earlier rule' if same else prior.policy.display} {prior.label} ({prior.action}, {where}) "
-                "matches all of its traffic first. Reorder the rules (or policy `order`), narrow the earlier rule, "
-                "or remove this one"
+                f"matches all of its traffic and {outcome}. Reorder the rules (or policy `order`), narrow the "
+                "earlier rule, or remove this one"
             ),
             at=rule.ptr(),
             related=(Related(prior.ptr(), f"decides first: {prior.action}"),),
             identity=rule.policy.identity,
             key=rule.label,
+            witness=witness,
         )
     for policy in ctx.model.policies:
         if not policy.types_explicit:

@@ -130,7 +130,7 @@ def _at(hep: HostEndpoint) -> Pointer:
     return hep.ptr("metadata", "name")
 
 
-def _labels_satisfying(selector: Any) -> dict[str, str] | None:
+def labels_satisfying(selector: Any) -> dict[str, str] | None:
     """A label set the selector matches, built from the labels it requires (None when none is found)."""
     required = selector.required_labels()
     if required is None:
@@ -512,7 +512,7 @@ class Evaluator:
                 chosen.setdefault(str(policy.effective_selector), policy)
         out: list[HostEndpoint] = []
         for policy in chosen.values():
-            labels = _labels_satisfying(policy.effective_selector)
+            labels = labels_satisfying(policy.effective_selector)
             if labels is None:
                 continue
             shown = policy.selector.text if policy.selector is not None else "all()"

@@ -17,7 +17,7 @@ evaluator's verdict and its steps, placed in the manifests, replayable with ``au
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from functools import cached_property
 
@@ -29,6 +29,7 @@ from auditor.findings import FlowStep, Witness
 from auditor.model import (
     NS_LABEL,
     ORCH_LABEL,
+    EntityRule,
     HostEndpoint,
     Model,
     Policy,
@@ -38,6 +39,7 @@ from auditor.model import (
     Workload,
 )
 from auditor.packet.evaluator import (
+    EPHEMERAL_PORT,
     NO_ADDRESSES,
     TCP,
     UDP,
@@ -51,6 +53,7 @@ from auditor.packet.evaluator import (
     Verdict,
     address_classes,
     entity_matches,
+    labels_satisfying,
     parse_flow_destination,
     representative,
     rule_matches,
@@ -413,6 +416,40 @@ class Questions:
         )
         return verdict, witness
 
+    def packet_matching(self, rule: PolicyRule, direction: str) -> Packet | None:
+        """A concrete packet ``rule`` matches (None when one cannot be built: named ports, services)."""
+        protocol = rule.protocol.value if rule.protocol is not None and isinstance(rule.protocol.value, int) else TCP
+        if rule.not_protocol is not None and rule.not_protocol.value == protocol:
+            protocol = UDP if protocol != UDP else TCP
+        src = self._peer_matching(rule.source, "source")
+        dst = self._peer_matching(rule.destination, "destination")
+        if src is None or dst is None:
+            return None
+        port = _port_matching(rule.destination)
+        sport = _port_matching(rule.source, default=EPHEMERAL_PORT)
+        if port is None or sport is None:
+            return None
+        pkt = Packet(src, dst, port, protocol, sport)
+        return pkt if rule_matches(rule, pkt, self.model) else None
+
+    def _peer_matching(self, entity: EntityRule, side: str) -> Peer | None:
+        if entity.services:
+            return None
+        nets = [n for n in entity.valid_nets] if entity.nets else []
+        excluded = IPSet([r.value for r in entity.not_nets if r.value is not None])
+        pool = IPSet(nets) if nets else IPSet(["0.0.0.0/0"])
+        pool -= excluded
+        if not pool:
+            return None
+        ip = sample_address(pool)
+        labels: tuple[Mapping[str, str], ...] = ()
+        if entity.effective_selector is not None:
+            found = labels_satisfying(entity.effective_selector)
+            if found is None:
+                return None
+            labels = (found,)
+        return Peer("outside", ip, NO_ADDRESSES, labels, text=f"{ip}")
+
     # --- witnesses ---------------------------------------------------------------------------------
 
     def _witness(
@@ -479,6 +516,20 @@ _OVERLAY_PREFIXES = ("wg", "tun", "tap", "vpn", "tailscale", "zt", "ipsec", "gre
 
 def _is_overlay_interface(name: str) -> bool:
     return name.lower().startswith(_OVERLAY_PREFIXES) and name.lower() not in ("", "*")
+
+
+def _port_matching(entity: EntityRule, default: int = 443) -> int | None:
+    """A port the entity's ``ports``/``notPorts`` admit (None when only named ports are listed)."""
+    from auditor.ports import PortRange, PortSet
+
+    ranges = [r.value for r in entity.ports if isinstance(r.value, PortRange)]
+    if entity.ports and not ranges:
+        return None
+    allowed = PortSet.of(*ranges) if ranges else PortSet([(1, 65535)])
+    allowed -= PortSet.of(*[r.value for r in entity.not_ports if isinstance(r.value, PortRange)])
+    if not allowed:
+        return None
+    return default if default in allowed else allowed.first()
 
 
 def _decided_at_pod(verdict: Verdict) -> bool:

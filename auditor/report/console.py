@@ -229,8 +229,7 @@ def finding_block(f: Finding, files: dict[str, SourceFile], width: int, suppress
         out += _labelled(pad, "= note: ", text, width, "bold")
     if f.witness is not None:
         w = f.witness
-        out += _labelled(pad, "= witness: ", f"{w.flow_text} via {w.via or '(no HostEndpoint)'}: {w.verdict_text}",
-                         width, "bold")
+        out += _labelled(pad, "= witness: ", w.summary, width, "bold")
         if w.command:
             out += _labelled(pad, "= trace: ", w.command, width, "bold")
         for assumption in w.assumptions:

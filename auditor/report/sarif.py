@@ -385,7 +385,7 @@ def _code_flow(f: Finding) -> dict[str, Any]:
                 "importance": "essential" if step.outcome in ("allow", "deny") else "important",
             }
         )
-    text = f"{w.flow_text} via {w.via or '(no HostEndpoint)'}: {w.verdict_text}"
+    text = w.summary
     if w.command:
         text += f" (replay: {w.command})"
     return {"message": {"text": text}, "threadFlows": [{"locations": locations}]}
