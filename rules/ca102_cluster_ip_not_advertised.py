@@ -95,6 +95,7 @@ def check(ctx: Context) -> Iterator[Issue]:
     ranges = {
         "cluster IP": (facts.advertised_cluster, "serviceClusterIPs"),
         "external IP": (facts.advertised_external, "serviceExternalIPs"),
+        "load-balancer IP": (facts.advertised_lb, "serviceLoadBalancerIPs"),
     }
     where = facts.advertisement.where
     related = (Related(where, "the advertised ranges"),) if where is not None else ()

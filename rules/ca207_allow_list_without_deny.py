@@ -10,9 +10,10 @@ from auditor.addrset import AddressSet
 from auditor.catalog import Example, Rule
 from auditor.engine import Context
 from auditor.findings import Issue, Related, Severity
-from auditor.model import PolicyRule
+from auditor.model import HostEndpoint, PolicyRule
 from auditor.nets import describe
-from auditor.packet.questions import Evaluator, ServiceAddress, Verdict
+from auditor.packet.questions import TCP, Evaluator, Questions, ServiceAddress, Verdict, sample_address
+from auditor.ports import PortRange, protocol_name
 from auditor.rules._fixtures import CLUSTER, PODS_ALLOW_NODES, SVC_A
 
 RULE = Rule(
@@ -118,6 +119,64 @@ def _allow_list_rules(ev: Evaluator, address: ServiceAddress) -> list[tuple[Poli
     return out
 
 
+def _host_allow_lists(ev: Evaluator) -> Iterator[tuple[PolicyRule, HostEndpoint]]:
+    """Allow rules of host policy that admit chosen sources (valid nets) to ports of the host itself."""
+    for group in ev.hep_groups:
+        hep = group[0]
+        if not hep.valid_expected_ips:
+            continue
+        for policy in ev.policies_for_hep(hep):
+            for rule in policy.ingress:
+                src, dst = rule.source, rule.destination
+                if rule.action != "Allow" or not src.nets or len(src.valid_nets) != len(src.nets):
+                    continue
+                if not dst.ports or dst.nets or dst.effective_selector is not None or rule.protocol is None:
+                    continue
+                yield rule, hep
+
+
+def _decided_by_default(verdict: Verdict) -> bool:
+    """Allowed by no rule of anyone's: a profile, a failsafe port or the absence of policy."""
+    step = verdict.decisive
+    return verdict.allowed and step is not None and step.rule is None
+
+
+def _host_findings(q: Questions) -> Iterator[Issue]:
+    ev = q.ev
+    seen: set[int] = set()
+    for rule, hep in _host_allow_lists(ev):
+        if id(rule) in seen:
+            continue
+        listed = IPSet(rule.source.valid_nets)
+        others = ev.outside_universe(4) - AddressSet.of(4, rule.source.valid_nets)
+        port = next((r.value.lo for r in rule.destination.ports if isinstance(r.value, PortRange)), None)
+        if port is None or not others:
+            continue
+        protocol = rule.protocol.value if rule.protocol is not None else TCP
+        client = sample_address(others)
+        verdict = ev.to_host(ev.outside_peer(client), hep, port, protocol)
+        if not _decided_by_default(verdict):
+            continue
+        seen.add(id(rule))
+        witness = q.host_ingress(hep, client, port, protocol)
+        step = verdict.decisive
+        assert step is not None
+        yield Issue(
+            message=(
+                f"{rule.policy.display} {rule.label} means to admit only {describe(listed)} to port {port}/"
+                f"{protocol_name(protocol)} of the hosts, but every other source gets in too: {step.text} "
+                f"(e.g. {witness.flow_text} through HostEndpoint {hep.name}). An allow-list restricts only when "
+                "something after it denies: add a Deny for that port after the allow, or remove the default "
+                "that admits it"
+            ),
+            at=rule.ptr("source", "nets", 0),
+            related=(Related(hep.ptr("metadata", "name"), f"HostEndpoint {hep.name}"),),
+            identity=rule.policy.identity,
+            key=f"{rule.label}/host",
+            witness=witness,
+        )
+
+
 def _past_allow_list(verdict: Verdict) -> bool:
     return not verdict.admitted_before_dnat
 
@@ -125,6 +184,7 @@ def _past_allow_list(verdict: Verdict) -> bool:
 def check(ctx: Context) -> Iterator[Issue]:
     q = ctx.packet
     ev = q.ev
+    yield from _host_findings(q)
     for address in ev.advertised_addresses():
         rules = _allow_list_rules(ev, address)
         if not rules:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from auditor.catalog import Example, Rule
 from auditor.engine import Context
 from auditor.findings import Issue, Pointer, Related, Severity
-from auditor.model import HostEndpoint, Policy
+from auditor.model import AUTO_HEP_LABEL, HostEndpoint, Model, Policy
 from auditor.packet.questions import PodSide, host_flags, plain_selector, podside, why_no_hosts
 from auditor.wording import names, selector_ptr, who
 
@@ -195,6 +195,22 @@ def _describe(hep: HostEndpoint) -> str:
     return f"{hep.name} {{{labels}}}"
 
 
+def _auto_disabled(model: Model, policy: Policy) -> str:
+    """The policy selects only kube-controllers' automatic host endpoints (their ``created-by`` label), the
+    repository holds no HostEndpoint of its own, and its KubeControllersConfiguration does not create them."""
+    if model.all_host_endpoints or not model.kube_controllers or model.auto_host_endpoints_enabled:
+        return ""
+    selector = policy.effective_selector
+    required = selector.required_labels() if selector is not None else None
+    if not required or AUTO_HEP_LABEL not in required:
+        return ""
+    config = model.kube_controllers[0]
+    return (
+        f"it selects only automatic host endpoints (label {AUTO_HEP_LABEL}), and KubeControllersConfiguration "
+        f"{config.name} does not enable `hostEndpoint.autoCreate`, so there are none"
+    )
+
+
 def check(ctx: Context) -> Iterator[Issue]:
     model = ctx.model
     ps = podside(ctx)
@@ -216,8 +232,11 @@ def check(ctx: Context) -> Iterator[Issue]:
             intent = "its rules name host endpoints as the policy's own side"
         else:
             continue
+        auto_off = _auto_disabled(model, policy)
         if blocked:
             why = blocked
+        elif auto_off:
+            why = auto_off
         elif not known or model.host_endpoints_matching(policy.effective_selector):
             continue
         else:

@@ -476,17 +476,21 @@ class Questions:
             direction=direction,
             mode=mode,
             target=target,
-            assumptions=self.assumptions(hep),
+            assumptions=self.assumptions(hep, mode),
         )
 
-    def assumptions(self, hep: HostEndpoint | None) -> tuple[str, ...]:
+    def assumptions(self, hep: HostEndpoint | None, mode: str) -> tuple[str, ...]:
+        """What the verdict rests on that the repository does not say (the findings quote it)."""
         out = []
         facts = self.ev.facts
-        for fact in (facts.pod, facts.advertisement):
-            if getattr(fact, "assumed", False) and getattr(fact, "note", ""):
+        relevant = [facts.advertisement] if mode in ("cluster", "local") else []
+        if mode in ("cluster", "local", "forward"):
+            relevant.append(facts.pod)
+        for fact in relevant:
+            if fact.assumed and fact.note:
                 out.append(fact.note)
-        if hep is not None and hep.auto:
-            out.append(f"automatic host endpoint {hep.name} (kube-controllers autoCreate)")
+        if hep is not None and hep.assumed:
+            out.append(hep.assumed)
         return tuple(out)
 
     def host_endpoint(self, name: str) -> HostEndpoint | None:
