@@ -142,8 +142,9 @@ def _folder(resource: Resource) -> tuple[str, ...]:
 
 
 def _split(group: list[Resource]) -> tuple[str, tuple[str, ...]] | None:
-    """The ``clusters`` glob (and shared folders) that puts each definition of one ``default``
-    singleton in a cluster of its own, or None when they are not in sibling folders."""
+    """The ``clusters`` glob (and shared folders) that puts the definitions of one ``default``
+    singleton in sibling folders, one cluster each, or None when they are not in sibling folders.
+    Two definitions in one of those folders stay a duplicate within that cluster."""
     folders = [_folder(r) for r in group]
     shared = {f[: f.index(part) + 1] for f in folders for part in f if part in SHARED_FOLDERS}
     rest = [f for f in folders if not any(part in SHARED_FOLDERS for part in f)]
@@ -155,8 +156,8 @@ def _split(group: list[Resource]) -> tuple[str, tuple[str, ...]] | None:
             break
         common += (parts[0],)
     tops = [f[len(common)] if len(f) > len(common) else None for f in rest]
-    if None in tops or len(set(tops)) != len(tops) or any(p.startswith("/") or p == ".." for p in common):
-        return None  # a definition directly in the common folder, or two in one cluster folder
+    if None in tops:
+        return None  # a definition directly in the common folder: one tree, a real duplicate
     glob = "/".join((*common, "*"))
     return glob, tuple(sorted("/".join((*f, "**")) for f in shared))
 
@@ -183,7 +184,10 @@ def several_clusters(model: Model) -> SeveralClusters | None:
 
 def _several_clusters_issue(found: SeveralClusters) -> Issue:
     first = found.evidence[0]
-    where = " and ".join(sorted({"/".join(_folder(r)) for r in first}))
+    folders = sorted({"/".join(_folder(r)) for r in first})
+    where = " and ".join(folders)
+    if len(folders) > 3:
+        where = f"{', '.join(folders[:2])} and {len(folders) - 2} more folders"
     also = [g[0].kind for g in found.evidence[1:]]
     others = f" ({', '.join(also)} default too)" if also else ""
     message = (
