@@ -79,16 +79,34 @@ def enabled_rules(config: Config) -> tuple[Rule, ...]:
     return tuple(chosen)
 
 
+class ClusterError(ValueError):
+    """No one cluster to use: several are configured and none is named, or the name is unknown."""
+
+
 def load_model(
     paths: Sequence[str],
     config: Config,
     limits: Limits | None = None,
     stdin_name: str = "-",
     pure: bool = False,
+    cluster: str | None = None,
 ) -> tuple[LoadResult, Model]:
-    """Load ``paths`` and build the model, running no rule (``audit trace``, the exposure map)."""
+    """Load ``paths`` and build the model, running no rule (``audit trace``, the exposure map).
+
+    With ``clusters`` configured the model is one cluster's (shared files included): ``cluster``
+    names it, and must when there are several (:class:`ClusterError` otherwise).
+    """
     limits = limits or Limits(max_file_bytes=config.max_file_size)
     loaded = load(paths, KNOWN_KINDS, exclude=config.exclude, limits=limits, stdin_name=stdin_name, pure=pure)
+    if config.clusters or cluster is not None:
+        parts = dict(split_clusters(loaded, config))
+        names = [name for name in parts if name]
+        if cluster is None and len(names) > 1:
+            raise ClusterError(f"which cluster? pass --cluster NAME; clusters: {', '.join(names)}")
+        if cluster is not None and cluster not in names:
+            known = ", ".join(names) if config.clusters else "none (clusters is not configured)"
+            raise ClusterError(f"no cluster named {cluster!r}; clusters: {known}")
+        loaded = parts[cluster if cluster is not None else next(iter(parts))]
     return loaded, build_model(loaded.resources, config.default_namespace)
 
 

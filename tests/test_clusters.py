@@ -381,3 +381,19 @@ def test_the_corpus_with_one_cluster_per_project_gives_exactly_the_per_project_f
     assert len(notes) == 1 and '`clusters = ["*"]`' in notes[0].message
     duplicates = [f for f in merged.findings if f.rule_id == "CA006" and f.severity != Severity.NOTE]
     assert len(duplicates) == counts["CA006"]  # only the duplicates inside one project remain
+
+
+def test_trace_runs_inside_one_cluster(tmp_path: Path) -> None:
+    make_repo(tmp_path, "clusters/a", "clusters/b")
+    (tmp_path / "pyproject.toml").write_text('[tool.calico-audit]\nclusters = ["clusters/*"]\n', encoding="utf-8")
+    edit(tmp_path / "clusters/b/services.yaml", SVC_B_IP, "clusterIP: 10.20.99.41")
+    flow = ["trace", "--from", "70.80.90.1", "--to", "10.20.99.41:8080/TCP", "--format", "json"]
+    ambiguous = cli(tmp_path, *flow)
+    assert ambiguous.returncode == 2 and "pass --cluster NAME; clusters: clusters/a, clusters/b" in ambiguous.stderr
+    in_b = cli(tmp_path, *flow, "--cluster", "clusters/b")
+    in_a = cli(tmp_path, *flow, "--cluster", "clusters/a")
+    assert in_b.returncode == 0, in_b.stderr
+    assert "Service shop/svc-b" in in_b.stdout  # b's svc-b has that address; a's has another
+    assert in_a.returncode == 2 and "10.20.99.41:8080/TCP is not a Service address" in in_a.stderr
+    unknown = cli(tmp_path, *flow, "--cluster", "clusters/c")
+    assert unknown.returncode == 2 and "no cluster named 'clusters/c'" in unknown.stderr
