@@ -117,6 +117,7 @@ def build_trace_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--egress", action="store_true", help="trace traffic the host behind --via sends to --to (host egress)"
     )
+    parser.add_argument("--cluster", metavar="NAME", help="with clusters configured: the cluster to trace in")
     parser.add_argument("--format", choices=("console", "json"), default="console")
     parser.add_argument("-o", "--output", metavar="FILE")
     parser.add_argument("--color", choices=("auto", "always", "never"), default="auto")
@@ -362,20 +363,22 @@ def _trace(argv: list[str]) -> int:
     args = build_trace_parser().parse_args(argv)
     config = _configure(args)
     from auditor.loader import Limits
-    from auditor.run import load_model
+    from auditor.run import ClusterError, load_model
     from auditor.trace import TraceError, render_trace, trace_flow
 
     if not args.source and not args.egress:
         raise UsageError("audit trace: --from IP|CIDR is required (or --egress --via HOSTENDPOINT)")
     limits = Limits(max_file_bytes=config.max_file_size, follow_symlinks_outside=args.follow_symlinks)
     try:
-        _, model = load_model(args.paths or ["."], config, limits, stdin_name=args.stdin_filename or "-")
+        _, model = load_model(
+            args.paths or ["."], config, limits, stdin_name=args.stdin_filename or "-", cluster=args.cluster
+        )
         answer = trace_flow(
             model, config, args.source, args.destination, via=args.via, egress=args.egress, service=args.service
         )
     except FileNotFoundError as exc:
         raise UsageError(f"no such file or folder: {exc.args[0]}") from None
-    except TraceError as exc:
+    except (TraceError, ClusterError) as exc:
         raise UsageError(str(exc)) from None
     color = _use_color(args.color, sys.stdout) if not args.output else False
     _emit(render_trace(answer, args.format, color=color), args.output)

@@ -36,6 +36,9 @@ class Config:
     include: list[str] = field(default_factory=list)
     exclude: list[str] = field(default_factory=list)
     per_path_ignores: dict[str, list[str]] = field(default_factory=dict)
+    # Several clusters in one repository: folders audited each on its own, and files shared by all.
+    clusters: list[str] = field(default_factory=list)
+    shared: list[str] = field(default_factory=list)
     default_namespace: str = "default"
     max_file_size: int = 20 * 1024 * 1024
     # Cluster facts, used when the repository does not declare them.
@@ -60,6 +63,8 @@ class Config:
             "include": self.include,
             "exclude": self.exclude,
             "per-path-ignores": self.per_path_ignores,
+            "clusters": self.clusters,
+            "shared": self.shared,
             "default-namespace": self.default_namespace,
             "max-file-size": self.max_file_size,
             "pre-commit": {"report": self.pre_commit_report},
@@ -85,6 +90,8 @@ _LIST_KEYS = {
     "extend-select": "extend_select",
     "include": "include",
     "exclude": "exclude",
+    "clusters": "clusters",
+    "shared": "shared",
 }
 _CLUSTER_KEYS = {
     "pod-cidrs": "pod_cidrs",

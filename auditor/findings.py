@@ -231,6 +231,10 @@ class Finding:
     internal_error: bool = False
     extra: dict[str, object] = field(default_factory=dict)
     witness: Witness | None = None  # steps placed (``FlowStep.at`` is a Location)
+    # The cluster the finding is about, when ``clusters`` is configured ("" otherwise); a finding on
+    # a shared file that holds alike in several clusters is reported once and ``clusters`` names them all.
+    cluster: str = ""
+    clusters: tuple[str, ...] = ()
 
     def sort_key(self) -> tuple[str, int, int, str, str]:
         s = self.location.span

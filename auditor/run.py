@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fnmatch
+import hashlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -26,6 +28,16 @@ class Stats:
 
 
 @dataclass
+class ClusterRun:
+    """One cluster's part of a run: its files (shared ones included), model and rule context."""
+
+    name: str
+    load: LoadResult
+    model: Model
+    context: Context
+
+
+@dataclass
 class AuditResult:
     findings: list[Finding]
     rules: tuple[Rule, ...]  # the enabled rules
@@ -34,7 +46,8 @@ class AuditResult:
     config: Config
     stats: Stats
     notes: list[str] = field(default_factory=list)
-    context: Context | None = None  # the rules' shared context (the evaluator, once built)
+    context: Context | None = None  # the rules' shared context (the evaluator, once built); the first cluster's
+    clusters: list[ClusterRun] = field(default_factory=list)  # one per cluster ("" when none is configured)
 
     @property
     def files(self) -> dict[str, SourceFile]:
@@ -66,17 +79,145 @@ def enabled_rules(config: Config) -> tuple[Rule, ...]:
     return tuple(chosen)
 
 
+class ClusterError(ValueError):
+    """No one cluster to use: several are configured and none is named, or the name is unknown."""
+
+
 def load_model(
     paths: Sequence[str],
     config: Config,
     limits: Limits | None = None,
     stdin_name: str = "-",
     pure: bool = False,
+    cluster: str | None = None,
 ) -> tuple[LoadResult, Model]:
-    """Load ``paths`` and build the model, running no rule (``audit trace``, the exposure map)."""
+    """Load ``paths`` and build the model, running no rule (``audit trace``, the exposure map).
+
+    With ``clusters`` configured the model is one cluster's (shared files included): ``cluster``
+    names it, and must when there are several (:class:`ClusterError` otherwise).
+    """
     limits = limits or Limits(max_file_bytes=config.max_file_size)
     loaded = load(paths, KNOWN_KINDS, exclude=config.exclude, limits=limits, stdin_name=stdin_name, pure=pure)
+    if config.clusters or cluster is not None:
+        parts = dict(split_clusters(loaded, config))
+        names = [name for name in parts if name]
+        if cluster is None and len(names) > 1:
+            raise ClusterError(f"which cluster? pass --cluster NAME; clusters: {', '.join(names)}")
+        if cluster is not None and cluster not in names:
+            known = ", ".join(names) if config.clusters else "none (clusters is not configured)"
+            raise ClusterError(f"no cluster named {cluster!r}; clusters: {known}")
+        loaded = parts[cluster if cluster is not None else next(iter(parts))]
     return loaded, build_model(loaded.resources, config.default_namespace)
+
+
+UNSCOPED = "(unscoped)"
+SHARED = "(shared)"  # the assignment of a file matching ``shared``, never a cluster name
+
+
+def _matches(path: str, patterns: Sequence[str]) -> bool:
+    """``path`` matches a glob, or lies in a folder that does (as ``per-path-ignores`` matches)."""
+    for pattern in patterns:
+        pat = pattern.removeprefix("./").rstrip("/")
+        if fnmatch.fnmatch(path, pat) or fnmatch.fnmatch(path, pat + "/*"):
+            return True
+    return False
+
+
+def cluster_of(path: str, config: Config) -> str | None:
+    """The cluster a file (display path) belongs to: :data:`SHARED` for a shared file, the path of
+    its shallowest folder matching a ``clusters`` glob, or None when it is in no cluster."""
+    if _matches(path, config.shared):
+        return SHARED
+    parts = path.split("/")
+    globs = [g.removeprefix("./").rstrip("/") for g in config.clusters]
+    for i in range(1, len(parts)):
+        folder = "/".join(parts[:i])
+        if folder and any(fnmatch.fnmatch(folder, g) for g in globs):
+            return folder
+    return None
+
+
+def split_clusters(loaded: LoadResult, config: Config) -> list[tuple[str, LoadResult]]:
+    """Partition ``loaded`` into clusters, in name order with (unscoped) last.
+
+    Without ``clusters`` configured the whole input is one cluster named "". Shared files are part
+    of every cluster. Files in no cluster and not shared form :data:`UNSCOPED` when any of them
+    holds a resource or a problem to report (or when no folder is a cluster), so none is dropped.
+    """
+    if not config.clusters:
+        return [("", loaded)]
+    owner: dict[str, str | None] = {}
+
+    def assign(path: str) -> str | None:
+        if path not in owner:
+            owner[path] = cluster_of(path, config)
+        return owner[path]
+
+    for file in loaded.files:
+        assign(file.path)
+    for problem in loaded.problems:
+        assign(problem.file.path)
+    named = sorted({c for c in owner.values() if c is not None and c != SHARED})
+    unscoped_used = any(assign(r.doc.file.path) is None for r in loaded.resources) or any(
+        assign(p.file.path) is None for p in loaded.problems
+    )
+    names = named + ([UNSCOPED] if unscoped_used or not named else [])
+    parts = {name: LoadResult() for name in names}
+
+    def targets(path: str) -> list[LoadResult]:
+        where = assign(path)
+        if where == SHARED:
+            return list(parts.values())
+        name = UNSCOPED if where is None else where
+        return [parts[name]] if name in parts else []
+
+    for file in loaded.files:
+        for part in targets(file.path):
+            part.files.append(file)
+    for doc in loaded.documents:
+        for part in targets(doc.file.path):
+            part.documents.append(doc)
+            if doc.data is None:
+                part.empty_documents += 1
+    for raw in loaded.resources:
+        for part in targets(raw.doc.file.path):
+            part.resources.append(raw)
+    for problem in loaded.problems:
+        for part in targets(problem.file.path):
+            part.problems.append(problem)
+    return [(name, parts[name]) for name in names]
+
+
+def _cluster_fingerprint(fingerprint: str, cluster: str) -> str:
+    """The fingerprint of a finding in a configured cluster: still line-independent, and distinct
+    per cluster (without clusters configured fingerprints are left as they are, so baselines hold)."""
+    return hashlib.sha256(f"{fingerprint}\x1f{cluster}".encode("utf-8", "surrogateescape")).hexdigest()[:32]
+
+
+def _directive_key(d: suppress.Directive) -> tuple[object, ...]:
+    return (d.file, d.location, d.scope, d.rules, d.reason)
+
+
+def _merge_clusters(per_cluster: list[tuple[str, list[Finding]]]) -> list[Finding]:
+    """One finding for each finding that holds alike in several clusters (on a shared file): the
+    first cluster's, with ``clusters`` naming them all."""
+    merged: dict[tuple[object, ...], Finding] = {}
+    out: list[Finding] = []
+    for name, findings in per_cluster:
+        for f in findings:
+            key = (f.rule_id, f.location, f.message, f.related, f.field_path, f.identity, f.suppression)
+            key += (f.witness, f.fingerprint)  # the fingerprint before the cluster is added to it
+            first = merged.get(key)
+            if first is not None:
+                if name not in first.clusters:
+                    first.clusters += (name,)
+                continue
+            merged[key] = f
+            f.cluster, f.clusters = name, (name,)
+            out.append(f)
+    for f in out:
+        f.fingerprint = _cluster_fingerprint(f.fingerprint, f.cluster)
+    return out
 
 
 def audit(
@@ -88,28 +229,57 @@ def audit(
     pure: bool = False,
     baseline: str | None = None,
 ) -> AuditResult:
-    """Audit ``paths`` (files, folders, ``-`` for stdin). Raises FileNotFoundError for a missing path."""
+    """Audit ``paths`` (files, folders, ``-`` for stdin). Raises FileNotFoundError for a missing path.
+
+    With ``clusters`` configured every cluster (see :func:`split_clusters`) gets its own model,
+    rule context and findings; each finding names its cluster.
+    """
     config = config or Config()
     limits = limits or Limits(max_file_bytes=config.max_file_size)
     stats = Stats()
     t0 = time.perf_counter()
     loaded = load(paths, KNOWN_KINDS, exclude=config.exclude, limits=limits, stdin_name=stdin_name, pure=pure)
     t1 = time.perf_counter()
-    model = build_model(loaded.resources, config.default_namespace)
+    parts = split_clusters(loaded, config)
+    models = [build_model(part.resources, config.default_namespace) for _, part in parts]
     t2 = time.perf_counter()
     rules = enabled_rules(config)
-    ctx = Context(load=loaded, model=model, config=config)
-    findings = run_rules(ctx, [r for r in rules if not r.late], config.severity, debug=debug)
-    if config.per_path_ignores:
-        ignores = config.per_path_ignores
-        findings = [f for f in findings if not suppress.path_ignored(f.location.path, f.rule_id, ignores)]
-    directives = suppress.collect(loaded, model)
-    suppress.apply(findings, directives)
+    early = [r for r in rules if not r.late]
+    runs: list[ClusterRun] = []
+    found: list[list[Finding]] = []
+    directives: list[list[suppress.Directive]] = []
+    for (name, part), model in zip(parts, models, strict=True):
+        ctx = Context(load=part, model=model, config=config)
+        findings = run_rules(ctx, early, config.severity, debug=debug)
+        if config.per_path_ignores:
+            ignores = config.per_path_ignores
+            findings = [f for f in findings if not suppress.path_ignored(f.location.path, f.rule_id, ignores)]
+        these = suppress.collect(part, model)
+        suppress.apply(findings, these)
+        runs.append(ClusterRun(name, part, model, ctx))
+        found.append(findings)
+        directives.append(these)
+    if len(runs) > 1:  # a suppression in a shared file is used when it is used in any cluster
+        used: dict[tuple[object, ...], set[str]] = {}
+        for d in (d for these in directives for d in these):
+            used.setdefault(_directive_key(d), set()).update(d.used)
+        for d in (d for these in directives for d in these):
+            d.used = used[_directive_key(d)]
     known = {r.id for r in catalog.all_rules()}
-    ctx.suppression_problems = suppress.problems(directives, known, {r.id for r in rules if not r.late})
-    late = run_rules(ctx, [r for r in rules if r.late], config.severity, debug=debug)
-    suppress.apply(late, directives)
-    findings = sorted(findings + late, key=Finding.sort_key)
+    late_rules = [r for r in rules if r.late]
+    notes: list[str] = [] if config.clusters else runs[0].context.notes
+    for run, findings, these in zip(runs, found, directives, strict=True):
+        run.context.suppression_problems = suppress.problems(these, known, {r.id for r in early})
+        late = run_rules(run.context, late_rules, config.severity, debug=debug)
+        suppress.apply(late, these)
+        findings += late
+        if config.clusters:
+            notes += [n for n in (f"{run.name}: {note}" for note in run.context.notes) if n not in notes]
+    if config.clusters:
+        findings = _merge_clusters([(run.name, f) for run, f in zip(runs, found, strict=True)])
+    else:
+        findings = found[0]
+    findings = sorted(findings, key=Finding.sort_key)
     if baseline is not None:
         suppress.apply_baseline(findings, suppress.read_baseline(baseline), baseline)
     t3 = time.perf_counter()
@@ -119,7 +289,8 @@ def audit(
     stats.skipped_documents = loaded.skipped_documents
     stats.empty_documents = loaded.empty_documents
     stats.seconds = {"load": t1 - t0, "model": t2 - t1, "rules": t3 - t2, "total": t3 - t0}
-    return AuditResult(findings, rules, loaded, model, config, stats, ctx.notes, ctx)
+    first = runs[0]
+    return AuditResult(findings, rules, loaded, first.model, config, stats, notes, first.context, runs)
 
 
 def worst(findings: Sequence[Finding]) -> Severity | None:

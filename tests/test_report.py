@@ -819,6 +819,7 @@ def test_json_shape(result: AuditResult) -> None:
         "internal_errors": 0,
         "fail_on": "warning",
         "failed": True,
+        "clusters": [],
     }
     assert len(data["findings"]) == 4
     first = data["findings"][0]
@@ -838,6 +839,8 @@ def test_json_shape(result: AuditResult) -> None:
         "related",
         "suppressed",
         "internal_error",
+        "cluster",
+        "clusters",
     ]
     cidr = next(f for f in data["findings"] if f["fingerprint"] == "4a1d" * 8)
     assert cidr["rule"] == "CA004" and cidr["name"] == "invalid-cidr" and cidr["severity"] == "error"

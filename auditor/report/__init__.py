@@ -115,6 +115,35 @@ def rule_counts(findings: Iterable[Finding]) -> list[RuleCount]:
     return [rows[key] for key in sorted(rows)]
 
 
+def cluster_label(f: Finding) -> str:
+    """The cluster(s) a finding holds in, for people: ``clusters/a``, or ``clusters/a, clusters/b``
+    for a finding on a shared file reported once for several; "" when ``clusters`` is not configured."""
+    return ", ".join(f.clusters) if f.clusters else f.cluster
+
+
+def cluster_phrase(f: Finding) -> str:
+    """``cluster clusters/a`` or ``clusters clusters/a, clusters/b`` ("" without clusters)."""
+    label = cluster_label(f)
+    if not label:
+        return ""
+    return f"{'clusters' if len(f.clusters) > 1 else 'cluster'} {label}"
+
+
+def by_cluster(result: AuditResult, findings: Iterable[Finding]) -> list[tuple[str, list[Finding]]]:
+    """``findings`` grouped by :func:`cluster_label`: the clusters in run order, then the findings
+    that hold in several clusters; within a group the report order. One "" group without clusters."""
+    order = {run.name: i for i, run in enumerate(result.clusters)}
+    groups: dict[str, list[Finding]] = {}
+    for f in sorted(findings, key=Finding.sort_key):
+        groups.setdefault(cluster_label(f), []).append(f)
+
+    def rank(label: str) -> tuple[int, int, str]:
+        names = label.split(", ")
+        return (len(names) > 1, order.get(names[0], len(order)), label)
+
+    return [(label, groups[label]) for label in sorted(groups, key=rank)]
+
+
 def clean_span(span: Span) -> Span:
     """``span`` made well-formed (1-based, end not before start), whatever a rule produced."""
     line = max(span.line, 1)

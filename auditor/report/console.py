@@ -28,7 +28,18 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from auditor.findings import Finding, Severity, Span
-from auditor.report import RuleCount, clean_span, failed, internal_errors, plural, problems, rule_counts, summary_line
+from auditor.report import (
+    RuleCount,
+    by_cluster,
+    clean_span,
+    cluster_phrase,
+    failed,
+    internal_errors,
+    plural,
+    problems,
+    rule_counts,
+    summary_line,
+)
 
 if TYPE_CHECKING:
     from auditor.loader import SourceFile
@@ -41,6 +52,7 @@ Line = list[Segment]
 SEVERITY_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "bold yellow", Severity.NOTE: "bold cyan"}
 GUTTER = "bold blue"
 INTERNAL = "bold white on red"
+CLUSTER = "bold magenta"
 MIN_WIDTH = 40
 INDENT = "  "
 
@@ -252,6 +264,8 @@ def _labelled(pad: str, label: str, text: str, width: int, style: str) -> list[L
 
 def internal_block(f: Finding, width: int) -> list[Line]:
     out: list[Line] = [[(" internal error ", INTERNAL), (" ", ""), (f.rule_id, "bold"), (" " + f.rule_name, "")]]
+    if f.cluster:
+        out[0].append((f" in {cluster_phrase(f)}", ""))
     out += [[(text, "bold")] for text in wrap(f.message, width, INDENT, INDENT)]
     return out
 
@@ -292,20 +306,25 @@ def build(result: AuditResult, width: int, show_suppressed: bool = False) -> lis
     shown = [f for f in result.findings if (show_suppressed or f.suppression is None) and not f.internal_error]
     shown.sort(key=Finding.sort_key)  # the engine sorts already; a reporter must not depend on it
     out: list[Line] = []
-    groups: dict[str, list[Finding]] = {}
-    for f in shown:
-        groups.setdefault(f.location.path, []).append(f)
-    for path, group in groups.items():
-        active = sum(1 for f in group if f.suppression is None)
-        count = plural(active, "problem")
-        hidden = len(group) - active
-        if hidden:
-            count += f", {hidden:,} suppressed"
-        out.append([(path, "bold underline"), (f" ({count})", "")])
-        out.append([])
-        for f in group:
-            out += finding_block(f, files, width, suppressed=f.suppression is not None)
+    for label, in_cluster in by_cluster(result, shown):
+        if label:  # clusters are configured: a heading per cluster
+            active = sum(1 for f in in_cluster if f.suppression is None)
+            out.append([(f"== {cluster_phrase(in_cluster[0])} ==", CLUSTER), (f" ({plural(active, 'problem')})", "")])
             out.append([])
+        groups: dict[str, list[Finding]] = {}
+        for f in in_cluster:
+            groups.setdefault(f.location.path, []).append(f)
+        for path, group in groups.items():
+            active = sum(1 for f in group if f.suppression is None)
+            count = plural(active, "problem")
+            hidden = len(group) - active
+            if hidden:
+                count += f", {hidden:,} suppressed"
+            out.append([(path, "bold underline"), (f" ({count})", "")])
+            out.append([])
+            for f in group:
+                out += finding_block(f, files, width, suppressed=f.suppression is not None)
+                out.append([])
     for f in internal_errors(result):
         out += internal_block(f, width)
         out.append([])

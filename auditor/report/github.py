@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from auditor.findings import Finding, Severity
+from auditor.report import cluster_phrase
 
 if TYPE_CHECKING:
     from auditor.run import AuditResult
@@ -49,6 +50,8 @@ def annotation(f: Finding) -> str:
     title = f"{f.rule_id} {f.rule_name}"
     if f.internal_error:
         title = "internal error in " + title
+    if f.cluster:
+        title += f" ({cluster_phrase(f)})"
     props.append(("title", title))
     message = f.message
     for loc, note in f.related:

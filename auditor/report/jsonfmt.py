@@ -54,6 +54,7 @@ def build(result: AuditResult) -> dict[str, Any]:
             "internal_errors": len(internal_errors(result)),
             "fail_on": fail_on.label if fail_on is not None else None,
             "failed": failed(result),
+            "clusters": [run.name for run in result.clusters] if result.config.clusters else [],
         },
         "findings": [finding(f) for f in result.findings],
     }
@@ -77,6 +78,8 @@ def finding(f: Finding) -> dict[str, Any]:
         "related": [{"message": message or loc.description, **_place(loc)} for loc, message in f.related],
         "suppressed": None,
         "internal_error": f.internal_error,
+        "cluster": f.cluster or None,
+        "clusters": list(f.clusters),
     }
     if f.witness is not None:
         out["witness"] = f.witness.as_dict()

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from auditor.report import (
+    cluster_label,
     failing_problems,
     internal_errors,
     plural,
@@ -60,10 +61,18 @@ def verdict(result: AuditResult) -> str:
 
 
 def exposure_section(result: AuditResult) -> str:
-    """A Mermaid diagram of which outside sources reach the advertised Services ("" when none)."""
+    """A Mermaid diagram of which outside sources reach the advertised Services ("" when none);
+    with ``clusters`` configured, one per cluster under the cluster's name."""
     from auditor.exposure import markdown_section
 
-    return markdown_section(result.context)
+    if not result.config.clusters:
+        return markdown_section(result.context)
+    parts = []
+    for run in result.clusters:
+        section = markdown_section(run.context)
+        if section:
+            parts.append(f"### Cluster {code(run.name)}\n\n{section.rstrip(chr(10))}\n")
+    return "\n".join(parts)
 
 
 def render(result: AuditResult) -> str:
@@ -80,10 +89,15 @@ def render(result: AuditResult) -> str:
     failing = internal_errors(result) + failing_problems(result)
     if failing:
         out += ["### Findings that fail the run", ""]
-        out += ["| Location | Rule | Message |", "| --- | --- | --- |"]
+        clustered = bool(result.config.clusters)
+        if clustered:
+            out += ["| Cluster | Location | Rule | Message |", "| --- | --- | --- | --- |"]
+        else:
+            out += ["| Location | Rule | Message |", "| --- | --- | --- |"]
         for f in failing[:MAX_LISTED]:
             where = "(internal)" if f.internal_error else f"{f.location.path}:{f.location.span.line}"
-            out.append(f"| {code(where)} | {f.rule_id} {cell(f.rule_name)} | {cell(f.message)} |")
+            cluster = f"| {cell(cluster_label(f))} " if clustered else ""
+            out.append(f"{cluster}| {code(where)} | {f.rule_id} {cell(f.rule_name)} | {cell(f.message)} |")
         if len(failing) > MAX_LISTED:
             out += ["", f"… and {len(failing) - MAX_LISTED:,} more."]
         out.append("")

@@ -31,7 +31,7 @@ from urllib.parse import quote
 
 from auditor import __version__
 from auditor.findings import Finding, Location, Severity, Span
-from auditor.report import clean_span
+from auditor.report import clean_span, cluster_phrase
 
 if TYPE_CHECKING:
     from auditor.catalog import Rule
@@ -324,7 +324,7 @@ def _result(f: Finding, index: dict[str, int], files: dict[str, SourceFile]) -> 
         "ruleId": f.rule_id,
         "ruleIndex": index[f.rule_id],
         "level": LEVELS[f.severity],
-        "message": {"text": f.message},
+        "message": {"text": f"{f.message} ({cluster_phrase(f)})" if f.cluster else f.message},
         "locations": [{"physicalLocation": _physical(f.location, files.get(f.location.path), snippet=True)}],
         "partialFingerprints": {FINGERPRINT_KEY: f.fingerprint},
     }
@@ -356,6 +356,9 @@ def _result(f: Finding, index: dict[str, int], files: dict[str, SourceFile]) -> 
         props["field"] = f.field_path
     if f.internal_error:
         props["internalError"] = True
+    if f.cluster:
+        props["calicoAudit/cluster"] = f.cluster
+        props["calicoAudit/clusters"] = list(f.clusters or (f.cluster,))
     if len(f.related) > MAX_RELATED:
         props["calicoAudit/relatedLocationsTotal"] = len(f.related)
     if f.witness is not None:
