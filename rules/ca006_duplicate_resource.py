@@ -217,16 +217,22 @@ def check(ctx: Context) -> Iterator[Issue]:
         if len(group) < 2 or not group[0].name:
             continue
         for first, other in _pairs(group, split):
+            line = first.raw.doc.locate(first.raw.base + ("metadata", "name")).line
+            same = first.data == other.data
             yield Issue(
                 message=(
-                    f"{other.display} is already defined at {first.file}:"
-                    f"{first.raw.doc.locate(first.raw.base + ('metadata', 'name')).line}; "
-                    "whichever is applied last replaces the other"
+                    f"{other.display} is already defined at {first.file}:{line}"
+                    + (
+                        " with identical content; one copy is enough"
+                        if same
+                        else "; whichever is applied last replaces the other"
+                    )
                 ),
                 at=other.ptr("metadata", "name"),
                 related=(Related(first.ptr("metadata", "name"), "first definition"),),
                 identity=other.identity,
                 key=other.file,
+                severity=Severity.NOTE if same else None,
             )
 
 

@@ -173,13 +173,14 @@ def check(ctx: Context) -> Iterator[Issue]:
             yield Issue(
                 message=(
                     f"serviceClusterIPs advertises {ref.value}, but no Service in the repository pins "
-                    f"`spec.clusterIP: {ref.value.ip}`: Kubernetes assigns the address, so which Service it "
-                    "exposes can change when Services are re-created. Pin the address on the Service meant to be "
-                    "reachable (guide cluster mode, step 1)"
+                    f"`spec.clusterIP: {ref.value.ip}`: the route leads to no Service the repository knows, and "
+                    "Kubernetes decides which Service gets the address (now, or after a re-creation). Pin the "
+                    "address on the Service meant to be reachable (guide cluster mode, step 1)"
                 ),
                 at=bgp.ptr_at(ref.path),
                 identity=bgp.identity,
                 key=str(ref.value),
+                severity=Severity.WARNING,
             )
         return
     unnamed = ev.unnamed_cluster_ip

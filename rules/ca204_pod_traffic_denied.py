@@ -22,7 +22,7 @@ from auditor.packet.questions import (
     sample_address,
     sample_pod,
 )
-from auditor.ports import ALL_PORTS, PortSet, protocol_name
+from auditor.ports import ALL_PORTS, PROTOCOL_NUMBERS, PortSet, protocol_name
 from auditor.rules._fixtures import CLUSTER
 
 RULE = Rule(
@@ -167,7 +167,11 @@ def check(ctx: Context) -> Iterator[Issue]:
         for cls in address_classes(routed, cuts):
             dst = Peer("pod", None, cls, (ANY_POD,), text=describe(cls))
             for protocol in (TCP, UDP):
-                verdicts = ((p, ev.forwarded(hep, Packet(source, dst, p, protocol))) for p in (8080, 443, 53, *ports))
+                # Failsafe ports bypass pre-DNAT policy; whether Felix's failsafe also accepts forwarded pod
+                # traffic is not modelled, so no claim rests on them.
+                failsafe = {e.port for e in facts.failsafe_in if PROTOCOL_NUMBERS.get(e.protocol) == protocol}
+                usable = [p for p in (8080, 443, 53, *ports) if p not in failsafe]
+                verdicts = ((p, ev.forwarded(hep, Packet(source, dst, p, protocol))) for p in usable)
                 port, failed = next(((p, v) for p, v in verdicts if not v.allowed), (None, None))
                 if port is None or failed is None:
                     continue
@@ -185,7 +189,7 @@ def check(ctx: Context) -> Iterator[Issue]:
                                 for lo, hi in pairwise(bounds)
                                 if not ev.forwarded(hep, Packet(source, dst, lo, protocol)).allowed
                             ]
-                        )
+                        ) - PortSet.of(*failsafe)
                         which = "on every port" if closed == ALL_PORTS else f"to ports {closed}"
                         which += f" ({protocol_name(protocol)})"
                 break

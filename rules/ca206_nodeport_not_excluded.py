@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from netaddr import IPSet
+from netaddr import IPAddress, IPSet
 
 from auditor.catalog import Example, Rule
 from auditor.engine import Context
@@ -135,7 +135,8 @@ def _exposure(q: Questions, policy: Policy, rule: PolicyRule, gap: PortSet, prot
             for hep in heps:
                 if not hep.valid_expected_ips:
                     continue
-                address = ServiceAddress(svc, hep.valid_expected_ips[0], "node port", ("spec", "ports"), True)
+                node_ip = IPAddress(str(hep.valid_expected_ips[0]))
+                address = ServiceAddress(svc, node_ip, "node port", ("spec", "ports"), True)
                 found = q.service_flow(address, sp, hep, client, True, lambda v: _decided_by(v, rule))
                 if found is not None:
                     return found
@@ -153,14 +154,14 @@ def _decided_by(verdict: Verdict, rule: PolicyRule) -> bool:
     return any(step.rule is rule and step.outcome == "allow" for step in verdict.steps)
 
 
-def _closed_before(q: Questions, policy: Policy, gap: PortSet, protocol: int) -> bool:
-    """A pre-DNAT or untracked Deny drops the node ports for outside sources before any host rule."""
+def _decided_before(q: Questions, policy: Policy, gap: PortSet, protocol: int) -> bool:
+    """A pre-DNAT or untracked rule decides the node ports for outside sources before any host rule."""
     ev = q.ev
     client = ev.outside_peer(sample_address(ev.outside_universe(4)))
     heps = [h for h in ev.ingress_groups() if h is not None and policy in ev.policies_for_hep(h)]
     return bool(heps) and all(
         ev.to_host(client, hep, gap.first(), protocol).decisive_stage in ("pre-DNAT", "untracked") for hep in heps
-    ) and all(not ev.to_host(client, hep, gap.first(), protocol).allowed for hep in heps)
+    )
 
 
 def check(ctx: Context) -> Iterator[Issue]:
@@ -219,7 +220,7 @@ def check(ctx: Context) -> Iterator[Issue]:
                     witness=witness,
                 )
                 continue
-            if sees or _closed_before(q, policy, gap, protocol):
+            if sees or _decided_before(q, policy, gap, protocol):
                 continue  # the rule would see node ports, but something else decides them first
             yield Issue(
                 message=(

@@ -249,20 +249,22 @@ def _shadowing(chain: list[Policy], direction: str, budget: list[int] | None = N
     earlier: list[PolicyRule] = []
     budget = [MAX_PAIRS] if budget is None else budget
     for policy in chain:
+        own: list[PolicyRule] = []  # earlier rules of this policy: checked first, they hold wherever it applies
         for rule in policy.ingress if direction == "ingress" else policy.egress:
             if rule.action not in ("Allow", "Deny", "Pass"):
                 continue
             budget[0] -= len(earlier)
             if budget[0] < 0:
                 return out
-            for prior in earlier:
+            for prior in (*own, *earlier):
                 if prior.policy is not policy and prior.policy.identity == policy.identity:
                     continue  # two definitions of one policy: CA006's finding, not a shadow
                 final = prior.action in ("Allow", "Deny") or prior.policy.tier == policy.tier
                 if final and covers(prior, rule):
                     out[id(rule)] = prior
                     break
-            earlier.append(rule)
+            own.append(rule)
+        earlier.extend(own)
     return out
 
 
@@ -273,6 +275,8 @@ def _witness(
     pkt = q.packet_matching(rule, direction)
     if pkt is None:
         return None
+    if prior.policy is rule.policy:
+        chain = [rule.policy]  # wherever the policy applies, its own earlier rule comes first
     hosts = any(p.can_select_host_endpoints and q.ev.heps_of(p) for p in chain)
     endpoint = f"endpoints selected by {rule.policy.display}"
     verdict, witness = q.chain_decision(chain, direction, pkt, _stage(rule.policy, hosts), endpoint)

@@ -698,6 +698,12 @@ class Evaluator:
             for rng in ips.iter_ipranges()
         ]
 
+    def address_peer(self, ip: IPAddress) -> Peer:
+        """A destination address before DNAT (a Service address, or a node's for node ports), with the labels
+        of the host endpoints and network sets it belongs to (rule selectors match through them)."""
+        found = self.outside_peer(ip)
+        return Peer("service", found.ip, NO_ADDRESSES, found.labels, text=str(ip))
+
     def node_peer(self, hep: HostEndpoint) -> Peer:
         """The node's own address (the source after SNAT): known to rules only through expectedIPs."""
         key = ("node-peer", id(hep))
@@ -824,7 +830,7 @@ class Evaluator:
         """Outside client -> service address, through ``hep`` (None: no host endpoint polices it)."""
         protocol = PROTOCOL_NUMBERS.get(sp.protocol, TCP)
         dport = sp.node_port if how == "node port" and sp.node_port else (sp.port or 0)
-        original = Packet(client, Peer("service", dst_ip, NO_ADDRESSES, text=f"{dst_ip}"), dport, protocol)
+        original = Packet(client, self.address_peer(dst_ip), dport, protocol)
         head: list[Step] = []
         pre = "none"
         if hep is None:

@@ -25,7 +25,7 @@ from netaddr import IPAddress, IPSet
 
 from auditor.addrset import AddressSet
 from auditor.config import Config
-from auditor.findings import FlowStep, Witness
+from auditor.findings import FlowStep, Location, Witness
 from auditor.model import (
     NS_LABEL,
     ORCH_LABEL,
@@ -387,7 +387,8 @@ class Questions:
             parts.append(f"IPPool {', '.join(plain)} routes pod traffic unencapsulated through {where}")
         if cross:
             parts.append(
-                f"IPPool {', '.join(cross)} encapsulates only across subnets, so pods on nodes of one subnet talk "
+                f"IPPool {', '.join(cross)} (CrossSubnet) encapsulates only across subnets, so pods on nodes of one "
+                f"subnet talk "
                 f"unencapsulated through {where}"
             )
         return cidrs, "; ".join(parts)
@@ -493,21 +494,32 @@ class Questions:
             out.append(hep.assumed)
         return tuple(out)
 
-    def host_endpoint(self, name: str) -> HostEndpoint | None:
-        return next((h for h in self.ev.host_endpoints if h.name == name), None)
+    def host_endpoint(self, name: str, at: object = None) -> HostEndpoint | None:
+        """The host endpoint named ``name``; when several share it (CA006), the one defined at ``at`` (a
+        Location of its ``metadata.name``), else the first."""
+        named = [h for h in self.ev.host_endpoints if h.name == name]
+        if len(named) > 1 and isinstance(at, Location):
+            for hep in named:
+                ptr = hep.ptr("metadata", "name")
+                span = ptr.doc.locate(ptr.path)
+                if ptr.doc.file.path == at.path and span.line == at.span.line:
+                    return hep
+        return named[0] if named else None
 
     def replay(self, witness: Witness) -> bool | None:
         """Replay a flow witness through the evaluator: True when its verdict agrees with the claim,
         False when it does not, None for chain witnesses (they carry their own decision)."""
         if witness.kind != "flow":
             return None
-        via = self.host_endpoint(witness.via) if witness.via else None
-        src = IPAddress(witness.source)
+        first = witness.steps[0].at if witness.steps and witness.steps[0].stage == "host endpoint" else None
+        via = self.host_endpoint(witness.via, first) if witness.via else None
         dst = IPAddress(witness.destination)
         proto = PROTOCOL_NUMBERS[witness.protocol]
         if witness.direction == "egress":
-            assert via is not None
+            if via is None:
+                return False
             return self.ev.from_host(via, self.ev.outside_peer(dst), witness.port, proto).allowed == witness.allowed
+        src = IPAddress(witness.source)
         verdicts = self.flow(src, dst, witness.port, proto, via, service=witness.service)
         if not verdicts:
             return False
