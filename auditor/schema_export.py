@@ -15,7 +15,8 @@ What is written (all of it derived from the schemas in ``schemas/`` that rule CA
     One schema for every kind: ``if`` a document's ``apiVersion`` and ``kind`` name a known kind,
     ``then`` it must match that kind's file (a relative ``$ref``); any other document, a
     ConfigMap say, is left alone, so it can be mapped to ``*.yaml``. A top-level list of
-    resources (which calicoctl applies) is checked item by item.
+    resources (which calicoctl applies) and the ``items`` of a ``kind: List`` (or ``*List``) are
+    checked item by item.
 ``catalog.json``
     ``{"combined": "all.json", "schemas": [{"apiVersion", "kind", "file", "title"}, ...]}``: which
     file checks which ``apiVersion``/``kind``.
@@ -190,6 +191,16 @@ def _combined(entries: list[tuple[str, list[str], str, str]]) -> dict[str, Any]:
                 "then": {"$ref": file},
             }
         )
+    branches.append(
+        {
+            "if": {
+                "type": "object",
+                "required": ["kind", "items"],
+                "properties": {"kind": {"type": "string", "pattern": "List$"}, "items": {"type": "array"}},
+            },
+            "then": {"properties": {"items": {"items": {"$ref": "#"}}}},
+        }
+    )
     all_versions = sorted({v for _, versions, _, _ in entries for v in versions})
     all_kinds = sorted({kind for kind, _, _, _ in entries})
     return {
