@@ -11,8 +11,12 @@ from __future__ import annotations
 
 import json
 import os
+import queue
+import shutil
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -339,3 +343,137 @@ def test_a_folder_named_schemas_is_audited_unless_export_follows(tmp_path: Path)
     run = _cli(["schemas", "--export", "schemas/out"], tmp_path)
     assert run.returncode == 0, run.stderr
     assert (tmp_path / "schemas" / "out" / "all.json").is_file()
+
+
+# --------------------------------------------------------------------------------------------
+# The real YAML language server, when it is installed (npm install yaml-language-server; point
+# YAML_LANGUAGE_SERVER at its bin/yaml-language-server, or put it on PATH)
+# --------------------------------------------------------------------------------------------
+
+
+def _language_server() -> list[str] | None:
+    explicit = os.environ.get("YAML_LANGUAGE_SERVER", "")
+    if explicit and os.path.isfile(explicit) and shutil.which("node"):
+        return ["node", explicit, "--stdio"]
+    found = shutil.which("yaml-language-server")
+    return [found, "--stdio"] if found else None
+
+
+class _LanguageServer:
+    """A minimal LSP client: configure, open files, collect the diagnostics, ask for hover text."""
+
+    def __init__(self, command: list[str], root: Path, settings: dict[str, Any]) -> None:
+        self.settings = settings
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        stderr=subprocess.DEVNULL)
+        self.messages: queue.Queue[dict[str, Any]] = queue.Queue()
+        self.diagnostics: dict[str, list[dict[str, Any]]] = {}
+        self.next_id = 0
+        threading.Thread(target=self._read, daemon=True).start()
+        self.request("initialize", {
+            "processId": os.getpid(), "rootUri": root.as_uri(),
+            "workspaceFolders": [{"uri": root.as_uri(), "name": "ws"}],
+            "capabilities": {"workspace": {"configuration": True},
+                             "textDocument": {"hover": {"contentFormat": ["markdown"]}}},
+        })
+        self.notify("initialized", {})
+        self.notify("workspace/didChangeConfiguration", {"settings": settings})
+
+    def _send(self, message: dict[str, Any]) -> None:
+        body = json.dumps({"jsonrpc": "2.0", **message}).encode()
+        assert self.process.stdin is not None
+        self.process.stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        self.process.stdin.flush()
+
+    def _read(self) -> None:
+        out = self.process.stdout
+        assert out is not None
+        while True:
+            headers: dict[bytes, bytes] = {}
+            while True:
+                line = out.readline()
+                if not line:
+                    return  # the server exited
+                if not line.strip():
+                    break
+                name, _, value = line.partition(b":")
+                headers[name.strip().lower()] = value.strip()
+            message = json.loads(out.read(int(headers[b"content-length"])))
+            if message.get("method") == "workspace/configuration":
+                items = message["params"]["items"]
+                self._send({"id": message["id"], "result": [self.settings.get(i.get("section", "")) for i in items]})
+            elif "id" in message and "method" in message:
+                self._send({"id": message["id"], "result": None})
+            elif message.get("method") == "textDocument/publishDiagnostics":
+                self.diagnostics[message["params"]["uri"]] = message["params"]["diagnostics"]
+            else:
+                self.messages.put(message)
+
+    def notify(self, method: str, params: dict[str, Any]) -> None:
+        self._send({"method": method, "params": params})
+
+    def request(self, method: str, params: dict[str, Any]) -> Any:
+        self.next_id += 1
+        self._send({"id": self.next_id, "method": method, "params": params})
+        while True:
+            message = self.messages.get(timeout=30)
+            if message.get("id") == self.next_id:
+                return message.get("result")
+
+    def check(self, path: Path) -> list[dict[str, Any]]:
+        uri = path.resolve().as_uri()
+        self.notify("textDocument/didOpen", {"textDocument": {
+            "uri": uri, "languageId": "yaml", "version": 1, "text": path.read_text(encoding="utf-8")}})
+        deadline = time.monotonic() + 20
+        while uri not in self.diagnostics and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)  # a second publication may follow once the schema is loaded
+        assert uri in self.diagnostics, f"no diagnostics for {path}"
+        return self.diagnostics[uri]
+
+    def hover(self, path: Path, line: int, column: int) -> str:
+        result = self.request("textDocument/hover", {"textDocument": {"uri": path.resolve().as_uri()},
+                                                     "position": {"line": line - 1, "character": column - 1}})
+        return str(result["contents"]["value"]) if result else ""
+
+    def close(self) -> None:
+        self.process.kill()
+        self.process.wait()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(_language_server() is None, reason="yaml-language-server not installed (YAML_LANGUAGE_SERVER)")
+def test_the_readme_setups_in_the_yaml_language_server(tmp_path: Path) -> None:
+    command = _language_server()
+    assert command is not None
+    assert main(["schemas", "--export", str(tmp_path / ".vscode" / "calico-schemas")]) == 0
+    manifests = tmp_path / "manifests"
+    manifests.mkdir()
+    for folder in ("cluster", "cluster-mode", "local-mode"):
+        for path in (EXAMPLES / folder).glob("*.yaml"):
+            shutil.copy(path, manifests / f"{folder}-{path.name}")
+    shutil.copy(EXAMPLES / "variants" / "ca002-schema-violation.yaml", manifests / "guide-third.yaml")
+    modeline = tmp_path / "policies" / "p.yaml"
+    modeline.parent.mkdir()
+    modeline.write_text(
+        "# yaml-language-server: $schema=../.vscode/calico-schemas/calico/globalnetworkpolicy.json\n"
+        "apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata:\n  name: p\n"
+        "spec:\n  preDNAT: true\n  podSelector: {}\n  types: [ingress]\n",
+        encoding="utf-8",
+    )
+    # The README's settings.json, as VS Code sends it.
+    settings = {"yaml": {"schemas": {"./.vscode/calico-schemas/all.json": ["*.yaml", "*.yml"]}, "validate": True}}
+    server = _LanguageServer(command, tmp_path, settings)
+    try:
+        for path in sorted(manifests.glob("*.yaml")):
+            diagnostics = server.check(path)
+            if path.name == "guide-third.yaml":
+                assert {d["range"]["start"]["line"] + 1 for d in diagnostics} >= {12, 18}  # the two misplaced rules
+            else:
+                assert diagnostics == [], (path.name, diagnostics)
+        messages = [d["message"] for d in server.check(modeline)]
+        assert any("a Calico policy uses `selector`" in m for m in messages), messages
+        assert any("Ingress" in m for m in messages), messages
+        assert "Pre-DNAT policy" in server.hover(modeline, 7, 4)
+    finally:
+        server.close()
