@@ -227,8 +227,12 @@ def _write(directory: Path, relative: str, data: bytes) -> None:
     if target.is_file() and target.read_bytes() == data:
         return
     tmp = target.with_name(f".{target.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, target)
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def export(directory: str | os.PathLike[str]) -> ExportResult:
