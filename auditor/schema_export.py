@@ -21,9 +21,11 @@ What is written (all of it derived from the schemas in ``schemas/`` that rule CA
     ``{"combined": "all.json", "schemas": [{"apiVersion", "kind", "file", "title"}, ...]}``: which
     file checks which ``apiVersion``/``kind``.
 
-The schemas are converted to JSON Schema draft-07: yaml-language-server validates draft-07 (and
-draft-04) since its early releases but 2019-09/2020-12 only since 1.20 (2025), and our schemas use
-nothing draft-07 lacks once ``$ref`` is inlined. The plain-language text the auditor keeps in
+The schemas are converted to JSON Schema draft-07: yaml-language-server has long validated draft-07
+(its schema check is AJV's draft-07 metaschema), while 2019-09/2020-12 support came only in 1.20
+(changelog: "Support JSON Schema 2019-09 and 2020-12", #478/#823), so older editor extensions would
+misread them; and our schemas use nothing draft-07 lacks once ``$ref`` is inlined (in draft-07 a
+``$ref`` hides its sibling keywords, which inlining sidesteps). The plain-language text the auditor keeps in
 ``x-`` keywords becomes what the language server shows: descriptions are also given as
 ``markdownDescription`` (they use Markdown code spans), ``x-expected`` becomes
 ``patternErrorMessage``, ``x-type-hint`` becomes ``errorMessage`` where the node checks nothing but
