@@ -1,4 +1,4 @@
-"""Command line: ``audit [PATH ...]`` and ``audit trace --from SRC --to DST [PATH ...]``.
+"""Command line: ``audit [PATH ...]``, ``audit trace --from SRC --to DST [PATH ...]``, ``audit schemas --export DIR``.
 
 Exit codes: 0 no findings at or above the fail level, 1 findings, 2 usage or internal error,
 130 interrupted.
@@ -73,7 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="audit",
         description="Static auditor for Calico network policy: finds the pitfalls of exposing Service cluster IPs "
         "over BGP, with file, line and column for every finding.",
-        epilog="Subcommand: `audit trace --from SRC --to IP:PORT/PROTO [PATH ...]` explains one flow. "
+        epilog="Subcommands: `audit trace --from SRC --to IP:PORT/PROTO [PATH ...]` explains one flow; "
+        "`audit schemas --export DIR` writes JSON Schemas for editors. "
         "Exit codes: 0 clean, 1 findings at or above --fail-on, 2 usage or internal error.",
     )
     _common(parser)
@@ -131,6 +132,27 @@ def _is_trace(argv: Sequence[str]) -> bool:
     rest = argv[1:]
     flow = any(a in ("--from", "--to", "-h", "--help") or a.startswith(("--from=", "--to=")) for a in rest)
     return flow or not os.path.exists("trace")
+
+
+def build_schemas_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="audit schemas",
+        description="Export the JSON Schemas (draft-07) of every Calico kind and the Kubernetes kinds calico-audit "
+        "reads, for editors that use the YAML language server (VS Code, Neovim, JetBrains).",
+    )
+    parser.add_argument(
+        "--export", required=True, metavar="DIR", help="write one schema per kind, all.json and catalog.json into DIR"
+    )
+    return parser
+
+
+def _is_schemas(argv: Sequence[str]) -> bool:
+    """``schemas`` is the subcommand only when ``--export`` follows; ``audit schemas`` alone audits a folder."""
+    if not argv or argv[0] != "schemas":
+        return False
+    rest = argv[1:]
+    export = any(a in ("--export", "-h", "--help") or a.startswith("--export=") for a in rest)
+    return export or not os.path.exists("schemas")
 
 
 def _split(values: Sequence[str]) -> list[str]:
@@ -228,6 +250,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if _is_trace(args_list):
             return _trace(args_list[1:])
+        if _is_schemas(args_list):
+            return _schemas(args_list[1:])
         return _audit(args_list)
     except UsageError as exc:
         sys.stderr.write(f"audit: error: {exc}\nTry 'audit --help'.\n")
@@ -382,6 +406,23 @@ def _trace(argv: list[str]) -> int:
         raise UsageError(str(exc)) from None
     color = _use_color(args.color, sys.stdout) if not args.output else False
     _emit(render_trace(answer, args.format, color=color), args.output)
+    return EXIT_OK
+
+
+def _schemas(argv: list[str]) -> int:
+    args = build_schemas_parser().parse_args(argv)
+    from auditor.schema_export import export
+
+    if os.path.exists(args.export) and not os.path.isdir(args.export):
+        raise OutputError(f"cannot export the schemas to {args.export}: it is not a folder")
+    try:
+        result = export(args.export)
+    except OSError as exc:
+        raise OutputError(f"cannot export the schemas to {args.export}: {exc.strerror or exc}") from None
+    sys.stderr.write(
+        f"audit: wrote {len(result.files)} files ({len(result.kinds)} apiVersion/kind pairs) to {args.export}; "
+        "map all.json to your manifests in yaml.schemas\n"
+    )
     return EXIT_OK
 
 

@@ -277,11 +277,30 @@ class LoadProblem:
 
 @dataclass
 class RawResource:
-    """A document (or an item of a ``*List``) that has ``apiVersion`` and ``kind``."""
+    """A document (or an item of a ``*List`` or of a top-level list) that has ``apiVersion`` and ``kind``.
+
+    ``data`` is the resource as calicoctl decodes it: a top-level key written in another case
+    (``Spec:``, ``METADATA:``) is found under its real name, because Go's ``encoding/json`` matches
+    field names case-insensitively. ``written`` then holds the mapping as written (for the schema
+    check, which reports the spelling) and ``renamed`` maps each real name to the key as written,
+    so positions still point at what is in the file (:meth:`written_path`).
+    """
 
     doc: Document
     base: PathT
     data: dict[str, Any]
+    written: dict[str, Any] | None = None
+    renamed: dict[str, str] | None = None
+
+    @property
+    def as_written(self) -> dict[str, Any]:
+        return self.data if self.written is None else self.written
+
+    def written_path(self, path: PathT) -> PathT:
+        """``path`` (relative to the resource) with a renamed top-level key spelt as in the file."""
+        if self.renamed and path and isinstance(path[0], str) and path[0] in self.renamed:
+            return (self.renamed[path[0]], *path[1:])
+        return path
 
 
 @dataclass
@@ -868,23 +887,60 @@ def _shift(pos: array, lines: int) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def resources_of(doc: Document, known_kinds: frozenset[str]) -> tuple[list[RawResource], bool]:
-    """The resources a document holds (expanding ``*List``), and whether it was one at all."""
-    data = doc.data
+# Top-level fields of a Calico resource whose case calicoctl ignores (apiVersion and kind are read
+# first, exactly, to pick the type; the typed decode that follows matches names case-insensitively).
+_CASE_FOLDED = {"metadata": "metadata", "spec": "spec", "status": "status"}
+_CALICOCTL_API = "projectcalico.org/v3"
+
+
+def _is_resource(data: Any, known_kinds: frozenset[str]) -> bool:
     if not isinstance(data, dict):
-        return [], False
+        return False
     kind = data.get("kind")
-    api = data.get("apiVersion")
-    if not isinstance(kind, str) or not (isinstance(api, str) or kind in known_kinds):
+    return isinstance(kind, str) and (isinstance(data.get("apiVersion"), str) or kind in known_kinds)
+
+
+def _resource(doc: Document, base: PathT, data: dict[str, Any]) -> RawResource:
+    """A resource, with top-level keys in another case renamed the way calicoctl reads them."""
+    if data.get("apiVersion") != _CALICOCTL_API:
+        return RawResource(doc, base, data)
+    renamed: dict[str, str] = {}
+    for key in data:
+        real = _CASE_FOLDED.get(key.lower()) if isinstance(key, str) else None
+        if real is not None and key != real and real not in data:
+            renamed[real] = key  # several spellings: the last one wins, as in encoding/json
+    if not renamed:
+        return RawResource(doc, base, data)
+    decoded: dict[str, Any] = {}
+    for key, value in data.items():
+        real = _CASE_FOLDED.get(key.lower()) if isinstance(key, str) else None
+        if real not in renamed:
+            decoded[key] = value
+        elif renamed[real] == key:
+            decoded[real] = value
+    return RawResource(doc, base, decoded, written=data, renamed=renamed)
+
+
+def resources_of(doc: Document, known_kinds: frozenset[str]) -> tuple[list[RawResource], bool]:
+    """The resources a document holds, and whether it was one at all.
+
+    A ``*List`` is expanded, and so is a top-level list of resources, which calicoctl applies
+    like a ``List``.
+    """
+    data = doc.data
+    if isinstance(data, list):
+        out = [_resource(doc, (i,), item) for i, item in enumerate(data) if _is_resource(item, known_kinds)]
+        return out, bool(out)
+    if not _is_resource(data, known_kinds):
         return [], False
     items = data.get("items")
-    if kind.endswith("List") and isinstance(items, list):
+    if data["kind"].endswith("List") and isinstance(items, list):
         out = []
         for i, item in enumerate(items):
             if isinstance(item, dict) and isinstance(item.get("kind"), str):
-                out.append(RawResource(doc, ("items", i), item))
+                out.append(_resource(doc, ("items", i), item))
         return out, True
-    return [RawResource(doc, (), data)], True
+    return [_resource(doc, (), data)], True
 
 
 # --------------------------------------------------------------------------------------------

@@ -138,7 +138,8 @@ class Resource:
 
     @property
     def data(self) -> dict[str, Any]:
-        return self.raw.data
+        """The resource as written (``Spec:`` stays ``Spec``; the typed fields read ``raw.data``)."""
+        return self.raw.as_written
 
     @property
     def spec(self) -> dict[str, Any]:
@@ -162,10 +163,10 @@ class Resource:
         return f"{self.kind} {self.name}"
 
     def ptr(self, *path: str | int, on_key: bool = False) -> Pointer:
-        return Pointer(self.raw.doc, self.raw.base + tuple(path), on_key)
+        return Pointer(self.raw.doc, self.raw.base + self.raw.written_path(path), on_key)
 
     def ptr_at(self, path: PathT, on_key: bool = False) -> Pointer:
-        return Pointer(self.raw.doc, self.raw.base + tuple(path), on_key)
+        return Pointer(self.raw.doc, self.raw.base + self.raw.written_path(tuple(path)), on_key)
 
     @property
     def file(self) -> str:

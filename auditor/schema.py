@@ -40,7 +40,7 @@ from auditor.findings import format_path
 if TYPE_CHECKING:
     from importlib.resources.abc import Traversable
 
-__all__ = ["SchemaIssue", "has_schema", "kinds", "schema_documents", "validate"]
+__all__ = ["SchemaIssue", "has_schema", "kind_files", "kinds", "resolved_schema", "schema_documents", "validate"]
 
 PathPart = str | int
 
@@ -351,14 +351,19 @@ class _Catalog:
         self._compiled: dict[str, _Compiled] = {}
         self._lock = threading.Lock()
 
+    def resolved(self, name: str) -> dict[str, Any]:
+        """The schema document ``name`` with every ``$ref`` inlined and ``$defs`` dropped (a new copy)."""
+        schema: dict[str, Any] = _inline(self.documents[name], name, self.documents)
+        schema.pop("$defs", None)
+        return schema
+
     def compiled(self, name: str) -> _Compiled:
         found = self._compiled.get(name)
         if found is None:
             with self._lock:
                 found = self._compiled.get(name)
                 if found is None:
-                    schema = _inline(self.documents[name], name, self.documents)
-                    schema.pop("$defs", None)
+                    schema = self.resolved(name)
                     found = _Compiled(schema, _Validator(schema), _compile(schema))
                     self._compiled[name] = found
         return found
@@ -380,6 +385,16 @@ def _catalog() -> _Catalog:
 def kinds() -> list[tuple[str, str]]:
     """Every ``(apiVersion, kind)`` pair that has a schema, sorted."""
     return sorted(_catalog().kinds)
+
+
+def kind_files() -> dict[tuple[str, str], str]:
+    """Every ``(apiVersion, kind)`` pair with a schema, mapped to its file (``calico/tier.json``), sorted."""
+    return dict(sorted(_catalog().kinds.items()))
+
+
+def resolved_schema(name: str) -> dict[str, Any]:
+    """A copy of the schema file ``name`` (a value of :func:`kind_files`) with every ``$ref`` inlined."""
+    return _catalog().resolved(name)
 
 
 def has_schema(api_version: str, kind: str) -> bool:
