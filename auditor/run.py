@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from auditor import catalog, suppress
 from auditor.catalog import Rule
 from auditor.config import Config
-from auditor.engine import Context, run_rules
+from auditor.engine import Context, run_rules, sub_id
 from auditor.findings import Finding, Severity
 from auditor.loader import Limits, LoadResult, SourceFile, load
 from auditor.model import KNOWN_KINDS, Model, build_model
@@ -56,14 +56,31 @@ class AuditResult:
 
 
 def enabled_rules(config: Config) -> tuple[Rule, ...]:
-    """Rules picked by ``select``/``extend_select`` and not removed by ``ignore``."""
+    """Rules picked by ``select``/``extend_select`` and not removed by ``ignore``.
+
+    A sub-ID (``CA007/ippool-block-size``) in ``ignore`` removes only that sub-check; a rule whose
+    sub-checks are all deselected is not enabled (see :func:`skipped_sub_checks`).
+    """
     chosen = []
+    select = [*config.select, *config.extend_select]
     for rule in catalog.all_rules():
-        picked = any(catalog.matches(rule, s) for s in [*config.select, *config.extend_select])
-        dropped = any(catalog.matches(rule, s) for s in config.ignore)
+        picked = any(catalog.matches(rule, s) for s in select)
+        dropped = any(catalog.matches(rule, s) for s in config.ignore if not catalog.is_sub_selector(s))
+        if rule.sub_checks and not catalog.enabled_sub_checks(rule, select, config.ignore):
+            dropped = True
         if picked and not dropped:
             chosen.append(rule)
     return tuple(chosen)
+
+
+def skipped_sub_checks(config: Config, rules: Sequence[Rule]) -> frozenset[str]:
+    """Sub-checks of the enabled ``rules`` that ``select``/``ignore`` leave out."""
+    select = [*config.select, *config.extend_select]
+    skipped: set[str] = set()
+    for rule in rules:
+        enabled = set(catalog.enabled_sub_checks(rule, select, config.ignore))
+        skipped.update(sub.id for sub in rule.sub_checks if sub not in enabled)
+    return frozenset(skipped)
 
 
 def audit(
@@ -86,15 +103,19 @@ def audit(
     t2 = time.perf_counter()
     rules = enabled_rules(config)
     ctx = Context(load=loaded, model=model, config=config)
-    findings = run_rules(ctx, [r for r in rules if not r.late], config.severity, debug=debug)
+    skip = skipped_sub_checks(config, rules)
+    findings = run_rules(ctx, [r for r in rules if not r.late], config.severity, debug=debug, skip=skip)
     if config.per_path_ignores:
         ignores = config.per_path_ignores
-        findings = [f for f in findings if not suppress.path_ignored(f.location.path, f.rule_id, ignores)]
+        findings = [
+            f for f in findings if not suppress.path_ignored(f.location.path, f.rule_id, ignores, sub_id(f))
+        ]
     directives = suppress.collect(loaded, model)
     suppress.apply(findings, directives)
-    known = {r.id for r in catalog.all_rules()}
-    ctx.suppression_problems = suppress.problems(directives, known, {r.id for r in rules if not r.late})
-    late = run_rules(ctx, [r for r in rules if r.late], config.severity, debug=debug)
+    known = catalog.known_ids()
+    ran = {r.id for r in rules if not r.late} | ({s.id for r in rules if not r.late for s in r.sub_checks} - skip)
+    ctx.suppression_problems = suppress.problems(directives, known, ran)
+    late = run_rules(ctx, [r for r in rules if r.late], config.severity, debug=debug, skip=skip)
     suppress.apply(late, directives)
     findings = sorted(findings + late, key=Finding.sort_key)
     if baseline is not None:

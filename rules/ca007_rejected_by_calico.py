@@ -9,7 +9,8 @@ staged deletes, failsafe protocols and BGPConfiguration names (facts 1.1-1.13).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import replace
 from typing import Any
 
 from auditor.calico_validation import (
@@ -26,7 +27,7 @@ from auditor.calico_validation import (
     suggest_action,
     uses_global,
 )
-from auditor.catalog import Example, Rule
+from auditor.catalog import Example, Rule, SubCheck
 from auditor.engine import Context
 from auditor.findings import Issue, PathT, Related, Severity
 from auditor.model import (
@@ -47,7 +48,7 @@ from auditor.model import (
 )
 from auditor.nets import parse_cidr
 
-RULE = Rule(
+_RULE = Rule(
     id="CA007",
     name="rejected-by-calico",
     title="A value or combination that Calico's API validation rejects",
@@ -556,7 +557,6 @@ def _icmp_rules(rule: PolicyRule) -> Iterator[Issue]:
                 rule.path + (key, "code"),
                 on_key=True,
             )
-    yield from _icmp_ip_version(rule)
 
 
 def _icmp_ip_version(rule: PolicyRule) -> Iterator[Issue]:
@@ -575,17 +575,14 @@ def _icmp_ip_version(rule: PolicyRule) -> Iterator[Issue]:
             )
 
 
-def _policy_problems(policy: Policy) -> Iterator[Issue]:
-    yield from _pre_dnat_with_do_not_track(policy)
-    yield from _global_in_policy_selectors(policy)
-    yield from _staged_delete_with_spec(policy)
-    for rule in policy.rules:
-        yield from _action_spelling(rule)
-        yield from _protocol_spelling(rule)
-        yield from _global_in_rule_selectors(rule)
-        yield from _services_misuse(rule)
-        yield from _http_misuse(rule)
-        yield from _icmp_rules(rule)
+def _each_rule(check: Callable[[PolicyRule], Iterator[Issue]]) -> Callable[[Policy], Iterator[Issue]]:
+    """A policy sub-check that runs ``check`` on every rule of the policy."""
+
+    def run(policy: Policy) -> Iterator[Issue]:
+        for rule in policy.rules:
+            yield from check(rule)
+
+    return run
 
 
 # ------------------------------------------------------------------------------------------
@@ -635,7 +632,10 @@ def _host_endpoint_binding(hep: HostEndpoint) -> Iterator[Issue]:
             ("spec",),
             on_key=True,
         )
-    name = spec.get("interfaceName")
+
+
+def _host_endpoint_interface_name(hep: HostEndpoint) -> Iterator[Issue]:
+    name = hep.spec.get("interfaceName")
     if isinstance(name, str) and name:
         why = interface_name_problem(name)
         if why:
@@ -685,6 +685,10 @@ def _pool_encapsulation(pool: IPPool) -> Iterator[Issue]:
             ("spec", "vxlanMode"),
             related=(Related(pool.ptr("spec", "ipipMode"), "ipipMode"),),
         )
+
+
+def _pool_ipip_ipv6(pool: IPPool) -> Iterator[Issue]:
+    ipip = pool.spec.get("ipipMode")
     ipv6 = pool.cidr is not None and pool.cidr.value is not None and pool.cidr.value.version == 6
     if ipip in _ENABLED_MODES and ipv6:
         yield _issue(
@@ -854,36 +858,75 @@ def _bgp_configuration_name(config: BGPConfiguration) -> Iterator[Issue]:
 # ------------------------------------------------------------------------------------------
 
 
-def _by_kind(resource: Resource) -> Iterator[Issue]:
-    if isinstance(resource, Policy):
-        if not resource.is_kubernetes:
-            yield from _policy_problems(resource)
-        else:
-            yield from _staged_delete_with_spec(resource)
-    elif isinstance(resource, HostEndpoint):
-        yield from _host_endpoint_node(resource)
-        yield from _host_endpoint_binding(resource)
-        yield from _expected_ips_as_cidrs(resource)
-        yield from _host_endpoint_port_protocols(resource)
-    elif isinstance(resource, NetworkSet):
-        yield from _network_set_namespace_label(resource)
-    elif isinstance(resource, IPPool):
-        yield from _pool_encapsulation(resource)
-        yield from _pool_block_size(resource)
-        yield from _pool_allowed_uses(resource)
-        yield from _pool_global_selectors(resource)
-    elif isinstance(resource, Tier):
-        yield from _reserved_tier(resource)
-    elif isinstance(resource, FelixConfiguration):
-        yield from _failsafe_protocols(resource)
-    elif isinstance(resource, BGPConfiguration):
-        yield from _bgp_configuration_name(resource)
+def _calico_resources(ctx: Context) -> Iterator[Resource]:
+    return (r for r in ctx.model.resources if r.is_calico)
 
 
-def check(ctx: Context) -> Iterator[Issue]:
-    for resource in ctx.model.resources:
-        if not resource.is_calico:
-            continue
-        yield from _invalid_name(resource)
-        yield from _invalid_labels(resource)
-        yield from _by_kind(resource)
+_ALL = ("*",)
+_POLICIES = ("GlobalNetworkPolicy", "NetworkPolicy", "StagedGlobalNetworkPolicy", "StagedNetworkPolicy")
+_HEP = ("HostEndpoint",)
+_POOL = ("IPPool",)
+
+SUB_CHECKS = (
+    SubCheck("CA007/metadata-name", _ALL, "names Calico refuses for the kind", _invalid_name),
+    SubCheck("CA007/metadata-labels", _ALL, "label keys and values that are not Kubernetes labels", _invalid_labels),
+    SubCheck(
+        "CA007/networkset-namespace-label",
+        ("GlobalNetworkSet", "NetworkSet"),
+        "the reserved namespace label on a network set",
+        _network_set_namespace_label,
+    ),
+    SubCheck(
+        "CA007/policy-prednat-donottrack", _POLICIES, "`preDNAT` with `doNotTrack`", _pre_dnat_with_do_not_track
+    ),
+    SubCheck(
+        "CA007/policy-global-selector", _POLICIES, "`global()` in a policy's selectors", _global_in_policy_selectors
+    ),
+    SubCheck(
+        "CA007/policy-staged-delete",
+        (*_POLICIES, "StagedKubernetesNetworkPolicy"),
+        "spec fields on a staged delete",
+        _staged_delete_with_spec,
+    ),
+    SubCheck("CA007/policy-rule-action", _POLICIES, "rule actions (case-sensitive)", _each_rule(_action_spelling)),
+    SubCheck("CA007/policy-rule-protocol", _POLICIES, "rule protocols", _each_rule(_protocol_spelling)),
+    SubCheck(
+        "CA007/policy-rule-global-selector",
+        _POLICIES,
+        "`global()` in rule selectors, or not alone in a namespaceSelector",
+        _each_rule(_global_in_rule_selectors),
+    ),
+    SubCheck("CA007/policy-rule-services", _POLICIES, "`services` matches", _each_rule(_services_misuse)),
+    SubCheck("CA007/policy-rule-http", _POLICIES, "`http` matches", _each_rule(_http_misuse)),
+    SubCheck("CA007/policy-rule-icmp", _POLICIES, "`icmp`/`notICMP` fields", _each_rule(_icmp_rules)),
+    SubCheck(
+        "CA007/policy-rule-icmp-version", _POLICIES, "ICMP protocol vs `ipVersion`", _each_rule(_icmp_ip_version)
+    ),
+    SubCheck("CA007/hostendpoint-node", _HEP, "`node` missing or not a node name", _host_endpoint_node),
+    SubCheck(
+        "CA007/hostendpoint-binding", _HEP, "neither `interfaceName` nor `expectedIPs`", _host_endpoint_binding
+    ),
+    SubCheck("CA007/hostendpoint-interface-name", _HEP, "invalid `interfaceName`", _host_endpoint_interface_name),
+    SubCheck("CA007/hostendpoint-expected-ips", _HEP, "CIDRs in `expectedIPs`", _expected_ips_as_cidrs),
+    SubCheck("CA007/hostendpoint-port-protocol", _HEP, "named port protocols", _host_endpoint_port_protocols),
+    SubCheck("CA007/ippool-encapsulation", _POOL, "IPIP and VXLAN both enabled", _pool_encapsulation),
+    SubCheck("CA007/ippool-ipip-ipv6", _POOL, "IPIP on an IPv6 pool", _pool_ipip_ipv6),
+    SubCheck("CA007/ippool-block-size", _POOL, "`blockSize` range and pools smaller than a block", _pool_block_size),
+    SubCheck("CA007/ippool-allowed-uses", _POOL, "LoadBalancer and Tunnel pool constraints", _pool_allowed_uses),
+    SubCheck("CA007/ippool-global-selector", _POOL, "`global()` in pool selectors", _pool_global_selectors),
+    SubCheck("CA007/tier-reserved", ("Tier",), "order and defaultAction of reserved tiers", _reserved_tier),
+    SubCheck(
+        "CA007/felixconfiguration-failsafe-protocol",
+        ("FelixConfiguration",),
+        "failsafe port protocols",
+        _failsafe_protocols,
+    ),
+    SubCheck(
+        "CA007/bgpconfiguration-name",
+        ("BGPConfiguration",),
+        "names other than `default` and `node.<name>`",
+        _bgp_configuration_name,
+    ),
+)
+
+RULE = replace(_RULE, sub_checks=SUB_CHECKS, scope=_calico_resources)
