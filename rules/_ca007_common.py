@@ -35,3 +35,24 @@ def each_rule(check: Callable[[PolicyRule], Iterator[Issue]]) -> Callable[[Polic
 
     return run
 
+
+
+def lower_case_value(resource: Resource, key: str, allowed: tuple[str, ...]) -> Iterator[Issue]:
+    """``spec.<key>`` written in another case than Calico's validator accepts.
+
+    The v3.32 CRD patterns accept any case (``^(?i)(...)``), so ``kubectl apply`` of the CRD alone
+    may store the value, but Calico v3.32's validator (calicoctl, the Calico API server) compares
+    case-sensitively and rejects it.
+    """
+    value = resource.spec.get(key)
+    if not isinstance(value, str) or not value or value in allowed:
+        return
+    fix = next((a for a in allowed if a.lower() == value.lower()), None)
+    if fix is None:
+        return  # not a known value in any case: the schema's finding (CA002)
+    yield issue(
+        resource,
+        f"`{key}: {value}`: Calico v3.32's validator (calicoctl, the Calico API server) rejects it because it "
+        f"compares case-sensitively, although the v3.32 CRD pattern accepts any case; write `{fix}`",
+        ("spec", key),
+    )

@@ -97,6 +97,17 @@ def _host_endpoint_port_protocols(hep: HostEndpoint) -> Iterator[Issue]:
 
 
 
+def _host_endpoint_profiles(hep: HostEndpoint) -> Iterator[Issue]:
+    for i, profile in enumerate(as_list(hep.spec.get("profiles"))):
+        if isinstance(profile, str) and not is_subdomain(profile):
+            yield issue(
+                hep,
+                f"profile `{profile}` is not a valid profile name (lower-case letters, digits, '-' and '.', "
+                "starting and ending with a letter or digit): Calico rejects the HostEndpoint",
+                ("spec", "profiles", i),
+            )
+
+
 SUB_CHECKS = (
     SubCheck("CA007/hostendpoint-node", HEP, "`node` missing or not a node name", _host_endpoint_node),
     SubCheck(
@@ -105,4 +116,5 @@ SUB_CHECKS = (
     SubCheck("CA007/hostendpoint-interface-name", HEP, "invalid `interfaceName`", _host_endpoint_interface_name),
     SubCheck("CA007/hostendpoint-expected-ips", HEP, "CIDRs in `expectedIPs`", _expected_ips_as_cidrs),
     SubCheck("CA007/hostendpoint-port-protocol", HEP, "named port protocols", _host_endpoint_port_protocols),
+    SubCheck("CA007/hostendpoint-profiles", HEP, "profile names", _host_endpoint_profiles),
 )

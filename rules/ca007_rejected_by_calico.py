@@ -19,12 +19,16 @@ from auditor.engine import Context
 from auditor.findings import Severity
 from auditor.model import Resource
 from auditor.rules import (
-    _ca007_config,
+    _ca007_bgpconfiguration,
+    _ca007_bgppeer,
+    _ca007_felix_text,
+    _ca007_felixconfiguration,
     _ca007_hostendpoint,
     _ca007_ippool,
     _ca007_metadata,
     _ca007_policy,
     _ca007_policy_matches,
+    _ca007_tier,
 )
 
 SUB_CHECKS: tuple[SubCheck, ...] = (
@@ -33,7 +37,11 @@ SUB_CHECKS: tuple[SubCheck, ...] = (
     *_ca007_policy_matches.SUB_CHECKS,
     *_ca007_hostendpoint.SUB_CHECKS,
     *_ca007_ippool.SUB_CHECKS,
-    *_ca007_config.SUB_CHECKS,
+    *_ca007_tier.SUB_CHECKS,
+    *_ca007_felixconfiguration.SUB_CHECKS,
+    *_ca007_felix_text.SUB_CHECKS,
+    *_ca007_bgpconfiguration.SUB_CHECKS,
+    *_ca007_bgppeer.SUB_CHECKS,
 )
 
 
