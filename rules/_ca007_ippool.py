@@ -8,7 +8,8 @@ from typing import Any
 from auditor.calico_validation import uses_global
 from auditor.catalog import SubCheck
 from auditor.findings import Issue, Related
-from auditor.model import IPPool, as_list
+from auditor.model import IPPool, Resource, as_list
+from auditor.nets import NetError, parse_cidr
 from auditor.rules._ca007_common import POOL, issue
 
 _ENABLED_MODES = ("Always", "CrossSubnet")
@@ -127,10 +128,21 @@ def _pool_global_selectors(pool: IPPool) -> Iterator[Issue]:
 
 
 
+def _reserved_cidrs(reservation: Resource) -> Iterator[Issue]:
+    for i, cidr in enumerate(as_list(reservation.spec.get("reservedCIDRs"))):
+        if not isinstance(cidr, str):
+            continue
+        try:
+            parse_cidr(cidr, strict=False, allow_bare_ip=True)
+        except NetError as exc:
+            yield issue(reservation, f"reservedCIDRs: {exc}; Calico rejects it", ("spec", "reservedCIDRs", i))
+
+
 SUB_CHECKS = (
     SubCheck("CA007/ippool-encapsulation", POOL, "IPIP and VXLAN both enabled", _pool_encapsulation),
     SubCheck("CA007/ippool-ipip-ipv6", POOL, "IPIP on an IPv6 pool", _pool_ipip_ipv6),
     SubCheck("CA007/ippool-block-size", POOL, "`blockSize` range and pools smaller than a block", _pool_block_size),
     SubCheck("CA007/ippool-allowed-uses", POOL, "LoadBalancer and Tunnel pool constraints", _pool_allowed_uses),
     SubCheck("CA007/ippool-global-selector", POOL, "`global()` in pool selectors", _pool_global_selectors),
+    SubCheck("CA007/ipreservation-cidrs", ("IPReservation",), "reserved CIDRs", _reserved_cidrs),
 )

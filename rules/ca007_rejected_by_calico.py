@@ -20,6 +20,7 @@ from auditor.findings import Severity
 from auditor.model import Resource
 from auditor.rules import (
     _ca007_bgpconfiguration,
+    _ca007_bgpfilter,
     _ca007_bgppeer,
     _ca007_felix_text,
     _ca007_felixconfiguration,
@@ -42,6 +43,7 @@ SUB_CHECKS: tuple[SubCheck, ...] = (
     *_ca007_felix_text.SUB_CHECKS,
     *_ca007_bgpconfiguration.SUB_CHECKS,
     *_ca007_bgppeer.SUB_CHECKS,
+    *_ca007_bgpfilter.SUB_CHECKS,
 )
 
 

@@ -38,6 +38,10 @@ def pool(spec: str) -> str:
     return _doc("IPPool", "pool-1", spec)
 
 
+def bgp_filter(spec: str) -> str:
+    return _doc("BGPFilter", "filter-1", spec)
+
+
 def hep(spec: str, meta: str = "") -> str:
     return _doc("HostEndpoint", "node1-eth0", spec, meta)
 
@@ -195,6 +199,27 @@ CASES: list[tuple[str, str, str | tuple[str, ...] | None]] = [
     ("netset-reserved-label", _doc("GlobalNetworkSet", "testset", "nets: [10.0.0.1]",
                                    "  labels:\n    projectcalico.org/namespace: foo\n"),
      "CA007/networkset-namespace-label"),
+    # ---- BGPFilter, IPReservation, AS numbers -----------------------------------------------
+    ("filter-ok", bgp_filter("exportV4:\n- {action: Accept, matchOperator: In, cidr: 10.0.0.0/8, "
+                              "prefixLength: {min: 16, max: 24}}\nimportV6:\n- {action: Reject, interface: 'eth*'}"), None),
+    ("filter-cidr-no-op", bgp_filter("exportV4:\n- {action: Accept, cidr: 10.0.0.0/8}"), "CA007/bgpfilter-match"),
+    ("filter-op-no-cidr", bgp_filter("exportV4:\n- {action: Accept, matchOperator: In}"), "CA007/bgpfilter-match"),
+    ("filter-prefix-no-cidr", bgp_filter("importV4:\n- {action: Accept, prefixLength: {min: 8}}"),
+     "CA007/bgpfilter-match"),
+    ("filter-family", bgp_filter("exportV4:\n- {action: Accept, matchOperator: Equal, cidr: 'fd00::/8'}"),
+     "CA007/bgpfilter-match"),
+    ("filter-prefix-range", bgp_filter("exportV6:\n- {action: Accept, matchOperator: In, cidr: 'fd00::/8', "
+                                        "prefixLength: {max: 129}}"), "CA007/bgpfilter-match"),
+    ("filter-action-case", bgp_filter("exportV4:\n- {action: accept}"), "CA007/bgpfilter-values"),
+    ("filter-operator", bgp_filter("exportV4:\n- {action: Accept, matchOperator: Contains, cidr: 10.0.0.0/8}"),
+     "CA007/bgpfilter-values"),
+    ("filter-interface", bgp_filter("exportV4:\n- {action: Accept, interface: 'eth0 eth1'}"), "CA007/bgpfilter-values"),
+    ("ipres-ok", _doc("IPReservation", "r", "reservedCIDRs: [10.0.0.0/24, 10.1.0.1]"), None),
+    ("ipres-bad", _doc("IPReservation", "r", "reservedCIDRs: [garbage]"), "CA007/ipreservation-cidrs"),
+    ("peer-ok-dotted-as", peer("peerIP: 192.0.2.1\nasNumber: '1.10'"), None),
+    ("peer-as-text", peer("peerIP: 192.0.2.1\nasNumber: abc"), "CA007/bgp-as-number"),
+    ("peer-as-dotted-big", peer("peerIP: 192.0.2.1\nasNumber: '70000.1'"), "CA007/bgp-as-number"),
+    ("bgp-as-too-big", bgp("asNumber: 4294967296"), "CA007/bgp-as-number"),
     # ---- HostEndpoint, IPPool, Tier, policies (existing sub-checks) -------------------------
     ("hep-ok-star", hep("node: node01\ninterfaceName: '*'"), None),
     ("hep-no-node", hep("interfaceName: eth0\nexpectedIPs: [10.0.0.11]"), "CA007/hostendpoint-node"),
@@ -236,7 +261,7 @@ def test_every_new_sub_check_has_a_failing_parity_case() -> None:
     rule = catalog.find("CA007")
     assert rule is not None
     covered = {e for _, _, expected in CASES if expected for e in ([expected] if isinstance(expected, str) else expected)}
-    kinds = ("bgppeer", "bgpconfiguration", "felixconfiguration", "metadata-annotations", "hostendpoint-profiles")
+    kinds = ("bgp", "felixconfiguration", "metadata-annotations", "hostendpoint-profiles", "ipreservation")
     new = {s.id for s in rule.sub_checks if any(s.short.startswith(k) for k in kinds)}
     assert new - {"CA007/bgpconfiguration-name"} <= covered
 
