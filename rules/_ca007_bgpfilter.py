@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from auditor.calico_validation import PLACEHOLDER_FIX, looks_like_placeholder
 from auditor.catalog import SubCheck
 from auditor.findings import Issue, PathT
 from auditor.model import Resource, as_dict, as_list
@@ -124,9 +125,13 @@ def _as_numbers(resource: Resource) -> Iterator[Issue]:
     for key in ("asNumber", "localASNumber"):
         if key not in resource.spec:
             continue
-        why = as_number_problem(resource.spec.get(key))
-        if why:
-            yield issue(resource, f"{key} `{resource.spec.get(key)}` {why}: Calico rejects it", ("spec", key))
+        value = resource.spec.get(key)
+        why = as_number_problem(value)
+        if why and isinstance(value, str) and looks_like_placeholder(value):
+            message = f"{key} `{value}` is an unfilled placeholder, and Calico rejects it as written; {PLACEHOLDER_FIX}"
+            yield issue(resource, message, ("spec", key))
+        elif why:
+            yield issue(resource, f"{key} `{value}` {why}: Calico rejects it", ("spec", key))
 
 
 SUB_CHECKS = (

@@ -4,7 +4,8 @@ Everything Calico's validator (``libcalico-go/lib/validator/v3``), its clients a
 reject that is not a schema error (CA002), a selector syntax error (CA003), a network (CA004) or
 a port (CA005): names and labels, rule actions and protocols, preDNAT with doNotTrack, misplaced
 ``global()``, ``services``/``http``/ICMP misuse, HostEndpoint, network-set, IP pool and tier rules,
-staged deletes, failsafe protocols and BGPConfiguration names (facts 1.1-1.13).
+staged deletes, failsafe protocols, BGPConfiguration, BGPPeer, BGPFilter and FelixConfiguration values,
+annotations and profile names (facts 1.1-1.13).
 
 The rule is a list of small per-kind sub-checks (``CA007/<kind>-<what>``), one helper module per
 area (``rules/_ca007_*.py``); the engine dispatches each Calico resource to the sub-checks of its kind.
@@ -247,6 +248,30 @@ spec:
   - {protocol: TCP, port: 22}
 """,
             },
+        ),
+        Example(
+            title="a BGPPeer with both node and nodeSelector, and a lower-case Felix BPF log level",
+            files={
+                "bgp.yaml": """\
+apiVersion: projectcalico.org/v3
+kind: BGPPeer
+metadata:
+  name: rack-a-tor
+spec:
+  node: node1
+  nodeSelector: rack == 'a'
+  peerIP: 192.0.2.1
+  asNumber: 64512
+---
+apiVersion: projectcalico.org/v3
+kind: FelixConfiguration
+metadata:
+  name: default
+spec:
+  bpfLogLevel: debug
+""",
+            },
+            expect=("6:3", "16:16"),
         ),
     ),
     sub_checks=SUB_CHECKS,

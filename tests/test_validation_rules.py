@@ -948,6 +948,8 @@ def test_ca007_findings_and_fingerprints_unchanged_since_the_single_module_rule(
         rule = catalog.find("CA007")
         assert rule is not None
         for i, example in enumerate(rule.examples):
+            if f"example{i}" not in golden["findings"]:
+                continue  # an example added after the split
             folder = tmp_path / f"example{i}"
             folder.mkdir()
             for name, text in example.files.items():
@@ -961,3 +963,19 @@ def test_ca007_findings_and_fingerprints_unchanged_since_the_single_module_rule(
     if corpus.is_dir():
         got = _ca007_rows(audit([str(corpus)], from_mapping({})), str(corpus), subs)
         assert got == golden["findings"]["corpus"]
+
+
+def test_explain_and_docs_list_every_sub_check_with_its_full_id() -> None:
+    from auditor import catalog
+    from auditor.docs import render_explain, rule_markdown
+
+    rule = catalog.find("CA007")
+    assert rule is not None and catalog.find("ca007/IPPool-Block-Size") is rule
+    assert catalog.find("CA007/no-such-check") is None
+    text = render_explain(rule, color=False, width=100)
+    page = rule_markdown(rule)
+    for sub in rule.sub_checks:
+        assert sub.id in text, sub.id  # never cut, however narrow the terminal
+        assert f"| `{sub.id}` |" in page
+    plain = catalog.find("CA004")
+    assert plain is not None and "Sub-checks" not in rule_markdown(plain)
