@@ -317,7 +317,7 @@ def split_ip_port(text: str) -> tuple[ipaddress.IPv4Address | ipaddress.IPv6Addr
     if _IPV4_PORT_RE.match(text) or _IPV6_PORT_RE.match(text):
         host, _, port = text.rpartition(":")
         host = host.strip("[]")
-        if not port.isdigit() or not 1 <= int(port) <= 65535:
+        if not (port.isascii() and port.isdigit()) or not 1 <= int(port) <= 65535:
             return None, f"has port `{port}` (a port is 1-65535)"
     try:
         return ipaddress.ip_address(host), None

@@ -93,7 +93,7 @@ def _communities(config: Resource) -> Iterator[Issue]:
 
 def _prefix_advertisements(config: Resource) -> Iterator[Issue]:
     spec = config.spec
-    names = {as_dict(c).get("name") for c in as_list(spec.get("communities"))}
+    names = {n for c in as_list(spec.get("communities")) if isinstance(n := as_dict(c).get("name"), str)}
     for i, item in enumerate(as_list(spec.get("prefixAdvertisements"))):
         entry = as_dict(item)
         cidr = entry.get("cidr")

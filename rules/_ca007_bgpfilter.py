@@ -113,10 +113,10 @@ def as_number_problem(value: Any) -> str | None:
     if not isinstance(value, str):
         return None  # a type error (CA002)
     text = value.strip()
-    if text.isdigit():
+    if text.isascii() and text.isdigit():
         return None if int(text) <= 0xFFFFFFFF else "is outside 0-4294967295"
     high, dot, low = text.partition(".")
-    if dot and high.isdigit() and low.isdigit():
+    if dot and text.isascii() and high.isdigit() and low.isdigit():
         return None if int(high) <= 0xFFFF and int(low) <= 0xFFFF else "has a dotted part above 65535"
     return "is not an AS number (an integer, or dotted `a.b`)"
 

@@ -133,7 +133,7 @@ def _port_range_problem(value: Any) -> str | None:
         low = high = value
     elif isinstance(value, str) and ":" in value:
         parts = value.split(":")
-        if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
+        if len(parts) != 2 or not all(p.strip().isascii() and p.strip().isdigit() for p in parts):
             return "is not `min:max`"
         low, high = (int(p) for p in parts)
     else:

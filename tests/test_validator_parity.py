@@ -291,3 +291,36 @@ def test_findings_point_at_the_offending_field(tmp_path: Path) -> None:
         (sub_id(f), f.location.span.line, f.location.span.column) for f in result.findings if f.rule_id == "CA007"
     )
     assert places == [("CA007/bgppeer-node-selection", 6, 3), ("CA007/bgppeer-peer-ip", 8, 11)]
+
+
+ODD_VALUES = ("~", "[]", "{}", "'²'", "'٣:٤'", "-1", "1e400", "true", "'*'", "[[1]]", "{a: {b: c}}", "''", "'\\u0000'")
+FIELDS = {
+    "BGPPeer": ("node", "nodeSelector", "peerIP", "peerSelector", "asNumber", "localASNumber", "localWorkloadSelector",
+                "keepOriginalNextHop", "nextHopMode", "reachableBy"),
+    "BGPConfiguration": ("nodeToNodeMeshEnabled", "nodeMeshPassword", "ignoredInterfaces", "communities",
+                         "prefixAdvertisements", "localWorkloadPeeringIPV4", "logSeverityScreen", "asNumber"),
+    "BGPFilter": ("exportV4", "importV6"),
+    "IPReservation": ("reservedCIDRs",),
+    "FelixConfiguration": ("routeTableRange", "routeTableRanges", "logDebugFilenameRegex", "wireguardListeningPort",
+                           "wireguardInterfaceName", "natOutgoingAddress", "natPortRange", "externalNodesList",
+                           "bpfLogLevel", "bpfDSROptoutCIDRs", "bpfLogFilters", "healthTimeoutOverrides",
+                           "prometheusMetricsHost", "openstackRegion", "featureGates", "kubeNodePortRanges",
+                           "goGCThreshold", "failsafeInboundHostPorts"),
+    "HostEndpoint": ("profiles",),
+    "GlobalNetworkPolicy": ("ingress", "egress"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(FIELDS))
+def test_odd_values_never_crash_a_sub_check(tmp_path: Path, kind: str) -> None:
+    """Every new field given odd YAML (nulls, lists, maps, huge or non-ASCII numbers): findings, never a crash."""
+    docs = []
+    for i, value in enumerate(ODD_VALUES):
+        spec = "\n".join(f"{field}: {value}" for field in FIELDS[kind])
+        nested = "\n".join(f"{field}: [{value}, {{min: {value}, max: {value}, name: {value}}}]" for field in FIELDS[kind])
+        docs.append(_doc(kind, f"odd-{i}", spec))
+        docs.append(_doc(kind, f"nested-{i}", nested))
+    docs.append(_doc(kind, "annotated", "node: n", f"  annotations: {{{', '.join(f'k{i}: {v}' for i, v in enumerate(ODD_VALUES))}}}\n"))
+    result = run_files(tmp_path, {"m.yaml": "---\n".join(docs)})  # debug: a crash fails the test
+    assert not result.internal_errors
+    assert all(f.location.span.line >= 1 for f in result.findings)
