@@ -124,6 +124,24 @@ def _reachable_by(peer: Resource) -> Iterator[Issue]:
         )
 
 
+_MODES = {
+    "failureDetectionMode": ("None", "BFDIfDirectlyConnected"),
+    "restartMode": ("GracefulRestart", "LongLivedGracefulRestart"),
+    "birdGatewayMode": ("Recursive", "DirectIfDirectlyConnected"),
+}
+
+
+def _modes(peer: Resource) -> Iterator[Issue]:
+    for key, allowed in _MODES.items():
+        value = peer.spec.get(key)
+        if isinstance(value, str) and value and value not in allowed:
+            yield issue(
+                peer,
+                f"{key} `{value}` is not one of {', '.join(allowed)} (case-sensitive): Calico rejects the BGPPeer",
+                ("spec", key),
+            )
+
+
 SUB_CHECKS = (
     SubCheck("CA007/bgppeer-node-selection", _PEER, "`node` with `nodeSelector`", _node_selection),
     SubCheck(
@@ -140,4 +158,5 @@ SUB_CHECKS = (
     SubCheck(
         "CA007/bgppeer-reachable-by", _PEER, "`reachableBy` without `peerIP` or of another family", _reachable_by
     ),
+    SubCheck("CA007/bgppeer-modes", _PEER, "failure detection, restart and gateway modes", _modes),
 )

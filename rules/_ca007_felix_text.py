@@ -47,6 +47,7 @@ _CASE_SENSITIVE: dict[str, tuple[str, ...]] = {
     "bpfExternalServiceMode": ("Tunnel", "DSR"),
 }
 _OPENSTACK_REGION_MAX = 63 - len("openstack-region-")
+_CONNTRACK_TIMEOUT = re.compile(r"^(([0-9]*(\.[0-9]*)?(ms|s|h|m|us)+)+|Auto)$")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
@@ -80,6 +81,14 @@ def _bpf(config: Resource) -> Iterator[Issue]:
                 f"bpfForceTrackPacketsFromIfaces entry `{name}` is not an interface match (1-15 letters, digits and "
                 "`:._+-`, `+` as wildcard): Calico rejects it",
                 ("spec", "bpfForceTrackPacketsFromIfaces", i),
+            )
+    for timer, value in as_dict(spec.get("bpfConntrackTimeouts")).items():
+        if isinstance(value, str) and not _CONNTRACK_TIMEOUT.match(value):
+            yield issue(
+                config,
+                f"bpfConntrackTimeouts {timer} `{value}` is neither a duration (`30s`, `1h30m`) nor `Auto`: "
+                "Calico rejects it",
+                ("spec", "bpfConntrackTimeouts", timer),
             )
     for key in as_dict(spec.get("bpfLogFilters")):
         why = interface_name_problem(key) if isinstance(key, str) else None

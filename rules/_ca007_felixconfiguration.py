@@ -198,6 +198,19 @@ def _runtime_limits(config: Resource) -> Iterator[Issue]:
     yield from _out_of_range(config, "bpfExtToServiceConnmark", 0, 0xFFFFFFFF, "a 32-bit mark")
 
 
+def _node_selector(config: Resource) -> Iterator[Issue]:
+    name = config.name
+    if config.spec.get("nodeSelector") in (None, "") or not (name == "default" or name.startswith("node.")):
+        return
+    yield issue(
+        config,
+        f"`nodeSelector` on FelixConfiguration `{name}`: Calico v3.32 rejects it on `default` and per-node "
+        "(`node.<name>`) configurations; give the selector-scoped settings their own name",
+        ("spec", "nodeSelector"),
+        on_key=True,
+    )
+
+
 SUB_CHECKS = (
     SubCheck("CA007/felixconfiguration-failsafe-protocol", FELIX, "failsafe port protocols", _failsafe_protocols),
     SubCheck("CA007/felixconfiguration-route-tables", FELIX, "route table ranges", _route_tables),
@@ -205,4 +218,10 @@ SUB_CHECKS = (
     SubCheck("CA007/felixconfiguration-nat", FELIX, "NAT, device-route and external-node addresses", _nat),
     SubCheck("CA007/felixconfiguration-node-port-ranges", FELIX, "at most 7 kubeNodePortRanges", _node_port_ranges),
     SubCheck("CA007/felixconfiguration-runtime-limits", FELIX, "Go runtime limits, debug port, marks", _runtime_limits),
+    SubCheck(
+        "CA007/felixconfiguration-node-selector",
+        FELIX,
+        "`nodeSelector` on `default` or `node.<name>`",
+        _node_selector,
+    ),
 )
