@@ -300,3 +300,107 @@ def special_ip_problem(addr: ipaddress.IPv4Address | ipaddress.IPv6Address) -> s
     elif addr.is_multicast and (addr.packed[1] & 0x0F) == 0x02:
         return "is a link-local multicast address (ff02::/16)"
     return None
+
+
+# ------------------------------------------------------------------------------------------
+# BGP, Felix and metadata value syntax (validator.go v3.32: processIPPort, isValidCommunity,
+# validateKeyValueList, validateRegexp, the interface/prometheusHost regexes, annotation limits)
+# ------------------------------------------------------------------------------------------
+
+_IPV4_PORT_RE = re.compile(r"^(\d+).(\d+).(\d+).(\d+):(\d+)$")
+_IPV6_PORT_RE = re.compile(r"^\[[0-9a-fA-F:.]+\]:(\d+)$")
+
+
+def split_ip_port(text: str) -> tuple[ipaddress.IPv4Address | ipaddress.IPv6Address | None, str | None]:
+    """Calico's ``IP``, ``IPv4:port`` or ``[IPv6]:port`` syntax (BGPPeer ``peerIP``): (address, problem)."""
+    host = text
+    if _IPV4_PORT_RE.match(text) or _IPV6_PORT_RE.match(text):
+        host, _, port = text.rpartition(":")
+        host = host.strip("[]")
+        if not (port.isascii() and port.isdigit()) or not 1 <= int(port) <= 65535:
+            return None, f"has port `{port}` (a port is 1-65535)"
+    try:
+        return ipaddress.ip_address(host), None
+    except ValueError:
+        return None, "is not an IP address, `IPv4:port` or `[IPv6]:port`"
+
+
+_STANDARD_COMMUNITY = re.compile(r"^(\d+):(\d+)$")
+_LARGE_COMMUNITY = re.compile(r"^(\d+):(\d+):(\d+)$")
+
+
+def community_problem(value: str) -> str | None:
+    """Why ``value`` is not a BGP community (``aa:nn``, 16-bit parts) or large community (``aa:nn:mm``, 32-bit)."""
+    match = _STANDARD_COMMUNITY.match(value) or _LARGE_COMMUNITY.match(value)
+    if match is None:
+        return "is not `aa:nn` or `aa:nn:mm`"
+    bits = 16 if _STANDARD_COMMUNITY.match(value) else 32
+    if any(int(part) >= 1 << bits for part in match.groups()):
+        kind = "standard" if bits == 16 else "large"
+        return f"has a part above {(1 << bits) - 1} (a {kind} community has {bits}-bit parts)"
+    return None
+
+
+_KEY_VALUE_ITEM = re.compile(r"^\s*(\w+)=(.*)$")
+
+
+def key_value_list_problem(text: str) -> str | None:
+    """``validateKeyValueList``: comma-separated ``key=value`` items (empty items allowed)."""
+    for item in text.split(","):
+        if item and not _KEY_VALUE_ITEM.match(item):
+            return f"has the item `{item}`, which is not `key=value`"
+    return None
+
+
+_GO_UNSUPPORTED = (
+    (re.compile(r"\(\?<?[=!]"), "lookaround assertions (`(?=`, `(?!`, `(?<=`, `(?<!`)"),
+    (re.compile(r"\\[1-9]"), "backreferences (`\\1`)"),
+    (re.compile(r"\(\?P=|\(\?\(|\(\?>"), "backreferences, conditionals or atomic groups"),
+    (re.compile(r"[*+?}][+]"), "possessive quantifiers"),
+)
+
+
+def go_regexp_problem(pattern: str) -> str | None:
+    """Why Go's ``regexp.Compile`` (RE2 syntax) would refuse ``pattern``, or None."""
+    for unsupported, what in _GO_UNSUPPORTED:
+        if unsupported.search(pattern):
+            return f"uses {what}, which Go's RE2 syntax does not support"
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        if "global flags not at the start" in str(exc):
+            return None  # Go accepts flag groups anywhere
+        return f"is not a valid regular expression ({exc})"
+    return None
+
+
+IFACE_FILTER_RE = re.compile(r"^[a-zA-Z0-9:._+-]{1,15}$")  # iptables interface match syntax (`eth+`)
+IGNORED_INTERFACE_RE = re.compile(r"^[a-zA-Z0-9_.*-]{1,15}$")
+PROMETHEUS_HOST_RE = re.compile(r"^[a-zA-Z0-9:._+-]{1,64}$")
+HEALTH_OVERRIDE_NAME_RE = re.compile(r"^[a-zA-Z0-9_ -]+$")
+ANNOTATIONS_LIMIT = 256 * 1024  # bytes of keys and values together (validateObjectMetaAnnotations)
+
+
+def annotation_key_problem(key: str) -> str | None:
+    """Calico checks annotation keys as Kubernetes qualified names, after lower-casing them."""
+    return label_key_problem(key.lower())
+
+
+_DURATION_PART = re.compile(r"([0-9]*(?:\.[0-9]*)?)(ns|us|µs|μs|ms|s|m|h)")
+_DURATION_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def duration_seconds(text: str) -> float | None:
+    """A Go duration (``1m30s``, ``-5s``) in seconds, or None when it does not parse."""
+    body = text.strip()
+    sign = -1.0 if body.startswith("-") else 1.0
+    body = body.lstrip("+-")
+    if body == "0":
+        return 0.0
+    total, pos = 0.0, 0
+    for match in _DURATION_PART.finditer(body):
+        if match.start() != pos or match.group(1) in ("", "."):
+            return None
+        total += float(match.group(1)) * _DURATION_SECONDS[match.group(2)]
+        pos = match.end()
+    return sign * total if pos == len(body) and pos else None

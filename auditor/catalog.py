@@ -2,8 +2,11 @@
 
 A rule module defines ``RULE = Rule(...)`` (ID, name, title, severity, rationale, remediation,
 references and examples) and a ``check(ctx)`` function yielding :class:`~auditor.findings.Issue`
-objects. The catalog is discovered by importing those modules; nothing else lists the rules, and
-the console, ``--list-rules``, ``--explain``, SARIF and the generated docs all read it from here.
+objects. A rule may instead be a list of small per-kind checks, ``Rule(sub_checks=(SubCheck(...), ...))``:
+the engine dispatches each resource to the sub-checks of its kind, and every sub-check has a stable
+sub-ID (``CA007/ippool-block-size``) that selection, suppressions and the reports understand.
+The catalog is discovered by importing those modules; nothing else lists the rules, and the console,
+``--list-rules``, ``--explain``, SARIF and the generated docs all read it from here.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from auditor.findings import Issue, Severity
 
@@ -23,9 +26,38 @@ if TYPE_CHECKING:
 
 RULE_ID_RE = re.compile(r"^CA\d{3}$")
 RULE_NAME_RE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+SUB_ID_RE = re.compile(r"^CA\d{3}/[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 DOCS_URL = "https://github.com/calico-audit/calico-audit/blob/main/docs/rules.md"
 
 Check = Callable[["Context"], Iterable[Issue]]
+ResourceCheck = Callable[[Any], Iterable[Issue]]  # receives one resource (an auditor.model.Resource)
+Scope = Callable[["Context"], Iterable[Any]]
+
+
+@dataclass(frozen=True)
+class SubCheck:
+    """One small check of a rule, run on the resources of ``kinds`` (``("*",)``: every resource in scope).
+
+    ``id`` is ``<RULE>/<kind>-<what>`` (``CA007/ippool-block-size``): stable, like a rule ID, because
+    users select, ignore and suppress it by that name.
+    """
+
+    id: str
+    kinds: tuple[str, ...]
+    title: str
+    check: ResourceCheck = field(compare=False, repr=False)
+
+    @property
+    def rule_id(self) -> str:
+        return self.id.partition("/")[0]
+
+    @property
+    def short(self) -> str:
+        """The part after the rule ID: ``ippool-block-size``."""
+        return self.id.partition("/")[2]
+
+    def applies_to(self, kind: str) -> bool:
+        return "*" in self.kinds or kind in self.kinds
 
 
 @dataclass(frozen=True)
@@ -61,7 +93,14 @@ class Rule:
     guide_step: str = ""
     security_severity: float | None = None  # GitHub code scanning score; derived from severity when None
     late: bool = False  # runs after suppressions are applied (it reports on them)
+    # A rule made of per-kind checks: the engine dispatches the resources of ``scope`` (default: every
+    # resource of the model) to the sub-checks of their kind; such a rule needs no check() function.
+    sub_checks: tuple[SubCheck, ...] = field(default=(), compare=False, repr=False)
+    scope: Scope | None = field(default=None, compare=False, repr=False)
     check: Check | None = field(default=None, compare=False, repr=False)
+
+    def sub_check(self, sub_id: str) -> SubCheck | None:
+        return next((s for s in self.sub_checks if s.id == sub_id), None)
 
     @property
     def friendly_name(self) -> str:
@@ -92,6 +131,15 @@ def _validate(rule: Rule, module: str) -> None:
             problems.append(f"empty {what}")
     if not any(e.failing for e in rule.examples) or all(e.failing for e in rule.examples):
         problems.append("needs at least one failing and one passing example")
+    seen: set[str] = set()
+    for sub in rule.sub_checks:
+        if not SUB_ID_RE.match(sub.id) or sub.rule_id != rule.id:
+            problems.append(f"bad sub-check id {sub.id!r} (expected {rule.id}/<kind>-<what>)")
+        if sub.id in seen:
+            problems.append(f"sub-check {sub.id} is defined twice")
+        if not sub.kinds or not sub.title.strip():
+            problems.append(f"sub-check {sub.id} needs kinds and a title")
+        seen.add(sub.id)
     if problems:
         raise RuntimeError(f"rule module {module}: " + "; ".join(problems))
 
@@ -109,8 +157,8 @@ def all_rules() -> tuple[Rule, ...]:
         module = importlib.import_module(f"{package.__name__}.{info.name}")
         rule: Rule = module.RULE
         check = getattr(module, "check", None)
-        if check is None:
-            raise RuntimeError(f"rule module {info.name} has no check() function")
+        if check is None and not rule.sub_checks:
+            raise RuntimeError(f"rule module {info.name} has no check() function and no sub-checks")
         _validate(rule, info.name)
         for key in (rule.id, rule.name):
             if key in seen:
@@ -122,22 +170,72 @@ def all_rules() -> tuple[Rule, ...]:
 
 
 def find(key: str) -> Rule | None:
-    """A rule by ID (case-insensitive) or name."""
+    """A rule by ID (case-insensitive) or name; a sub-check ID finds its rule."""
     key = key.strip()
+    if is_sub_selector(key):
+        rule = find(key.partition("/")[0])
+        return rule if rule is not None and matches(rule, key) else None
     for rule in all_rules():
         if rule.id == key.upper() or rule.name == key.lower():
             return rule
     return None
 
 
+def normalize_selector(selector: str) -> str:
+    """``ca007/IPPool-Block-Size`` -> ``CA007/ippool-block-size``; other selectors are only stripped."""
+    sel = selector.strip()
+    if "/" not in sel:
+        return sel
+    head, _, tail = sel.partition("/")
+    return f"{head.strip().upper()}/{tail.strip().lower()}"
+
+
+def is_sub_selector(selector: str) -> bool:
+    """A selector naming sub-checks (``CA007/ippool-block-size``, or ``CA007/ippool`` for a kind's)."""
+    return "/" in selector
+
+
+def matches_sub(sub_id: str, selector: str) -> bool:
+    """``selector`` names the sub-check ``sub_id`` exactly, or a ``-``-bounded prefix of it (``CA007/ippool``)."""
+    sel = normalize_selector(selector)
+    return bool(sel) and (sub_id == sel or sub_id.startswith(sel + "-"))
+
+
 def matches(rule: Rule, selector: str) -> bool:
-    """``selector`` is an ID, a name, an ID prefix (``CA2``) or ``ALL``."""
+    """``selector`` is an ID, a name, an ID prefix (``CA2``), ``ALL`` or a sub-ID of one of the rule's checks."""
     sel = selector.strip()
     if not sel:
         return False
+    if is_sub_selector(sel):
+        return any(matches_sub(sub.id, sel) for sub in rule.sub_checks)
     if sel.upper() == "ALL":
         return True
     return rule.id.startswith(sel.upper()) or rule.name == sel.lower()
+
+
+def selects(rule: Rule, sub_id: str, selector: str) -> bool:
+    """Does ``selector`` cover a finding of ``rule`` (from sub-check ``sub_id``, "" for a whole-rule finding)?
+
+    A rule-level selector covers every sub-check; a sub-ID selector covers only its sub-checks.
+    """
+    if is_sub_selector(selector.strip()):
+        return bool(sub_id) and matches_sub(sub_id, selector)
+    return matches(rule, selector)
+
+
+def enabled_sub_checks(rule: Rule, select: Iterable[str], ignore: Iterable[str]) -> tuple[SubCheck, ...]:
+    """The sub-checks of ``rule`` that ``select`` picks and ``ignore`` does not drop."""
+    select, ignore = list(select), list(ignore)
+    return tuple(
+        sub
+        for sub in rule.sub_checks
+        if any(selects(rule, sub.id, s) for s in select) and not any(selects(rule, sub.id, s) for s in ignore)
+    )
+
+
+def known_ids() -> set[str]:
+    """Every rule ID and sub-check ID."""
+    return {rule.id for rule in all_rules()} | {sub.id for rule in all_rules() for sub in rule.sub_checks}
 
 
 def is_known_selector(selector: str) -> bool:

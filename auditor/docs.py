@@ -12,8 +12,8 @@ def _fence(text: str) -> str:
     return "```yaml\n" + text.rstrip("\n") + "\n```"
 
 
-def rule_markdown(rule: Rule, heading: str = "##") -> str:
-    """The full documentation of one rule, as Markdown."""
+def rule_markdown(rule: Rule, heading: str = "##", sub_checks: bool = True) -> str:
+    """The full documentation of one rule, as Markdown (``sub_checks``: with the table of its sub-checks)."""
     parts = [
         f"{heading} {rule.id} {rule.name}",
         "",
@@ -30,6 +30,8 @@ def rule_markdown(rule: Rule, heading: str = "##") -> str:
         rule.remediation,
         "",
     ]
+    if rule.sub_checks and sub_checks:
+        parts += _sub_check_table(rule, heading)
     for example in rule.examples:
         verdict = "Fails" if example.failing else "Passes"
         where = f" (findings at {', '.join(example.expect)})" if example.expect else ""
@@ -44,6 +46,37 @@ def rule_markdown(rule: Rule, heading: str = "##") -> str:
     if rule.references:
         parts += [f"{heading}# References", ""] + [f"- <{ref}>" for ref in rule.references] + [""]
     return "\n".join(parts).rstrip() + "\n"
+
+
+_POLICY_KINDS = ("GlobalNetworkPolicy", "NetworkPolicy", "StagedGlobalNetworkPolicy", "StagedNetworkPolicy")
+
+
+def _kinds_text(kinds: Sequence[str]) -> str:
+    if "*" in kinds:
+        return "every kind in scope"
+    shown = [k for k in kinds if k not in _POLICY_KINDS]
+    if all(k in kinds for k in _POLICY_KINDS):
+        shown.insert(0, "Calico policies (staged too)")
+    return ", ".join(shown)
+
+
+def _sub_check_table(rule: Rule, heading: str) -> list[str]:
+    """The rule's sub-checks: each can be selected, ignored and suppressed by its sub-ID."""
+    lines = [
+        f"{heading}# Sub-checks",
+        "",
+        f"Each finding names its sub-check. Select, ignore or suppress one by its sub-ID "
+        f"(`--ignore {rule.sub_checks[0].id}`, `# calico-audit: ignore[{rule.sub_checks[0].id}] reason`) or all "
+        f"sub-checks of a kind by prefix (`{rule.sub_checks[0].id.rsplit('-', 1)[0]}`); `{rule.id}` means all of them.",
+        "",
+        "| sub-ID | kinds | what it checks |",
+        "| --- | --- | --- |",
+    ]
+    for sub in rule.sub_checks:
+        kinds = _kinds_text(sub.kinds)
+        title = sub.title.replace("|", r"\|")
+        lines.append(f"| `{sub.id}` | {kinds} | {title} |")
+    return lines + [""]
 
 
 def catalog_markdown(rules: Sequence[Rule] | None = None) -> str:
@@ -102,8 +135,26 @@ def render_explain(rule: Rule, color: bool = False, width: int | None = None) ->
     from rich.markdown import Markdown
 
     console, buffer = _console(color, width)
-    console.print(Markdown(rule_markdown(rule, heading="#"), code_theme="ansi_dark"))
+    console.print(Markdown(rule_markdown(rule, heading="#", sub_checks=False), code_theme="ansi_dark"))
+    if rule.sub_checks:
+        _print_sub_checks(console, rule)
     return buffer.getvalue()
+
+
+def _print_sub_checks(console: Any, rule: Rule) -> None:
+    """The sub-check table for the terminal: sub-IDs are never cut (users copy them into ignore lists)."""
+    from rich.markdown import Markdown
+    from rich.table import Table
+
+    intro = "\n".join(_sub_check_table(rule, "#")[:3])
+    console.print(Markdown(intro))
+    table = Table(box=None, pad_edge=False, show_lines=False)
+    table.add_column("sub-ID", no_wrap=True)
+    table.add_column("kinds", overflow="fold", ratio=1)
+    table.add_column("what it checks", overflow="fold", ratio=2)
+    for sub in rule.sub_checks:
+        table.add_row(sub.id, _kinds_text(sub.kinds), sub.title.replace("`", ""))
+    console.print(table)
 
 
 def render_rule_table(rules: Sequence[Rule], color: bool = False, width: int | None = None) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import traceback
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +22,7 @@ from auditor.findings import (
 )
 
 if TYPE_CHECKING:
-    from auditor.catalog import Rule
+    from auditor.catalog import Rule, SubCheck
     from auditor.config import Config
     from auditor.loader import LoadResult
     from auditor.model import Model
@@ -105,7 +105,16 @@ def fingerprint(rule_id: str, identity: str, field_path: str, key: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:32]
 
 
-def stamp(rule: Rule, issue: Issue, severity: Severity) -> Finding:
+SUB_ID = "sub_id"  # Finding.extra key of the sub-check that produced a finding
+
+
+def sub_id(finding: Finding) -> str:
+    """The sub-check ID of ``finding`` (``CA007/ippool-block-size``), or "" for a whole-rule finding."""
+    value = finding.extra.get(SUB_ID, "")
+    return value if isinstance(value, str) else ""
+
+
+def stamp(rule: Rule, issue: Issue, severity: Severity, sub: SubCheck | None = None) -> Finding:
     location = resolve(issue.at)
     identity = _identity(issue)
     field_path = _field_path(issue.at)
@@ -115,18 +124,22 @@ def stamp(rule: Rule, issue: Issue, severity: Severity) -> Finding:
         steps = tuple(FlowStep(s.stage, s.outcome, s.text, resolve(s.at) if s.at is not None else None)
                       for s in witness.steps)
         witness = replace(witness, steps=steps)
-    return Finding(
+    finding = Finding(
         rule_id=rule.id,
         rule_name=rule.name,
         severity=issue.severity or severity,
         message=issue.message,
         location=location,
+        # The sub-ID stays out of the fingerprint: findings keep theirs when a rule is split into sub-checks.
         fingerprint=fingerprint(rule.id, identity, field_path, issue.key),
         field_path=field_path,
         identity=identity,
         related=related,
         witness=witness,
     )
+    if sub is not None:
+        finding.extra[SUB_ID] = sub.id
+    return finding
 
 
 class RuleCrash(Exception):
@@ -138,17 +151,23 @@ def run_rules(
     rules: Sequence[Rule],
     severities: dict[str, Severity] | None = None,
     debug: bool = False,
+    skip: Collection[str] = (),
 ) -> list[Finding]:
     """Run ``rules`` and return their findings, sorted deterministically.
 
-    An exception inside a rule becomes an internal-error finding for that rule (or is re-raised
-    with ``debug``), so one broken rule never hides the others.
+    An exception inside a rule (or one of its sub-checks) becomes an internal-error finding for that
+    rule (or sub-check), or is re-raised with ``debug``, so one broken check never hides the others.
+    ``skip`` names sub-checks not to run (deselected by sub-ID).
     """
     severities = severities or {}
     findings: list[Finding] = []
     for rule in rules:
-        assert rule.check is not None
         severity = severities.get(rule.id, rule.severity)
+        if rule.sub_checks:
+            subs = [s for s in rule.sub_checks if s.id not in skip]
+            findings.extend(_run_sub_checks(ctx, rule, subs, severity, debug))
+        if rule.check is None:
+            continue
         try:
             for issue in rule.check(ctx):
                 findings.append(stamp(rule, issue, severity))
@@ -157,6 +176,37 @@ def run_rules(
                 raise RuleCrash(f"rule {rule.id} crashed: {exc!r}") from exc
             findings.append(_crash_finding(rule, exc))
     return _unique_fingerprints(dedupe(sorted(findings, key=Finding.sort_key)))
+
+
+def _run_sub_checks(
+    ctx: Context, rule: Rule, subs: Sequence[SubCheck], severity: Severity, debug: bool
+) -> list[Finding]:
+    """Dispatch each resource in the rule's scope to the sub-checks of its kind.
+
+    An exception in a sub-check becomes one internal-error finding for that sub-check; its other
+    resources and every other sub-check still run.
+    """
+    findings: list[Finding] = []
+    if not subs:
+        return findings
+    by_kind: dict[str, list[SubCheck]] = {}
+    crashed: dict[str, BaseException] = {}
+    resources = rule.scope(ctx) if rule.scope is not None else ctx.model.resources
+    for resource in resources:
+        kind = resource.kind
+        chosen = by_kind.get(kind)
+        if chosen is None:
+            chosen = by_kind[kind] = [s for s in subs if s.applies_to(kind)]
+        for sub in chosen:
+            try:
+                for issue in sub.check(resource):
+                    findings.append(stamp(rule, issue, severity, sub))
+            except Exception as exc:
+                if debug:
+                    raise RuleCrash(f"sub-check {sub.id} crashed on {resource.identity}: {exc!r}") from exc
+                crashed.setdefault(sub.id, exc)
+    findings.extend(_crash_finding(rule, exc, rule.sub_check(sid)) for sid, exc in crashed.items())
+    return findings
 
 
 def _unique_fingerprints(findings: list[Finding]) -> list[Finding]:
@@ -170,22 +220,26 @@ def _unique_fingerprints(findings: list[Finding]) -> list[Finding]:
     return findings
 
 
-def _crash_finding(rule: Rule, exc: BaseException) -> Finding:
+def _crash_finding(rule: Rule, exc: BaseException, sub: SubCheck | None = None) -> Finding:
     frames = traceback.extract_tb(exc.__traceback__)
     where = f" at {frames[-1].filename.rsplit('/', 1)[-1]}:{frames[-1].lineno}" if frames else ""
+    what = f"sub-check {sub.id} of rule {rule.id}" if sub is not None else f"rule {rule.id}"
     message = (
-        f"internal error in rule {rule.id} ({rule.name}): {type(exc).__name__}: {exc}{where}. "
+        f"internal error in {what} ({rule.name}): {type(exc).__name__}: {exc}{where}. "
         "Its results for this run are incomplete; please report this with --debug output."
     )
-    return Finding(
+    finding = Finding(
         rule_id=rule.id,
         rule_name=rule.name,
         severity=Severity.ERROR,
         message=message,
         location=Location(".", Span.point(1, 1)),
-        fingerprint=fingerprint(rule.id, "internal-error", "", type(exc).__name__),
+        fingerprint=fingerprint(rule.id, "internal-error", sub.id if sub is not None else "", type(exc).__name__),
         internal_error=True,
     )
+    if sub is not None:
+        finding.extra[SUB_ID] = sub.id
+    return finding
 
 
 def dedupe(findings: Iterable[Finding]) -> list[Finding]:

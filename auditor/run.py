@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from auditor import catalog, suppress
 from auditor.catalog import Rule
 from auditor.config import Config
-from auditor.engine import Context, run_rules
+from auditor.engine import Context, run_rules, sub_id
 from auditor.findings import Finding, Severity
 from auditor.loader import Limits, LoadResult, SourceFile, load
 from auditor.model import KNOWN_KINDS, Model, build_model
@@ -69,11 +69,18 @@ class AuditResult:
 
 
 def enabled_rules(config: Config) -> tuple[Rule, ...]:
-    """Rules picked by ``select``/``extend_select`` and not removed by ``ignore``."""
+    """Rules picked by ``select``/``extend_select`` and not removed by ``ignore``.
+
+    A sub-ID (``CA007/ippool-block-size``) in ``ignore`` removes only that sub-check; a rule whose
+    sub-checks are all deselected is not enabled (see :func:`skipped_sub_checks`).
+    """
     chosen = []
+    select = [*config.select, *config.extend_select]
     for rule in catalog.all_rules():
-        picked = any(catalog.matches(rule, s) for s in [*config.select, *config.extend_select])
-        dropped = any(catalog.matches(rule, s) for s in config.ignore)
+        picked = any(catalog.matches(rule, s) for s in select)
+        dropped = any(catalog.matches(rule, s) for s in config.ignore if not catalog.is_sub_selector(s))
+        if rule.sub_checks and not catalog.enabled_sub_checks(rule, select, config.ignore):
+            dropped = True
         if picked and not dropped:
             chosen.append(rule)
     return tuple(chosen)
@@ -220,6 +227,16 @@ def _merge_clusters(per_cluster: list[tuple[str, list[Finding]]]) -> list[Findin
     return out
 
 
+def skipped_sub_checks(config: Config, rules: Sequence[Rule]) -> frozenset[str]:
+    """Sub-checks of the enabled ``rules`` that ``select``/``ignore`` leave out."""
+    select = [*config.select, *config.extend_select]
+    skipped: set[str] = set()
+    for rule in rules:
+        enabled = set(catalog.enabled_sub_checks(rule, select, config.ignore))
+        skipped.update(sub.id for sub in rule.sub_checks if sub not in enabled)
+    return frozenset(skipped)
+
+
 def audit(
     paths: Sequence[str],
     config: Config | None = None,
@@ -245,15 +262,18 @@ def audit(
     t2 = time.perf_counter()
     rules = enabled_rules(config)
     early = [r for r in rules if not r.late]
+    skip = skipped_sub_checks(config, rules)
     runs: list[ClusterRun] = []
     found: list[list[Finding]] = []
     directives: list[list[suppress.Directive]] = []
     for (name, part), model in zip(parts, models, strict=True):
         ctx = Context(load=part, model=model, config=config)
-        findings = run_rules(ctx, early, config.severity, debug=debug)
+        findings = run_rules(ctx, early, config.severity, debug=debug, skip=skip)
         if config.per_path_ignores:
             ignores = config.per_path_ignores
-            findings = [f for f in findings if not suppress.path_ignored(f.location.path, f.rule_id, ignores)]
+            findings = [
+                f for f in findings if not suppress.path_ignored(f.location.path, f.rule_id, ignores, sub_id(f))
+            ]
         these = suppress.collect(part, model)
         suppress.apply(findings, these)
         runs.append(ClusterRun(name, part, model, ctx))
@@ -265,12 +285,13 @@ def audit(
             used.setdefault(_directive_key(d), set()).update(d.used)
         for d in (d for these in directives for d in these):
             d.used = used[_directive_key(d)]
-    known = {r.id for r in catalog.all_rules()}
+    known = catalog.known_ids()
+    ran = {r.id for r in early} | ({s.id for r in early for s in r.sub_checks} - skip)
     late_rules = [r for r in rules if r.late]
     notes: list[str] = [] if config.clusters else runs[0].context.notes
     for run, findings, these in zip(runs, found, directives, strict=True):
-        run.context.suppression_problems = suppress.problems(these, known, {r.id for r in early})
-        late = run_rules(run.context, late_rules, config.severity, debug=debug)
+        run.context.suppression_problems = suppress.problems(these, known, ran)
+        late = run_rules(run.context, late_rules, config.severity, debug=debug, skip=skip)
         suppress.apply(late, these)
         findings += late
         if config.clusters:

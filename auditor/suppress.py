@@ -11,6 +11,10 @@ Three in-source forms and one external one:
   and an entry may name several rules: ``"CA206, CA207: reason"``;
 * ``--baseline FILE``: findings whose fingerprints are recorded there (external).
 
+Wherever a rule ID goes, a sub-check ID may go instead (``ignore[CA007/ippool-block-size]``, or
+``CA007/ippool`` for all of a kind's sub-checks): it covers only that sub-check's findings, while a
+plain ``CA007`` still covers all of them.
+
 Suppressed findings keep their place in SARIF (``suppressions`` with the justification) and do
 not fail the run. A suppression that matches nothing, names an unknown rule or gives no reason
 is reported (rule CA008).
@@ -24,6 +28,8 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from auditor.catalog import matches_sub, normalize_selector
+from auditor.engine import sub_id
 from auditor.findings import Finding, Location, Span, Suppression
 from auditor.loader import Document, LoadResult, SourceFile
 from auditor.model import Model
@@ -32,7 +38,7 @@ ANNOTATION = "calico-audit.io/ignore"
 _COMMENT_RE = re.compile(
     r"#\s*calico-audit:\s*(?P<kind>ignore|ignore-file)\s*\[(?P<ids>[^\]]*)\]\s*(?P<reason>.*?)\s*$"
 )
-_RULE_ID_RE = re.compile(r"^CA\d{3}$")
+_RULE_ID_RE = re.compile(r"^CA\d{3}(/[a-z0-9-]+)?$")
 
 
 @dataclass
@@ -49,9 +55,25 @@ class Directive:
     used: set[str] = field(default_factory=set)
 
     def covers(self, finding: Finding) -> bool:
-        if finding.rule_id not in self.rules or finding.location.path != self.file:
-            return False
-        return self.scope == "file" or self.first_line <= finding.location.span.line <= self.last_line
+        return bool(self.matching(finding))
+
+    def matching(self, finding: Finding) -> str:
+        """The rule or sub-check ID of this directive that covers ``finding`` ("" when none does)."""
+        if finding.location.path != self.file:
+            return ""
+        if not (self.scope == "file" or self.first_line <= finding.location.span.line <= self.last_line):
+            return ""
+        for token in self.rules:
+            if token == finding.rule_id:
+                return token
+            if "/" in token and token.startswith(finding.rule_id + "/") and _covers_sub(token, finding):
+                return token
+        return ""
+
+
+def _covers_sub(token: str, finding: Finding) -> bool:
+    sub = sub_id(finding)
+    return bool(sub) and matches_sub(sub, token)
 
 
 @dataclass
@@ -85,7 +107,9 @@ def _comment_start(line: str) -> int:
 
 
 def _ids(text: str) -> tuple[str, ...]:
-    return tuple(part.strip().upper() for part in re.split(r"[,\s]+", text) if part.strip())
+    """Rule IDs upper-cased (``ca206`` -> ``CA206``), sub-check IDs as ``CA007/ippool-block-size``."""
+    parts = (part.strip() for part in re.split(r"[,\s]+", text) if part.strip())
+    return tuple(normalize_selector(p) if "/" in p else p.upper() for p in parts)
 
 
 def _document_ranges(docs: Sequence[Document]) -> list[tuple[Document, int, int, int]]:
@@ -176,8 +200,9 @@ def apply(findings: Iterable[Finding], directives: Sequence[Directive]) -> None:
         if finding.suppression is not None or finding.internal_error:
             continue
         for directive in by_file.get(finding.location.path, ()):
-            if directive.covers(finding):
-                directive.used.add(finding.rule_id)
+            token = directive.matching(finding)
+            if token:
+                directive.used.add(token)
                 source = (
                     "annotation"
                     if directive.scope == "annotation"
@@ -198,7 +223,7 @@ def problems(directives: Sequence[Directive], known: set[str], ran: set[str]) ->
             )
             continue
         for rule in d.rules:
-            if not _RULE_ID_RE.match(rule) or rule not in known:
+            if not _RULE_ID_RE.match(rule) or not _known(rule, known):
                 out.append(
                     SuppressionProblem(
                         f"suppression names unknown rule `{rule}` (see `audit --list-rules`)",
@@ -206,7 +231,7 @@ def problems(directives: Sequence[Directive], known: set[str], ran: set[str]) ->
                         f"unknown/{rule}",
                     )
                 )
-            elif rule in ran and rule not in d.used:
+            elif _known(rule, ran) and rule not in d.used:
                 out.append(
                     SuppressionProblem(
                         f"unused suppression of {rule}: no {rule} finding is covered by this {form}; remove it",
@@ -226,18 +251,28 @@ def problems(directives: Sequence[Directive], known: set[str], ran: set[str]) ->
     return out
 
 
+def _known(token: str, ids: set[str]) -> bool:
+    """``token`` is one of ``ids``, or (a sub-check selector) names at least one sub-check among them."""
+    if token in ids:
+        return True
+    if "/" not in token:
+        return False
+    return any(matches_sub(i, token) for i in ids if "/" in i)
+
+
 # ------------------------------------------------------------------------------------------
 # Per-path ignores (configuration) and the baseline
 # ------------------------------------------------------------------------------------------
 
 
-def path_ignored(path: str, rule_id: str, per_path: dict[str, list[str]]) -> bool:
+def path_ignored(path: str, rule_id: str, per_path: dict[str, list[str]], sub: str = "") -> bool:
+    """Is a finding of ``rule_id`` (from sub-check ``sub``) in ``path`` ignored by ``per-path-ignores``?"""
     from auditor import catalog
 
     rule = catalog.find(rule_id)
     for pattern, selectors in per_path.items():
         matched = fnmatch.fnmatch(path, pattern) or fnmatch.fnmatch(path, pattern.rstrip("/") + "/*")
-        if matched and rule is not None and any(catalog.matches(rule, s) for s in selectors):
+        if matched and rule is not None and any(catalog.selects(rule, sub, s) for s in selectors):
             return True
     return False
 
@@ -254,6 +289,7 @@ def write_baseline(findings: Iterable[Finding]) -> str:
         {
             "fingerprint": f.fingerprint,
             "rule": f.rule_id,
+            **({"sub": sub} if (sub := sub_id(f)) else {}),
             "path": f.location.path,
             "resource": f.identity,
             "field": f.field_path,

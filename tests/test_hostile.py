@@ -339,7 +339,8 @@ def test_five_megabyte_single_line_scalar(tmp_path: Path) -> None:
     text = POLICY.replace("spec:\n", "  annotations:\n    blob: " + "x" * 5_000_000 + "\nspec:\n", 1)
     with within(5):
         result = run(tmp_path, {"long.yaml": text})
-    assert found(result, "long.yaml") == [("CA003", 8, 37), ("CA004", 14, 14)]
+    # CA007: Calico rejects more than 256 KiB of annotations (validateObjectMetaAnnotations).
+    assert found(result, "long.yaml") == [("CA003", 8, 37), ("CA004", 14, 14), ("CA007", 5, 3)]
 
 
 def test_node_limit(tmp_path: Path) -> None:

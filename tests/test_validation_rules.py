@@ -678,3 +678,313 @@ spec:
   ports: [{port: 80}]
 """
     assert findings(tmp_path, text, "CA007") == []
+
+
+# ------------------------------------------------------------------------------------------
+# CA007 sub-checks: stable sub-IDs, selection, suppression, reports, crash isolation
+# ------------------------------------------------------------------------------------------
+
+POOL_AND_POLICY = """\
+apiVersion: projectcalico.org/v3
+kind: IPPool
+metadata:
+  name: pool
+spec:
+  cidr: 10.0.0.0/16
+  blockSize: 40
+---
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata:
+  name: p
+spec:
+  selector: k8s-role == 'node'
+  ingress:
+  - action: allow
+"""
+
+
+def ca007_subs(result: object) -> list[str]:
+    from auditor.engine import sub_id
+
+    return sorted(sub_id(f) for f in result.findings if f.rule_id == "CA007" and f.suppression is None)  # type: ignore[attr-defined]
+
+
+def test_every_ca007_finding_names_its_sub_check(tmp_path: Path) -> None:
+    result = run_files(tmp_path, {"m.yaml": POOL_AND_POLICY})
+    assert ca007_subs(result) == ["CA007/ippool-block-size", "CA007/policy-rule-action"]
+    rule = next(r for r in result.rules if r.id == "CA007")
+    assert len(rule.sub_checks) >= 26
+    assert all(s.id.startswith("CA007/") and s.kinds and s.title for s in rule.sub_checks)
+
+
+@pytest.mark.parametrize(
+    ("settings", "expected"),
+    [
+        ({"ignore": ["CA007/ippool-block-size"]}, ["CA007/policy-rule-action"]),
+        ({"ignore": ["ca007/IPPool-Block-Size"]}, ["CA007/policy-rule-action"]),
+        ({"ignore": ["CA007/ippool"]}, ["CA007/policy-rule-action"]),  # a kind's sub-checks by prefix
+        ({"ignore": ["CA007/policy"]}, ["CA007/ippool-block-size"]),
+        ({"select": ["CA007/policy-rule-action"]}, ["CA007/policy-rule-action"]),
+        ({"select": ["CA00"], "ignore": ["CA007/policy-rule-action", "CA007/ippool-block-size"]}, []),
+        ({"ignore": ["CA007"]}, []),
+        ({"per-path-ignores": {"m.yaml": ["CA007/policy-rule-action"]}}, ["CA007/ippool-block-size"]),
+        ({"per-path-ignores": {"m.yaml": ["CA007"]}}, []),
+    ],
+)
+def test_sub_ids_in_select_ignore_and_per_path_ignores(
+    tmp_path: Path, settings: dict[str, object], expected: list[str]
+) -> None:
+    result = run_files(tmp_path, {"m.yaml": POOL_AND_POLICY}, settings)
+    assert ca007_subs(result) == expected
+    # Only the ignored sub-check is gone: the other rules still run.
+    assert "CA002" not in {f.rule_id for f in result.findings} or "select" in settings
+
+
+def test_a_rule_with_every_sub_check_ignored_is_not_enabled() -> None:
+    from auditor import catalog
+    from auditor.config import from_mapping
+    from auditor.run import enabled_rules, skipped_sub_checks
+
+    every = [s.id for s in catalog.find("CA007").sub_checks]  # type: ignore[union-attr]
+    config = from_mapping({"ignore": every})
+    assert "CA007" not in {r.id for r in enabled_rules(config)}
+    config = from_mapping({"ignore": ["CA007/tier"]})
+    rules = enabled_rules(config)
+    assert "CA007" in {r.id for r in rules}
+    assert skipped_sub_checks(config, rules) == {"CA007/tier-reserved"}
+
+
+def test_cli_accepts_known_sub_ids_and_refuses_unknown_ones(tmp_path: Path) -> None:
+    from auditor.cli import main
+
+    (tmp_path / "m.yaml").write_text(POOL_AND_POLICY, encoding="utf-8")
+    out = tmp_path / "out.json"
+    args = ["--isolated", "--ignore", "CA007/ippool-block-size", "--format", "json", "-o", str(out)]
+    code = main([str(tmp_path / "m.yaml"), *args])
+    import json
+
+    data = json.loads(out.read_text(encoding="utf-8"))
+    subs = [f.get("sub_id") for f in data["findings"] if f["rule"] == "CA007"]
+    assert subs == ["CA007/policy-rule-action"] and code == 1
+    assert main([str(tmp_path / "m.yaml"), "--isolated", "--ignore", "CA007/no-such-check"]) == 2
+
+
+@pytest.mark.parametrize(
+    ("comment", "left", "ca008"),
+    [
+        ("# calico-audit: ignore[CA007/policy-rule-action] reviewed", [], []),
+        ("# calico-audit: ignore[CA007] reviewed", [], []),
+        ("# calico-audit: ignore[CA007/policy] every policy sub-check", [], []),
+        ("# calico-audit: ignore[CA007/tier-reserved] wrong one", ["CA007/policy-rule-action"], ["unused"]),
+        ("# calico-audit: ignore[CA007/ippool-block-size] not run here", ["CA007/policy-rule-action"], []),
+        ("# calico-audit: ignore[CA007/no-such-check] typo", ["CA007/policy-rule-action"], ["unknown"]),
+    ],
+)
+def test_suppression_comments_with_sub_ids(tmp_path: Path, comment: str, left: list[str], ca008: list[str]) -> None:
+    text = POOL_AND_POLICY.replace("  - action: allow", "  - action: allow  " + comment)
+    result = run_files(tmp_path, {"m.yaml": text}, {"ignore": ["CA007/ippool"]})
+    assert ca007_subs(result) == left
+    problems = [f.message for f in result.findings if f.rule_id == "CA008"]
+    assert len(problems) == len(ca008)
+    for word, message in zip(ca008, problems, strict=True):
+        assert word in message
+
+
+def test_annotation_suppression_with_a_sub_id(tmp_path: Path) -> None:
+    text = POOL_AND_POLICY.replace(
+        "  name: pool\n", '  name: pool\n  annotations:\n    calico-audit.io/ignore: "CA007/ippool-block-size: lab pool"\n'
+    )
+    result = run_files(tmp_path, {"m.yaml": text})
+    assert ca007_subs(result) == ["CA007/policy-rule-action"]
+    suppressed = [f for f in result.findings if f.suppression is not None]
+    assert [f.suppression.justification for f in suppressed] == ["lab pool"]  # type: ignore[union-attr]
+
+
+def test_baseline_records_the_sub_id_and_matches_by_fingerprint(tmp_path: Path) -> None:
+    import json
+
+    from auditor.suppress import write_baseline
+
+    first = run_files(tmp_path, {"m.yaml": POOL_AND_POLICY})
+    text = write_baseline(first.findings)
+    entries = [e for e in json.loads(text)["findings"] if e["rule"] == "CA007"]
+    assert sorted(e["sub"] for e in entries) == ["CA007/ippool-block-size", "CA007/policy-rule-action"]
+    (tmp_path / "baseline.json").write_text(text, encoding="utf-8")
+    import os
+
+    from auditor.config import from_mapping
+    from auditor.run import audit
+
+    old = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        again = audit(["m.yaml"], from_mapping({}), baseline="baseline.json")
+    finally:
+        os.chdir(old)
+    assert ca007_subs(again) == []
+
+
+def test_sarif_and_json_carry_the_sub_id(tmp_path: Path) -> None:
+    import subprocess
+
+    from auditor.report import jsonfmt, sarif
+
+    result = run_files(tmp_path, {"m.yaml": POOL_AND_POLICY})
+    log = sarif.build(result)
+    run = log["runs"][0]
+    results = [r for r in run["results"] if r["ruleId"] == "CA007"]
+    assert sorted(r["properties"]["subId"] for r in results) == ["CA007/ippool-block-size", "CA007/policy-rule-action"]
+    descriptor = next(d for d in run["tool"]["driver"]["rules"] if d["id"] == "CA007")
+    listed = {s["id"] for s in descriptor["properties"]["calicoAudit/subChecks"]}
+    assert {"CA007/ippool-block-size", "CA007/policy-rule-action"} <= listed
+    other = next(d for d in run["tool"]["driver"]["rules"] if d["id"] == "CA004")
+    assert "calicoAudit/subChecks" not in other["properties"]
+    path = tmp_path / "out.sarif"
+    path.write_text(sarif.dumps(log), encoding="utf-8")
+    tool = Path(__file__).resolve().parent.parent.parent / "shared" / "tools" / "validate-sarif"
+    if tool.exists():
+        done = subprocess.run([str(tool), "--strict", str(path)], capture_output=True, text=True, check=False)
+        assert done.returncode == 0, done.stdout + done.stderr
+    rows = [jsonfmt.finding(f) for f in result.findings if f.rule_id == "CA007"]
+    assert sorted(r["sub_id"] for r in rows) == ["CA007/ippool-block-size", "CA007/policy-rule-action"]
+    assert all("sub_id" not in jsonfmt.finding(f) for f in result.findings if f.rule_id != "CA007")
+
+
+def test_console_shows_the_sub_id(tmp_path: Path) -> None:
+    from auditor.report import console
+
+    result = run_files(tmp_path, {"m.yaml": POOL_AND_POLICY})
+    text = console.render(result, color=False, width=120)
+    assert "CA007/ippool-block-size rejected-by-calico" in text
+
+
+def test_a_crashing_sub_check_does_not_hide_the_others(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from auditor import catalog
+    from auditor.engine import RuleCrash, run_rules, sub_id
+
+    result = run_files(tmp_path, {"m.yaml": POOL_AND_POLICY})
+    rule = catalog.find("CA007")
+    assert rule is not None and result.context is not None
+
+    def boom(resource: object) -> list[object]:
+        raise ValueError("synthetic failure")
+
+    subs = tuple(replace(s, check=boom) if s.id == "CA007/ippool-block-size" else s for s in rule.sub_checks)
+    broken = replace(rule, sub_checks=subs)
+    findings = run_rules(result.context, [broken])
+    crashes = [f for f in findings if f.internal_error]
+    assert [sub_id(f) for f in crashes] == ["CA007/ippool-block-size"]
+    assert "sub-check CA007/ippool-block-size" in crashes[0].message and "synthetic failure" in crashes[0].message
+    assert [sub_id(f) for f in findings if not f.internal_error] == ["CA007/policy-rule-action"]
+    with pytest.raises(RuleCrash):
+        run_rules(result.context, [broken], debug=True)
+
+
+def test_catalog_refuses_malformed_sub_checks() -> None:
+    from dataclasses import replace
+
+    from auditor import catalog
+
+    rule = catalog.find("CA007")
+    assert rule is not None
+    first = rule.sub_checks[0]
+    for bad in (
+        replace(rule, sub_checks=(replace(first, id="CA007/Upper"),)),
+        replace(rule, sub_checks=(replace(first, id="CA008/metadata-name"),)),
+        replace(rule, sub_checks=(first, first)),
+        replace(rule, sub_checks=(replace(first, kinds=()),)),
+    ):
+        with pytest.raises(RuntimeError):
+            catalog._validate(bad, "ca007_rejected_by_calico")
+    catalog._validate(rule, "ca007_rejected_by_calico")
+
+
+GOLDEN = Path(__file__).resolve().parent / "data" / "ca007_before_split.json"
+
+
+def _ca007_rows(result: object, base: str, subs: set[str]) -> list[dict[str, object]]:
+    import os
+
+    from auditor.engine import sub_id
+
+    rows = []
+    for f in result.findings:  # type: ignore[attr-defined]
+        if f.rule_id != "CA007" or sub_id(f) not in subs:
+            continue
+        s = f.location.span
+        rows.append(
+            {
+                "path": os.path.relpath(os.path.abspath(f.location.path), base),
+                "span": [s.line, s.column, s.end_line, s.end_column],
+                "message": f.message,
+                "fingerprint": f.fingerprint,
+                "severity": f.severity.label,
+                "sub": sub_id(f),
+                "related": [[str(loc), m] for loc, m in f.related],
+            }
+        )
+    return sorted(rows, key=lambda r: (r["path"], r["span"], r["message"]))  # type: ignore[arg-type, return-value]
+
+
+def test_ca007_findings_and_fingerprints_unchanged_since_the_single_module_rule(tmp_path: Path) -> None:
+    """The sub-checks that existed in the one-module rule find exactly what it found, with its fingerprints."""
+    import json
+    import os
+
+    from auditor import catalog
+    from auditor.config import from_mapping
+    from auditor.run import audit
+
+    golden = json.loads(GOLDEN.read_text(encoding="utf-8"))
+    subs = set(golden["sub_checks"])
+    root = Path(__file__).resolve().parent.parent
+    old = os.getcwd()
+    try:
+        os.chdir(root)
+        assert _ca007_rows(audit(["examples"], from_mapping({})), str(root), subs) == golden["findings"]["examples"]
+        rule = catalog.find("CA007")
+        assert rule is not None
+        for i, example in enumerate(rule.examples):
+            if f"example{i}" not in golden["findings"]:
+                continue  # an example added after the split
+            folder = tmp_path / f"example{i}"
+            folder.mkdir()
+            for name, text in example.files.items():
+                (folder / name).write_text(text, encoding="utf-8")
+            os.chdir(folder)
+            got = _ca007_rows(audit(["."], from_mapping(dict(example.config))), str(folder), subs)
+            assert got == golden["findings"][f"example{i}"], example.title
+    finally:
+        os.chdir(old)
+    corpus = root.parent / "shared" / "corpus" / "real"
+    if corpus.is_dir():
+        got = _ca007_rows(audit([str(corpus)], from_mapping({})), str(corpus), subs)
+        assert [r for r in golden["findings"]["corpus"] if r not in got] == []
+        # Since the golden copy was made, the loader also audits files whose top level is a list of
+        # resources (calicoctl applies them): their findings are the only new ones.
+        extra = {str(r["path"]) for r in got if r not in golden["findings"]["corpus"]}
+        assert all(_top_level_list(corpus / path) for path in extra), extra
+
+
+def _top_level_list(path: Path) -> bool:
+    lines = [ln for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip() and not ln.startswith("#")]
+    return any(ln.startswith("- ") for ln in lines) and not lines[0].startswith(("apiVersion", "kind"))
+
+
+def test_explain_and_docs_list_every_sub_check_with_its_full_id() -> None:
+    from auditor import catalog
+    from auditor.docs import render_explain, rule_markdown
+
+    rule = catalog.find("CA007")
+    assert rule is not None and catalog.find("ca007/IPPool-Block-Size") is rule
+    assert catalog.find("CA007/no-such-check") is None
+    text = render_explain(rule, color=False, width=100)
+    page = rule_markdown(rule)
+    for sub in rule.sub_checks:
+        assert sub.id in text, sub.id  # never cut, however narrow the terminal
+        assert f"| `{sub.id}` |" in page
+    plain = catalog.find("CA004")
+    assert plain is not None and "Sub-checks" not in rule_markdown(plain)

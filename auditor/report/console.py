@@ -27,6 +27,7 @@ import unicodedata
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from auditor.engine import sub_id
 from auditor.findings import Finding, Severity, Span
 from auditor.report import (
     RuleCount,
@@ -219,7 +220,8 @@ def code_frame(file: SourceFile | None, span: Span, width: int, style: str) -> t
 def _header(f: Finding, width: int, suppressed: bool) -> list[Line]:
     place = str(f.location) + ":"
     sev = f.severity.label
-    tail: Line = [(sev, SEVERITY_STYLE[f.severity]), (" ", ""), (f.rule_id, "bold"), (" " + f.rule_name, "")]
+    shown_id = sub_id(f) or f.rule_id  # CA007/ippool-block-size for a sub-check's finding
+    tail: Line = [(sev, SEVERITY_STYLE[f.severity]), (" ", ""), (shown_id, "bold"), (" " + f.rule_name, "")]
     if suppressed:
         tail.append((" (suppressed)", "italic"))
     tail_len = sum(len(t) for t, _ in tail)
@@ -263,7 +265,8 @@ def _labelled(pad: str, label: str, text: str, width: int, style: str) -> list[L
 
 
 def internal_block(f: Finding, width: int) -> list[Line]:
-    out: list[Line] = [[(" internal error ", INTERNAL), (" ", ""), (f.rule_id, "bold"), (" " + f.rule_name, "")]]
+    shown_id = sub_id(f) or f.rule_id
+    out: list[Line] = [[(" internal error ", INTERNAL), (" ", ""), (shown_id, "bold"), (" " + f.rule_name, "")]]
     if f.cluster:
         out[0].append((f" in {cluster_phrase(f)}", ""))
     out += [[(text, "bold")] for text in wrap(f.message, width, INDENT, INDENT)]

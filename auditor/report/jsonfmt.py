@@ -11,6 +11,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from auditor import __version__
+from auditor.engine import sub_id
 from auditor.findings import Finding, Location
 from auditor.report import (
     SEVERITY_ORDER,
@@ -86,4 +87,6 @@ def finding(f: Finding) -> dict[str, Any]:
     if f.suppression is not None:
         s = f.suppression
         out["suppressed"] = {"kind": s.kind, "justification": s.justification, "source": s.source}
+    if sub_id(f):
+        out["sub_id"] = sub_id(f)  # only for findings of a rule's sub-check (CA007/ippool-block-size)
     return out

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from auditor import __version__
+from auditor.engine import sub_id
 from auditor.findings import Finding, Location, Severity, Span
 from auditor.report import clean_span, cluster_phrase
 
@@ -296,7 +297,17 @@ def _rule(rule: Rule) -> dict[str, Any]:
             "security-severity": f"{rule.score:.1f}",
             "precision": "high",
             "calicoAudit/name": rule.name,
+            **_sub_checks(rule),
         },
+    }
+
+
+def _sub_checks(rule: Rule) -> dict[str, Any]:
+    """The rule's sub-checks (results name theirs in ``properties.subId``); nothing for a plain rule."""
+    if not rule.sub_checks:
+        return {}
+    return {
+        "calicoAudit/subChecks": [{"id": s.id, "title": s.title, "kinds": list(s.kinds)} for s in rule.sub_checks]
     }
 
 
@@ -354,6 +365,8 @@ def _result(f: Finding, index: dict[str, int], files: dict[str, SourceFile]) -> 
         props["resource"] = f.identity
     if f.field_path:
         props["field"] = f.field_path
+    if sub_id(f):
+        props["subId"] = sub_id(f)
     if f.internal_error:
         props["internalError"] = True
     if f.cluster:
