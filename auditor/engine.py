@@ -120,7 +120,12 @@ def stamp(rule: Rule, issue: Issue, severity: Severity, sub: SubCheck | None = N
     field_path = _field_path(issue.at)
     related = tuple((resolve(r.at), r.message) for r in issue.related)
     witness = issue.witness
+    message = issue.message
     if witness is not None:
+        # A claim that rests on what the repository does not say says so (once).
+        unsaid = [a for a in witness.assumptions if a not in message]
+        if unsaid:
+            message = f"{message.rstrip('.')}. Assumed: {'; '.join(unsaid)}"
         steps = tuple(FlowStep(s.stage, s.outcome, s.text, resolve(s.at) if s.at is not None else None)
                       for s in witness.steps)
         witness = replace(witness, steps=steps)
@@ -128,7 +133,7 @@ def stamp(rule: Rule, issue: Issue, severity: Severity, sub: SubCheck | None = N
         rule_id=rule.id,
         rule_name=rule.name,
         severity=issue.severity or severity,
-        message=issue.message,
+        message=message,
         location=location,
         # The sub-ID stays out of the fingerprint: findings keep theirs when a rule is split into sub-checks.
         fingerprint=fingerprint(rule.id, identity, field_path, issue.key),

@@ -58,7 +58,7 @@ class Fact:
 
     @property
     def assumed(self) -> bool:
-        return self.origin == "default"
+        return self.origin in ("default", "assumed")
 
 
 @dataclass
@@ -103,6 +103,46 @@ def _ipset(values: list[str]) -> IPSet:
     return out
 
 
+def _assume_advertised(facts: ClusterFacts, model: Model) -> None:
+    """No BGPConfiguration says what is advertised: a host policy that admits outside sources to an address
+    (a Service's cluster, external or load-balancer IP, or one its rule names) is the evidence that the
+    address is reachable from outside. Those addresses are taken as advertised, and findings say so."""
+    named: list[IPNetwork] = []
+    evidence = None
+    for policy in model.policies:
+        if not (policy.enforced and policy.is_global and (policy.pre_dnat or policy.do_not_track)):
+            continue
+        for rule in policy.ingress:
+            if rule.action != "Allow" or not (rule.source.nets or rule.source.effective_selector is not None):
+                continue
+            for ref in rule.destination.nets:
+                if ref.value is not None and ref.value.prefixlen >= (24 if ref.value.version == 4 else 64):
+                    named.append(ref.value)
+                    evidence = evidence or (policy, rule, ref)
+    if evidence is None:
+        return
+    addresses = IPSet(named)
+    for svc in model.services:
+        for refs, target in (
+            (svc.external_ips, facts.advertised_external),
+            (svc.load_balancer_ips, facts.advertised_lb),
+        ):
+            for ref in refs:
+                if ref.value is not None and str(ref.value) in addresses:
+                    target.add(str(ref.value))
+    facts.advertised_cluster = addresses - facts.advertised_external - facts.advertised_lb
+    policy, rule, ref = evidence
+    cidrs = addresses.iter_cidrs()
+    shown = ", ".join(str(c) for c in cidrs[:3]) + (" and more" if len(cidrs) > 3 else "")
+    facts.advertisement_known = True
+    facts.advertisement = Fact(
+        "assumed",
+        policy.ptr_at(ref.path),
+        f"{shown} reachable from outside the cluster: no BGPConfiguration in the repository, and "
+        f"{policy.display} {rule.label} admits outside sources to them",
+    )
+
+
 def cluster_facts(model: Model, config: Config) -> ClusterFacts:
     facts = ClusterFacts()
     bgp = model.bgp_default
@@ -117,6 +157,8 @@ def cluster_facts(model: Model, config: Config) -> ClusterFacts:
         facts.advertised_cluster = _ipset(config.advertised_cidrs)
         facts.advertisement_known = True
         facts.advertisement = Fact("config", None, "cluster.advertised-cidrs in the configuration")
+    elif config.host_endpoints == "assume":
+        _assume_advertised(facts, model)
 
     pools = [p for p in model.ip_pools if p.for_workloads and p.cidr is not None and p.cidr.value is not None]
     if pools:
@@ -135,6 +177,9 @@ def cluster_facts(model: Model, config: Config) -> ClusterFacts:
     if config.service_cidrs:
         facts.service_cidrs = _ipset(config.service_cidrs)
         facts.service = Fact("config", None, "cluster.service-cidrs in the configuration")
+    elif facts.advertised_cluster and facts.advertisement.origin == "assumed":
+        facts.service_cidrs = _ipset(list(DEFAULT_SERVICE_CIDRS)) | facts.advertised_cluster
+        facts.service = Fact("default", None, "the Kubernetes default 10.96.0.0/12 (set cluster.service-cidrs)")
     elif facts.advertised_cluster:
         facts.service_cidrs = IPSet(facts.advertised_cluster)
         facts.service = Fact("repo", facts.advertisement.where, "serviceClusterIPs of BGPConfiguration default")

@@ -137,7 +137,13 @@ def trace_flow(
             mode = "cluster mode (externalTrafficPolicy: Cluster): the source is SNATed to the node"
         else:
             mode = "local mode (externalTrafficPolicy: Local): the client address is kept"
-        answer.notes.append(f"{flow} is the {how} of Service {svc.namespace}/{svc.name}, {mode}")
+        if svc.namespace is None:  # an advertised address no Service of the repository holds
+            answer.notes.append(
+                f"no Service in the repository holds {dst_ip}, an advertised address: traced as a Service the "
+                f"repository does not show (cluster mode, backends unknown)"
+            )
+        else:
+            answer.notes.append(f"{flow} is the {how} of Service {svc.namespace}/{svc.name}, {mode}")
         for hep in groups:
             if address is not None:
                 for cls in ev.reachability(address, sp, hep, within=sources):

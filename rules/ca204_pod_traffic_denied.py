@@ -203,7 +203,7 @@ def check(ctx: Context) -> Iterator[Issue]:
         )
         assumed = f"; assumed: {facts.pod.note}" if facts.pod.assumed else ""
         others = f" and {len(group) - 1} more with the same labels" if len(group) > 1 else ""
-        via = f"HostEndpoint {hep.name}{others}" if not hep.assumed else f"host endpoints ({hep.assumed})"
+        via = f"HostEndpoint {hep.name}{others}" if not hep.assumed else "the assumed host endpoints"
         yield Issue(
             message=(
                 f"forwarded traffic to {describe(denied)} (pod CIDR{assumed}) {which} arriving through {via} is "

@@ -131,7 +131,7 @@ def check(ctx: Context) -> Iterator[Issue]:
         others = f" (and {len(group) - 1} more HostEndpoints with the same labels)" if len(group) > 1 else ""
         named = hep.interface_name not in ("*", "(node interface)")
         through = f" through interface {hep.interface_name}" if named else ""
-        subject = f"host endpoints ({hep.assumed})" if hep.assumed else f"HostEndpoint {hep.name}{others}"
+        subject = "the assumed host endpoints" if hep.assumed else f"HostEndpoint {hep.name}{others}"
         for inbound, direction in ((True, "ingress"), (False, "egress")):
             witness = _first_denial(q, hep, policies, inbound)
             if witness is None:

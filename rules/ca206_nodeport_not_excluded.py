@@ -91,7 +91,9 @@ def _reaches_hosts(ev: Evaluator, rule: PolicyRule) -> bool:
     dst = rule.destination
     if dst.services:
         return False
-    if dst.effective_selector is not None and not ev.model.host_endpoints_matching(dst.effective_selector):
+    if dst.effective_selector is not None and not any(
+        dst.effective_selector.matches(h.labels) for h in ev.host_endpoints
+    ):
         return False
     nets = [r.value for r in dst.nets if r.value is not None]
     if nets:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from netaddr import IPSet
+from netaddr import IPAddress, IPSet
 
 from auditor.addrset import AddressSet
 from auditor.catalog import Example, Rule
@@ -177,6 +177,26 @@ def _host_findings(q: Questions) -> Iterator[Issue]:
         )
 
 
+def _named_addresses(ev: Evaluator) -> dict[IPAddress, list[tuple[int, int]]]:
+    """Single addresses that pre-DNAT/untracked allow-lists name, with the ports they name (the allow-list
+    question needs no Service: its address may belong to one the repository does not hold)."""
+    out: dict[IPAddress, list[tuple[int, int]]] = {}
+    for policy in ev.host_policies:
+        if not (policy.pre_dnat or policy.do_not_track):
+            continue
+        for rule in policy.ingress:
+            if rule.action != "Allow":
+                continue
+            value = rule.protocol.value if rule.protocol is not None else TCP
+            protocol = value if value in (TCP, 17, 132) else TCP
+            ports = [(r.value.lo, protocol) for r in rule.destination.ports if isinstance(r.value, PortRange)]
+            for ref in rule.destination.nets:
+                if ref.value is not None and ref.value.size == 1:
+                    found = out.setdefault(IPAddress(ref.value.first, ref.value.version), [])
+                    found += [p for p in ports if p not in found]
+    return out
+
+
 def _past_allow_list(verdict: Verdict) -> bool:
     return not verdict.admitted_before_dnat
 
@@ -185,15 +205,18 @@ def check(ctx: Context) -> Iterator[Issue]:
     q = ctx.packet
     ev = q.ev
     yield from _host_findings(q)
-    for address in ev.advertised_addresses():
+    for address in [*ev.advertised_addresses(), *ev.unheld_addresses(_named_addresses(ev))]:
         rules = _allow_list_rules(ev, address)
         if not rules:
             continue
         leaking = AddressSet(int(address.ip.version))
         example = ""
         witness = None
+        listing = {r.policy for r, _ in rules}
         for port in address.service.ports:
             for hep in ev.ingress_groups():
+                if hep is None or not listing & set(ev.policies_for_hep(hep)):
+                    continue  # the allow-list does not apply there (an unselected endpoint: CA301)
                 for cls in q.who_reaches(address, port, hep, remember=False):
                     if cls.reaches_unlisted:
                         leaking |= cls.ips

@@ -252,9 +252,15 @@ def _witness(q: Questions, m: PortMistake) -> Witness | None:
     """The flow the mistake breaks: from outside through the Service to the pod (dropped there), or, when
     the Service is not reachable from outside, the pod's own verdict for the source the rule names."""
     found = q.denied_at_pod(m.service, m.target.port, m.workload, intended_only=False)
-    if found is None and m.source is not None and m.target.number is not None:
-        found = q.pod_chain(m.workload, m.source, m.target.number, m.target.protocol, allowed=False)
-    return found
+    if found is not None or m.target.number is None:
+        return found
+    # The nodes of assumed host endpoints have no known address, but the rule's selector names them.
+    sources = [m.source] if m.source is not None else [q.ev.node_peer(h) for h in q.ev.host_endpoints if h.assumed]
+    for source in sources:
+        found = q.pod_chain(m.workload, source, m.target.number, m.target.protocol, allowed=False)
+        if found is not None:
+            return found
+    return None
 
 
 def check(ctx: Context) -> Iterator[Issue]:

@@ -124,6 +124,12 @@ class Step:
         return out
 
 
+def _raw_at(where: Pointer) -> Any:
+    from auditor.loader import RawResource
+
+    return RawResource(where.doc, (), where.doc.data if isinstance(where.doc.data, dict) else {})
+
+
 def _at(hep: HostEndpoint) -> Pointer:
     if hep.assumed and "selector" in hep.raw.data.get("spec", {}):
         return hep.ptr("spec", "selector")  # the host policy whose selector implies the endpoint
@@ -715,6 +721,10 @@ class Evaluator:
     def _node_peer(self, hep: HostEndpoint) -> Peer:
         ips = hep.valid_expected_ips
         ipset = IPSet([str(ip) for ip in ips])
+        if hep.assumed:
+            # Addresses unknown: rule selectors are taken to match the endpoint's labels (as they would once
+            # its expectedIPs are set), and no claim rests on which addresses it has.
+            return Peer("node", None, ipset, (hep.labels,), host_endpoint=hep, text="a node (assumed endpoint)")
         return Peer(
             "node",
             IPAddress(str(ips[0])) if ips else None,
@@ -761,7 +771,52 @@ class Evaluator:
             for sp in svc.ports:
                 if sp.node_port == port and sp.protocol == proto:
                     return svc, sp, "node port"
+        if ip in self.facts.advertised and ip not in self.explicit_ips:
+            svc = self.unheld_service(ip, port, protocol)
+            return svc, svc.ports[0], "cluster IP"
         return None
+
+    def unheld_service(self, ip: IPAddress, port: int, protocol: int) -> Service:
+        """The Service behind an advertised address that no Service of the repository holds: it is somewhere
+        else (or not yet created); kube-proxy sends its traffic to backends the repository does not show."""
+        key = ("unheld", int(ip), port, protocol)
+        found = self._reach_cache.get(key)
+        if found is None:
+            bgp = self.facts.advertisement.where
+            raw = bgp.doc if bgp is not None else None
+            found = self._reach_cache[key] = Service(
+                raw=_raw_at(bgp) if raw is not None else self.model.policies[0].raw,
+                api_version="v1",
+                kind="Service",
+                name=f"(not in the repository, at {ip})",
+                namespace=None,
+                labels={},
+                annotations={},
+                type="ClusterIP",
+                cluster_ips=(),
+                cluster_ip_explicit=True,
+                headless=False,
+                ports=(ServicePort(0, "", port, port, None, protocol_name(protocol)),),
+                selector=None,
+                external_traffic_policy="Cluster",
+                external_traffic_policy_set=False,
+                internal_traffic_policy="Cluster",
+                external_ips=(),
+                load_balancer_ips=(),
+            )
+        return found
+
+    def unheld_addresses(self, ports: dict[IPAddress, list[tuple[int, int]]]) -> list[ServiceAddress]:
+        """Advertised single addresses that rules name and no Service of the repository holds, as Service
+        addresses of :meth:`unheld_service` (one port per named port, else 443/TCP)."""
+        out = []
+        for ip, wanted in ports.items():
+            if ip in self.explicit_ips or ip not in self.facts.advertised:
+                continue
+            for port, protocol in wanted or [(443, TCP)]:
+                svc = self.unheld_service(ip, port, protocol)
+                out.append(ServiceAddress(svc, ip, "cluster IP", ("metadata", "name"), True))
+        return out
 
     def backends(self, svc: Service, sp: ServicePort) -> list[Backend]:
         key = (id(svc), sp.index)
@@ -1075,8 +1130,11 @@ class Evaluator:
         for policy in self.host_policies:
             if policy.effective_selector is None:
                 out[id(policy)] = []
-            else:
+            elif self.host_endpoints is self.model.all_host_endpoints:
                 out[id(policy)] = self.model.host_endpoints_matching(policy.effective_selector)
+            else:  # assumed endpoints: a handful, not in the model's index
+                chosen = policy.effective_selector
+                out[id(policy)] = [h for h in self.host_endpoints if chosen.matches(h.labels)]
         return out
 
     def heps_of(self, policy: Policy) -> list[HostEndpoint]:

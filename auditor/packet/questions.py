@@ -284,6 +284,7 @@ class Questions:
             steps=steps_of(verdict),
             mode="pod",
             target=f"{workload.kind} {workload.namespace}/{workload.name}",
+            assumptions=tuple(h.assumed for h in (source.host_endpoint,) if h is not None and h.assumed),
         )
 
     @staticmethod
@@ -485,7 +486,7 @@ class Questions:
         out = []
         facts = self.ev.facts
         relevant = [facts.advertisement] if mode in ("cluster", "local") else []
-        if mode in ("cluster", "local", "forward"):
+        if mode == "forward":
             relevant.append(facts.pod)
         for fact in relevant:
             if fact.assumed and fact.note:
