@@ -90,8 +90,8 @@ spec:
 def check(ctx: Context) -> Iterator[Issue]:
     ev = evaluator(ctx)
     facts = ev.facts
-    if not facts.advertisement_known:
-        return
+    if not facts.advertisement_known or facts.advertisement.assumed:
+        return  # only a declared advertisement says what is not advertised
     ranges = {
         "cluster IP": (facts.advertised_cluster, "serviceClusterIPs"),
         "external IP": (facts.advertised_external, "serviceExternalIPs"),
