@@ -133,6 +133,8 @@ class Witness:
     @property
     def flow_text(self) -> str:
         dst = f"[{self.destination}]" if ":" in self.destination else self.destination
+        if self.protocol not in ("TCP", "UDP", "SCTP"):
+            return f"{self.source} -> {dst} ({self.protocol})"
         return f"{self.source} -> {dst}:{self.port}/{self.protocol}"
 
     @property

@@ -154,7 +154,7 @@ def check(ctx: Context) -> Iterator[Issue]:
         policies = [p for p in ev.policies_for_hep(hep) if p.pre_dnat or p.do_not_track or p.apply_on_forward]
         if not policies:
             continue  # forwarded traffic is allowed when no such policy selects the host endpoint
-        routed, why = q.pod_traffic_through(hep)
+        routed, why, unsure = q.pod_traffic_through(hep)
         if not routed:
             continue  # pod traffic between nodes never meets this endpoint's forward policy
         cuts = ev.rule_nets(policies)
@@ -175,6 +175,17 @@ def check(ctx: Context) -> Iterator[Issue]:
                 port, failed = next(((p, v) for p, v in verdicts if not v.allowed), (None, None))
                 if port is None or failed is None:
                     continue
+                bounds = [*ports, 65536]
+                closed = PortSet(
+                    [
+                        (lo, hi - 1)
+                        for lo, hi in pairwise(bounds)
+                        if not ev.forwarded(hep, Packet(source, dst, lo, protocol)).allowed
+                    ]
+                ) - PortSet.of(*failsafe)
+                if not closed or facts.node_ports.issuperset(closed):
+                    # Only NodePort numbers: the Deny is about node ports, and pods rarely listen there.
+                    continue
                 # The claim, shown on one concrete packet between two pod addresses.
                 src_ip = sample_pod(routed, avoid=cls)
                 found = q.forward(hep, src_ip, sample_address(cls), port, protocol)
@@ -182,14 +193,6 @@ def check(ctx: Context) -> Iterator[Issue]:
                     denied |= cls.to_ipset()
                     if witness is None:
                         witness, decisive = found, failed.decisive
-                        bounds = [*ports, 65536]
-                        closed = PortSet(
-                            [
-                                (lo, hi - 1)
-                                for lo, hi in pairwise(bounds)
-                                if not ev.forwarded(hep, Packet(source, dst, lo, protocol)).allowed
-                            ]
-                        ) - PortSet.of(*failsafe)
                         which = "on every port" if closed == ALL_PORTS else f"to ports {closed}"
                         which += f" ({protocol_name(protocol)})"
                 break
@@ -214,6 +217,6 @@ def check(ctx: Context) -> Iterator[Issue]:
             at=target,  # type: ignore[arg-type]
             related=(Related(hep.ptr("metadata", "name"), f"HostEndpoint {hep.name}"),),
             identity=f"HostEndpoint/{hep.name}",
-            severity=Severity.WARNING if facts.pod.assumed or hep.assumed else None,
+            severity=Severity.WARNING if facts.pod.assumed or hep.assumed or unsure else None,
             witness=witness,
         )

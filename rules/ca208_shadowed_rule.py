@@ -278,20 +278,21 @@ def _witness(
     if prior.policy is rule.policy:
         chain = [rule.policy]  # wherever the policy applies, its own earlier rule comes first
     hosts = any(p.can_select_host_endpoints and q.ev.heps_of(p) for p in chain)
+    pods = not hosts and any(q.pods.workloads_of(p) for p in chain)
     endpoint = f"endpoints selected by {rule.policy.display}"
-    verdict, witness = q.chain_decision(chain, direction, pkt, _stage(rule.policy, hosts), endpoint)
+    verdict, witness = q.chain_decision(chain, direction, pkt, _stage(rule.policy, hosts, pods), endpoint)
     step = verdict.decisive
     if step is None or step.rule is not prior:
         return None
     return witness
 
 
-def _stage(policy: Policy, hosts: bool) -> str:
+def _stage(policy: Policy, hosts: bool, pods: bool) -> str:
     if policy.do_not_track:
         return "untracked"
     if policy.pre_dnat:
         return "pre-DNAT"
-    return "host" if hosts else "pod"
+    return "host" if hosts else "pod" if pods else "policy"
 
 
 def _selects_all_of(prior: Policy, policy: Policy) -> bool:

@@ -1228,7 +1228,10 @@ class Evaluator:
         ]
         if not candidates:
             return None
-        return representative(max(candidates, key=lambda c: c.size))
+        widest = max(candidates, key=lambda c: c.size)
+        first = representative(widest)
+        # Any address of the class will do; not the network address, which Kubernetes never assigns.
+        return IPAddress(int(first) + 1, first.version) if widest.size > 2 else first
 
     # --- services as seen from outside ---------------------------------------------------------
 

@@ -355,32 +355,44 @@ class Questions:
 
     # --- which traffic a host endpoint polices ---------------------------------------------------------
 
-    def pod_traffic_through(self, hep: HostEndpoint) -> tuple[IPSet, str]:
+    def pod_traffic_through(self, hep: HostEndpoint) -> tuple[IPSet, str, bool]:
         """The pod addresses whose traffic between nodes crosses ``hep``'s interface unencapsulated (so its
-        forward and pre-DNAT policy sees it), and the fact or assumption that says so.
+        forward and pre-DNAT policy sees it), the fact or assumption that says so, and whether it rests on
+        an assumption about the interface.
 
         Felix accepts IPIP and VXLAN packets from Calico hosts in the filter INPUT chain before host-endpoint
         dispatch, and the inner packet arrives on ``tunl0`` / ``vxlan.calico`` (``felix/rules/static.go``):
         a named host endpoint's forward policy never sees pod traffic of an always-encapsulated pool. An
-        all-interfaces (``*``) endpoint polices forwarded traffic of every interface, tunnels included."""
+        all-interfaces (``*``) endpoint polices forwarded traffic of every interface, tunnels included; a
+        named one only its own interface, which carries routed pod traffic only if it is the node's route
+        to the other nodes (the interface with the node's address)."""
         facts = self.ev.facts
         name = hep.interface_name
         if name == "*":
-            return facts.pod_cidrs, "an all-interfaces (`*`) host endpoint polices forwarded traffic of every interface"
-        if _is_overlay_interface(name):
-            return IPSet(), f"{name} is a tunnel/VPN interface, not the route to other nodes' pods"
-        where = "the node's main interface" if hep.assumed else f"interface {name}"
+            every = "an all-interfaces (`*`) host endpoint polices forwarded traffic of every interface"
+            return facts.pod_cidrs, every, False
+        if name and _is_overlay_interface(name):
+            return IPSet(), f"{name} is a tunnel/VPN interface, not the route to other nodes' pods", False
+        if hep.assumed:
+            where, unsure = "the node's main interface", False
+        elif self._holds_node_address(hep):
+            where, unsure = f"interface {name or 'with ' + str(hep.valid_expected_ips[0])}", False
+        else:
+            held = ", ".join(map(str, hep.valid_expected_ips))
+            where, unsure = (f"interface {name}" if name else f"the interface holding {held}"), True
         pools = [p for p in self.model.ip_pools if p.for_workloads and p.cidr is not None and p.cidr.value is not None]
         if not pools:
-            return facts.pod_cidrs, (
+            why = (
                 f"assumed: pod traffic between nodes is routed unencapsulated through {where} (no IPPool in the "
                 "repository says whether it is IPIP/VXLAN-encapsulated)"
             )
+            return facts.pod_cidrs, _unsure(why, where, unsure), unsure
         routed = [p for p in pools if p.encapsulation != "Always"]
         cidrs = IPSet([p.cidr.value for p in routed if p.cidr is not None])
         if not routed:
             names = ", ".join(p.name for p in pools)
-            return cidrs, f"pod traffic between nodes is encapsulated (IPPool {names}): it never crosses {where} bare"
+            why = f"pod traffic between nodes is encapsulated (IPPool {names}): it never crosses {where} bare"
+            return cidrs, why, False
         cross = [p.name for p in routed if p.encapsulation == "CrossSubnet"]
         plain = [p.name for p in routed if p.encapsulation == "Never"]
         parts = []
@@ -389,10 +401,14 @@ class Questions:
         if cross:
             parts.append(
                 f"IPPool {', '.join(cross)} (CrossSubnet) encapsulates only across subnets, so pods on nodes of one "
-                f"subnet talk "
-                f"unencapsulated through {where}"
+                f"subnet talk unencapsulated through {where}"
             )
-        return cidrs, "; ".join(parts)
+        return cidrs, _unsure("; ".join(parts), where, unsure), unsure
+
+    def _holds_node_address(self, hep: HostEndpoint) -> bool:
+        """The endpoint's expectedIPs include its Node's address (so its interface routes to other nodes)."""
+        mine = {str(ip) for ip in hep.valid_expected_ips}
+        return any(node.name == hep.node and mine & set(node.addresses) for node in self.model.nodes)
 
     # --- does this rule ever decide --------------------------------------------------------------
 
@@ -402,8 +418,7 @@ class Questions:
         """The verdict of one endpoint's policy chain on ``pkt`` (the flow an earlier rule decides)."""
         result = self.ev.run_chain(policies, direction, pkt, stage, False)
         verdict = Verdict(result.outcome == "allow", list(result.steps))
-        src = str(pkt.src.ip) if pkt.src.ip is not None else str(pkt.src)
-        dst = str(pkt.dst.ip) if pkt.dst.ip is not None else str(pkt.dst)
+        src, dst = str(pkt.src), str(pkt.dst)
         witness = Witness(
             kind="chain",
             allowed=verdict.allowed,
@@ -423,8 +438,8 @@ class Questions:
         protocol = rule.protocol.value if rule.protocol is not None and isinstance(rule.protocol.value, int) else TCP
         if rule.not_protocol is not None and rule.not_protocol.value == protocol:
             protocol = UDP if protocol != UDP else TCP
-        src = self._peer_matching(rule.source, "source")
-        dst = self._peer_matching(rule.destination, "destination")
+        src = self._peer_matching(rule.source, direction == "egress")
+        dst = self._peer_matching(rule.destination, direction == "ingress")
         if src is None or dst is None:
             return None
         port = _port_matching(rule.destination)
@@ -434,7 +449,8 @@ class Questions:
         pkt = Packet(src, dst, port, protocol, sport)
         return pkt if rule_matches(rule, pkt, self.model) else None
 
-    def _peer_matching(self, entity: EntityRule, side: str) -> Peer | None:
+    def _peer_matching(self, entity: EntityRule, endpoint: bool) -> Peer | None:
+        """A peer ``entity`` matches; ``endpoint``: it is the policy's own endpoint (shown as such)."""
         if entity.services:
             return None
         nets = [n for n in entity.valid_nets] if entity.nets else []
@@ -450,7 +466,7 @@ class Questions:
             if found is None:
                 return None
             labels = (found,)
-        return Peer("outside", ip, NO_ADDRESSES, labels, text=f"{ip}")
+        return Peer("outside", ip, NO_ADDRESSES, labels, text=f"the policy's endpoint ({ip})" if endpoint else f"{ip}")
 
     # --- witnesses ---------------------------------------------------------------------------------
 
@@ -526,6 +542,12 @@ class Questions:
             return False
         mine = [v for target, v in verdicts if target == witness.target] or [v for _, v in verdicts]
         return any(v.allowed == witness.allowed for v in mine)
+
+
+def _unsure(why: str, where: str, unsure: bool) -> str:
+    if not unsure:
+        return why
+    return f"{why}; assumed: {where} is the node's route to the other nodes (no Node address in the repository says so)"
 
 
 _OVERLAY_PREFIXES = ("wg", "tun", "tap", "vpn", "tailscale", "zt", "ipsec", "gre", "vti", "lo", "docker", "virbr")
