@@ -129,7 +129,7 @@ def check(ctx: Context) -> Iterator[Issue]:
             continue  # no policy selects it: CA301's finding
         related = tuple(Related(p.ptr("metadata", "name"), f"selects {hep.name}") for p in policies[:3])
         others = f" (and {len(group) - 1} more HostEndpoints with the same labels)" if len(group) > 1 else ""
-        named = hep.interface_name not in ("*", "(node interface)")
+        named = bool(hep.interface_name) and hep.interface_name not in ("*", "(node interface)")
         through = f" through interface {hep.interface_name}" if named else ""
         subject = "the assumed host endpoints" if hep.assumed else f"HostEndpoint {hep.name}{others}"
         for inbound, direction in ((True, "ingress"), (False, "egress")):
@@ -149,7 +149,8 @@ def check(ctx: Context) -> Iterator[Issue]:
                 )
             yield Issue(
                 message=(
-                    f"{subject} is policed but nothing allows {direction} traffic to or from the host itself "
+                    f"{subject} {'are' if hep.assumed else 'is'} policed but nothing allows {direction} traffic to or "
+                    "from the host itself "
                     f"beyond the failsafe ports: {effect}.{shadow} Add a normal GlobalNetworkPolicy on the host "
                     f"endpoints that allows host {direction} (guide cluster mode, step 2)"
                 ),
