@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from auditor.addrset import AddressSet
 from auditor.engine import Context
 from auditor.nets import describe
-from auditor.packet.questions import Evaluator, evaluator
+from auditor.packet.questions import Evaluator
 
 MAX_SERVICES = 20
 
@@ -26,7 +26,7 @@ class Exposure:
 
 def exposures(ctx: Context) -> tuple[list[Exposure], int]:
     """Exposure of every advertised Service address and port (capped), and how many there were."""
-    ev: Evaluator = evaluator(ctx)
+    ev: Evaluator = ctx.packet.ev
     out: list[Exposure] = []
     addresses = ev.advertised_addresses()
     total = sum(len(a.service.ports) for a in addresses)

@@ -10,7 +10,6 @@ from auditor.catalog import Example, Rule
 from auditor.engine import Context
 from auditor.findings import Issue, Related, Severity
 from auditor.nets import describe
-from auditor.packet.questions import evaluator
 from auditor.rules._fixtures import CLUSTER
 
 RULE = Rule(
@@ -88,7 +87,7 @@ spec:
 
 
 def check(ctx: Context) -> Iterator[Issue]:
-    ev = evaluator(ctx)
+    ev = ctx.packet.ev
     facts = ev.facts
     if not facts.advertisement_known or facts.advertisement.assumed:
         return  # only a declared advertisement says what is not advertised

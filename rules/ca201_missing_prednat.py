@@ -8,7 +8,7 @@ from auditor.catalog import Example, Rule
 from auditor.engine import Context
 from auditor.findings import Issue, Related, Severity
 from auditor.model import PolicyRule
-from auditor.packet.questions import Evaluator, evaluator
+from auditor.packet.questions import Evaluator
 from auditor.ports import PortRange, PortSet
 from auditor.rules._fixtures import CLUSTER, SVC_A
 
@@ -109,7 +109,7 @@ def _node_ports_only(ev: Evaluator, rule: PolicyRule) -> PortSet | None:
 
 
 def check(ctx: Context) -> Iterator[Issue]:
-    ev = evaluator(ctx)
+    ev = ctx.packet.ev
     for policy in ev.host_policies:
         if policy.pre_dnat or policy.do_not_track or not ev.is_host_policy(policy):
             continue

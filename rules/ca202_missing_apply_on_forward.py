@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from auditor.catalog import Example, Rule
 from auditor.engine import Context
 from auditor.findings import Issue, Related, Severity
-from auditor.packet.questions import evaluator
 from auditor.rules._fixtures import CLUSTER
 
 RULE = Rule(
@@ -85,7 +84,7 @@ spec:
 
 
 def check(ctx: Context) -> Iterator[Issue]:
-    ev = evaluator(ctx)
+    ev = ctx.packet.ev
     for policy in ctx.model.policies:
         if policy.apply_on_forward or not policy.is_global:
             continue

@@ -8,7 +8,7 @@ from auditor.catalog import Example, Rule
 from auditor.engine import Context
 from auditor.findings import Issue, Related, Severity
 from auditor.model import HostEndpoint, Policy
-from auditor.packet.questions import evaluator, names_host, plain_selector, why_no_hosts
+from auditor.packet.questions import names_host, plain_selector, why_no_hosts
 from auditor.wording import names, selector_ptr, who
 
 RULE = Rule(
@@ -224,7 +224,7 @@ def host_policies(ctx: Context) -> list[Policy]:
     repository labels its host endpoints. (Host policies that select none are CA302's.)"""
     return [
         p
-        for p in evaluator(ctx).host_policies
+        for p in ctx.packet.ev.host_policies
         if p.effective_selector is not None and ctx.model.host_endpoints_matching(p.effective_selector)
     ]
 
@@ -236,7 +236,7 @@ def _where(hep: HostEndpoint) -> tuple[object, str]:
 
 
 def check(ctx: Context) -> Iterator[Issue]:
-    ev = evaluator(ctx)
+    ev = ctx.packet.ev
     hosts = host_policies(ctx)
     if not hosts:
         return

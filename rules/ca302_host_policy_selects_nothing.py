@@ -8,7 +8,7 @@ from auditor.catalog import Example, Rule
 from auditor.engine import Context
 from auditor.findings import Issue, Pointer, Related, Severity
 from auditor.model import AUTO_HEP_LABEL, HostEndpoint, Model, Policy
-from auditor.packet.questions import PodSide, host_flags, plain_selector, podside, why_no_hosts
+from auditor.packet.questions import PodSide, host_flags, plain_selector, why_no_hosts
 from auditor.wording import names, selector_ptr, who
 
 RULE = Rule(
@@ -213,7 +213,7 @@ def _auto_disabled(model: Model, policy: Policy) -> str:
 
 def check(ctx: Context) -> Iterator[Issue]:
     model = ctx.model
-    ps = podside(ctx)
+    ps = ctx.packet.pods
     heps = model.all_host_endpoints
     # Automatic host endpoints with no Node in the repository: their labels are unknown.
     known = bool(heps) and not (model.auto_host_endpoints_enabled and not model.nodes)

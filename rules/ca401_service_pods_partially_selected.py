@@ -8,7 +8,7 @@ from auditor.catalog import Example, Rule
 from auditor.engine import Context
 from auditor.findings import Issue, Related, Severity
 from auditor.model import Policy, Service, ServicePort, Workload
-from auditor.packet.questions import Peer, PodSide, entity_matches, podside, rule_matches
+from auditor.packet.questions import Peer, PodSide, entity_matches, rule_matches
 from auditor.wording import names, selector_ptr, selector_text, who, workload_name
 
 SERVICE = """\
@@ -257,7 +257,7 @@ def _problems(
 
 
 def check(ctx: Context) -> Iterator[Issue]:
-    ps: PodSide = podside(ctx)
+    ps: PodSide = ctx.packet.pods
     for svc in ctx.model.services:
         if svc.type == "ExternalName" or svc.selector is None:
             continue

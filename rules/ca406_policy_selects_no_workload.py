@@ -11,7 +11,7 @@ from auditor.catalog import Example, Rule
 from auditor.engine import Context
 from auditor.findings import Issue, Related, Severity
 from auditor.model import NS_LABEL, NS_PREFIX, ORCH_LABEL, SA_LABEL, SA_PREFIX, Model, Policy, Workload
-from auditor.packet.questions import decidable, host_flags, plain_selector, podside
+from auditor.packet.questions import decidable, host_flags, plain_selector
 from auditor.wording import names, selector_ptr, selector_text, who
 
 RULE = Rule(
@@ -317,7 +317,7 @@ def _hint(policy: Policy, model: Model) -> tuple[str, list[Workload]]:
 
 def check(ctx: Context) -> Iterator[Issue]:
     model = ctx.model
-    ps = podside(ctx)
+    ps = ctx.packet.pods
     pods = [w for w in model.workloads if not w.host_network]
     if not model.workloads:
         return  # a policy-only repository: the pods live elsewhere

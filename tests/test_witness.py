@@ -501,3 +501,15 @@ def test_identical_duplicates_are_a_note(tmp_path: Path) -> None:
     other = doc.replace("10.0.0.0/8", "172.16.0.0/12")
     diff = [f for f in run_files(tmp_path / "d", {"a.yaml": doc, "b.yaml": other}).findings if f.rule_id == "CA006"]
     assert [f.severity.label for f in diff] == ["warning"]
+
+
+def test_rules_reach_the_packet_path_only_through_its_questions() -> None:
+    import ast
+
+    for path in sorted((ROOT / "rules").glob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("auditor.packet"):
+                assert node.module == "auditor.packet.questions", f"{path.name} imports {node.module}"
+            if isinstance(node, ast.Attribute) and node.attr in ("_reach_cache", "memo"):
+                raise AssertionError(f"{path.name} reaches into the evaluator's internals ({node.attr})")

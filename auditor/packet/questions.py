@@ -93,13 +93,11 @@ __all__ = [
     "address_classes",
     "decidable",
     "entity_matches",
-    "evaluator",
     "host_flags",
     "is_sample",
     "names_host",
     "parse_flow_destination",
     "plain_selector",
-    "podside",
     "representative",
     "rule_matches",
     "sample_address",
@@ -580,17 +578,3 @@ def _backend_text(backend: Backend) -> str:
     if backend.workload is None:
         return "backends not in the repository"
     return f"{backend.workload.kind} {backend.workload.namespace}/{backend.workload.name}"
-
-
-def evaluator(ctx: object) -> Evaluator:
-    """The run's host-side evaluator (``ctx.packet.ev``)."""
-    return ctx.packet.ev  # type: ignore[attr-defined]
-
-
-def podside(ctx: object) -> PodSide:
-    """The run's pod-side analysis (``ctx.packet.pods``)."""
-    return ctx.packet.pods  # type: ignore[attr-defined]
-
-
-def rules_of(policy: Policy, direction: str) -> list[PolicyRule]:
-    return policy.ingress if direction == "ingress" else policy.egress
