@@ -428,6 +428,38 @@ class HostEndpoint(Resource):
         return [r.value for r in self.expected_ips if r.value is not None]
 
 
+def implied_host_endpoint(
+    raw: RawResource,
+    name: str,
+    labels: Mapping[str, str],
+    *,
+    node: str = "",
+    interface_name: str = "",
+    expected_ips: tuple[Ref[Any], ...] = (),
+    profiles: tuple[str, ...] = (),
+    auto: bool = False,
+    assumed: str = "",
+) -> HostEndpoint:
+    """A host endpoint the repository implies but does not declare (kube-controllers' automatic ones, or
+    one assumed from host policies); ``raw`` is the resource that implies it (findings point there)."""
+    return HostEndpoint(
+        raw=raw,
+        api_version="projectcalico.org/v3",
+        kind="HostEndpoint",
+        name=name,
+        namespace=None,
+        labels=labels,
+        annotations={},
+        node=node,
+        interface_name=interface_name,
+        expected_ips=expected_ips,
+        profiles=profiles,
+        named_ports=(),
+        auto=auto,
+        assumed=assumed,
+    )
+
+
 @dataclass(frozen=True, eq=False, slots=True)
 class NetworkSet(Resource):
     nets: tuple[Ref[IPNetwork], ...]
@@ -1119,22 +1151,16 @@ class Model:
             for node in self.nodes:
                 labels = dict(node.labels)
                 labels[AUTO_HEP_LABEL] = "calico-kube-controllers"
+                addresses = _ip_refs(("status", "addresses"), [((i,), a) for i, a in enumerate(node.addresses)])
                 out.append(
-                    HostEndpoint(
-                        raw=node.raw,
-                        api_version="projectcalico.org/v3",
-                        kind="HostEndpoint",
-                        name=f"{node.name}-auto-hep",
-                        namespace=None,
-                        labels=labels,
-                        annotations={},
+                    implied_host_endpoint(
+                        node.raw,
+                        f"{node.name}-auto-hep",
+                        labels,
                         node=node.name,
                         interface_name="*",
-                        expected_ips=_ip_refs(
-                            ("status", "addresses"), [((i,), a) for i, a in enumerate(node.addresses)]
-                        ),
+                        expected_ips=addresses,
                         profiles=("projectcalico-default-allow",),
-                        named_ports=(),
                         auto=True,
                     )
                 )

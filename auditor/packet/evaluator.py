@@ -46,6 +46,7 @@ from auditor.model import (
     Service,
     ServicePort,
     Workload,
+    implied_host_endpoint,
 )
 from auditor.ports import PROTOCOL_NUMBERS, PortRange, protocol_name
 from auditor.wording import who
@@ -523,19 +524,11 @@ class Evaluator:
                 continue
             shown = policy.selector.text if policy.selector is not None else "all()"
             out.append(
-                HostEndpoint(
-                    raw=policy.raw,
-                    api_version="projectcalico.org/v3",
-                    kind="HostEndpoint",
-                    name=f"(assumed: {shown})",
-                    namespace=None,
-                    labels=labels,
-                    annotations={},
-                    node="",
+                implied_host_endpoint(
+                    policy.raw,
+                    f"(assumed: {shown})",
+                    labels,
                     interface_name="(node interface)",
-                    expected_ips=(),
-                    profiles=(),
-                    named_ports=(),
                     assumed=(
                         f"host endpoints matching {shown} exist (selected by {policy.display}); none are declared "
                         "in the repository"
