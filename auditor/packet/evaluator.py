@@ -685,23 +685,51 @@ class Evaluator:
     def outside_peer(self, ip: IPAddress | str, text: str = "") -> Peer:
         """A client outside the cluster (it may still belong to a network set or be a host's address)."""
         address = ip if isinstance(ip, IPAddress) else IPAddress(str(ip))
-        value, version = int(address), address.version
-        labels = tuple(lbl for v, lo, hi, lbl in self._labelled_ranges if v == version and lo <= value <= hi)
-        return Peer("outside", address, NO_ADDRESSES, labels, text=text)
+        return Peer("outside", address, NO_ADDRESSES, self.labels_at(address), text=text)
+
+    def labels_at(self, address: IPAddress) -> tuple[Mapping[str, str], ...]:
+        """The label sets of the network sets and host endpoints (expectedIPs) holding ``address``: one
+        bisect in the elementary segments of their ranges, not a scan of them."""
+        starts, labels = self._labelled_segments.get(address.version, ([], []))
+        i = bisect.bisect_right(starts, int(address)) - 1
+        return labels[i] if i >= 0 else ()
 
     @cached_property
-    def _labelled_ranges(self) -> list[tuple[int, int, int, Mapping[str, str]]]:
-        return [
+    def _labelled_segments(self) -> dict[int, tuple[list[int], list[tuple[Mapping[str, str], ...]]]]:
+        ranges = [
             (rng.version, int(rng.first), int(rng.last), labels)
             for ips, labels, _ in self.labelled_nets
             for rng in ips.iter_ipranges()
         ]
+        out: dict[int, tuple[list[int], list[tuple[Mapping[str, str], ...]]]] = {}
+        for version in (4, 6):
+            mine = [(lo, hi, lbl) for v, lo, hi, lbl in ranges if v == version]
+            events: dict[int, list[tuple[int, int]]] = {}  # point -> (+1 open / -1 close, range index)
+            for i, (lo, hi, _) in enumerate(mine):
+                events.setdefault(lo, []).append((1, i))
+                events.setdefault(hi + 1, []).append((-1, i))
+            starts: list[int] = []
+            found: list[tuple[Mapping[str, str], ...]] = []
+            active: set[int] = set()
+            for point in sorted(events):  # a sweep: each segment gets the ranges open over it
+                for change, i in events[point]:
+                    if change > 0:
+                        active.add(i)
+                    else:
+                        active.discard(i)
+                starts.append(point)
+                found.append(tuple(mine[i][2] for i in sorted(active)))
+            out[version] = (starts, found)
+        return out
 
     def address_peer(self, ip: IPAddress) -> Peer:
         """A destination address before DNAT (a Service address, or a node's for node ports), with the labels
         of the host endpoints and network sets it belongs to (rule selectors match through them)."""
-        found = self.outside_peer(ip)
-        return Peer("service", found.ip, NO_ADDRESSES, found.labels, text=str(ip))
+        key = ("address-peer", ip.version, int(ip))
+        found = self._reach_cache.get(key)
+        if found is None:
+            found = self._reach_cache[key] = Peer("service", ip, NO_ADDRESSES, self.labels_at(ip), text=str(ip))
+        return found
 
     def node_peer(self, hep: HostEndpoint) -> Peer:
         """The node's own address (the source after SNAT): known to rules only through expectedIPs."""
