@@ -88,7 +88,12 @@ spec:
 )
 
 # Filesystem conditions that are worth a word but are not broken manifests.
-_SEVERITY = {"symlink": Severity.WARNING, "helm-templates": Severity.NOTE, "tag": Severity.WARNING}
+_SEVERITY = {
+    "symlink": Severity.WARNING,
+    "helm-templates": Severity.NOTE,
+    "render-unavailable": Severity.NOTE,
+    "tag": Severity.WARNING,
+}
 
 
 def check(ctx: Context) -> Iterator[Issue]:
