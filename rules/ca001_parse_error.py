@@ -21,7 +21,9 @@ RULE = Rule(
     ),
     remediation=(
         "Fix the syntax at the reported line and column. Save files as UTF-8. Remove duplicate keys. "
-        "Render templates before auditing them, e.g. `helm template RELEASE CHART | audit -`."
+        "Render templates before auditing them, e.g. `helm template RELEASE CHART | audit -`; with helm or "
+        "kustomize (or kubectl) on PATH, charts and kustomizations are rendered and audited for you, and a "
+        "chart or kustomization that fails to render is reported here, at its `Chart.yaml` or kustomization file."
     ),
     references=("https://yaml.org/spec/1.2.2/#mapping", "https://helm.sh/docs/helm/helm_template/"),
     tags=("syntax",),
