@@ -992,7 +992,10 @@ def discover(
 
     def walk(top: str, active: set[str]) -> None:
         if settings.enabled and rendering.is_chart(top) and tool().helm:
-            found.append(Candidate(top, os.path.realpath(top), render="helm"))
+            real_top = os.path.realpath(top)
+            if real_top not in seen_real:
+                seen_real.add(real_top)
+                found.append(Candidate(top, real_top, render="helm"))
             return
         if settings.enabled and rendering.kustomization_file(top):
             if tool().kustomize:
@@ -1091,7 +1094,11 @@ def discover(
         plan = rendering.plan_kustomize(kustomizations)
         problems.extend(plan.problems)
         found = [c for c in found if c.explicit or c.real not in plan.consumed]
-        found.extend(Candidate(k, os.path.realpath(k), render="kustomize") for k in plan.roots)
+        for folder in plan.roots:
+            real = os.path.realpath(folder)
+            if real not in seen_real:
+                seen_real.add(real)
+                found.append(Candidate(folder, real, render="kustomize"))
     return found, problems
 
 

@@ -421,6 +421,7 @@ def plan_kustomize(folders: Sequence[str]) -> KustomizePlan:
                 files.add(os.path.realpath(target))
         return closure[real]
 
+    folders = list({os.path.realpath(f): f for f in folders}.values())
     for folder in folders:
         visit(folder, frozenset())
     used: set[str] = set()
@@ -462,8 +463,9 @@ def plan_kustomize(folders: Sequence[str]) -> KustomizePlan:
 class _Sources:
     """Source files of one run, read once and listed once in the load result."""
 
-    def __init__(self, result: LoadResult) -> None:
+    def __init__(self, result: LoadResult, limits: Limits) -> None:
         self.result = result
+        self.limits = limits
         self.known = {f.path for f in result.files}
         self.files: dict[str, SourceFile] = {}
 
@@ -473,7 +475,7 @@ class _Sources:
             return self.files[real]
         try:
             with open(real, "rb") as fh:
-                text, _, _ = decode(fh.read(20 * 1024 * 1024))
+                text, _, _ = decode(fh.read(self.limits.max_file_bytes))
         except OSError:
             return None
         file = SourceFile(display_path(path), real, text)
@@ -499,7 +501,7 @@ def load_rendered(
     """Render the chart or kustomization ``candidate`` and add its documents (or a problem) to ``result``."""
     folder = candidate.path
     tools = find_tools()
-    sources = _Sources(result)
+    sources = _Sources(result, limits)
     home = tempfile.mkdtemp(prefix="calico-audit-render-")
     try:
         if candidate.render == "helm":

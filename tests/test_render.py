@@ -269,6 +269,10 @@ def test_kustomize_findings_point_at_the_resource_files(work: Path) -> None:
     assert names == ["prod-allow-web", "prod-deny-outside"]
     policy = next(r for r in result.model.resources if r.name == "prod-allow-web")
     assert policy.raw.data["spec"]["order"] == 30  # the patch was applied
+    # Naming the overlay and the base again (or the same folder twice) renders nothing twice.
+    again = run(["kustomize", "kustomize/overlays/prod", "./kustomize/base"])
+    assert sorted(r.name for r in again.model.resources) == names
+    assert [(f.rule_id, str(f.location)) for f in again.findings] == [(f.rule_id, str(f.location)) for f in result.findings]
 
 
 @needs_kustomize
