@@ -25,6 +25,7 @@ the ``Chart.yaml`` or kustomization file, never a crash.
 from __future__ import annotations
 
 import fnmatch
+import json
 import os
 import re
 import shutil
@@ -139,17 +140,20 @@ class HelmOrigin:
 class KustomizeOrigin:
     """A document of ``kustomize build`` output and the resource (or kustomization) it came from."""
 
-    __slots__ = ("base", "file", "label", "source")
+    __slots__ = ("base", "exact", "file", "label", "source")
 
-    def __init__(self, file: SourceFile, source: Document | None, base: PathT = ()) -> None:
+    def __init__(self, file: SourceFile, source: Document | None, base: PathT = (), exact: bool = True) -> None:
         self.file = file
         self.source = source  # the matching document in the source file, when found
         self.base = base  # its path inside that document (a ``*List`` item)
+        self.exact = exact  # False: the object is not written out there (a generator): the document start
         self.label = "kustomize build"
 
     def locate(self, doc: Document, path: PathT, on_key: bool) -> Location:
         if self.source is None:
             return Location(self.file.path, Span.point(1, 1))
+        if not self.exact:
+            return Location(self.file.path, self.source.root_span())
         return Location(self.file.path, self.source.locate(self.base + tuple(path), on_key))
 
     def extent(self) -> tuple[str, int, int]:
@@ -624,8 +628,8 @@ def _load_kustomize(
         key = _object_key(doc.data)
         source_path = origins.get(key, kfile) if key else kfile
         file = sources.get(source_path) or sources.get(kfile) or SourceFile(display_path(kfile), None)
-        source, base = _matching_resource(file, key, parsed, limits, pure)
-        placed.append(RenderedDocument(doc, KustomizeOrigin(file, source, base)))
+        source, base, exact = _matching_resource(file, key, parsed, limits, pure)
+        placed.append(RenderedDocument(doc, KustomizeOrigin(file, source, base, exact)))
     add_documents(result, placed, problems, known_kinds)
 
 
@@ -649,7 +653,7 @@ def _kustomize_origins(
     os.makedirs(wrapper, exist_ok=True)
     relative = os.path.relpath(os.path.abspath(folder), wrapper)
     with open(os.path.join(wrapper, "kustomization.yaml"), "w", encoding="utf-8") as fh:
-        fh.write(f"buildMetadata: [originAnnotations]\nresources:\n- {relative!r}\n".replace("'", '"'))
+        fh.write(f"buildMetadata: [originAnnotations]\nresources:\n- {json.dumps(relative)}\n")
     text, _ = _run([*tools.kustomize, wrapper], env, home, settings.timeout, limits.max_file_bytes)
     out: dict[tuple[str, str, str], str] = {}
     if text is None:
@@ -675,14 +679,14 @@ def _matching_resource(
     parsed: dict[str, list[Document]],
     limits: Limits,
     pure: bool,
-) -> tuple[Document | None, PathT]:
+) -> tuple[Document | None, PathT, bool]:
     """The resource in ``file`` that a rendered object came from: same kind, and its name inside the new name
-    (kustomize adds prefixes and suffixes); else the file's first document."""
+    (kustomize adds prefixes and suffixes); else the file's first document, as a whole (False)."""
     docs = parsed.get(file.path)
     if docs is None:
         docs = parsed[file.path] = parse_text(file, limits, pure)[0] if file.text is not None else []
     if not docs:
-        return None, ()
+        return None, (), False
     if key is not None:
         kind, _, name = key
         best: tuple[int, Document, PathT] | None = None
@@ -697,5 +701,5 @@ def _matching_resource(
                 if best is None or score > best[0]:
                     best = (score, raw.doc, raw.base)
         if best is not None:
-            return best[1], best[2]
-    return docs[0], ()
+            return best[1], best[2], True
+    return docs[0], (), False
