@@ -160,6 +160,10 @@ class Origin(Protocol):
         """The source file and the lines (first, last) the document comes from."""
         ...
 
+    def document(self) -> Document | None:
+        """The source document, when the source is YAML (kustomize), for comment suppressions."""
+        ...
+
 
 class Document:
     """One YAML document: plain data plus its position table.

@@ -136,6 +136,9 @@ class HelmOrigin:
         first, last = self.segment or (1, len(self.template.lines))
         return self.template.path, first, last
 
+    def document(self) -> Document | None:
+        return None  # a template is not YAML
+
 
 class KustomizeOrigin:
     """A document of ``kustomize build`` output and the resource (or kustomization) it came from."""
@@ -160,6 +163,9 @@ class KustomizeOrigin:
         if self.source is None:
             return self.file.path, 1, 1
         return self.file.path, self.source.root_span().line, self.source.end_line()
+
+    def document(self) -> Document | None:
+        return self.source
 
 
 def _norm(line: str) -> str:

@@ -160,8 +160,13 @@ def annotation_directives(model: Model) -> list[Directive]:
 
 def collect(load: LoadResult, model: Model) -> list[Directive]:
     by_file: dict[str, list[Document]] = {}
+    sources: set[int] = set()
     for doc in load.documents:
         by_file.setdefault(doc.file.path, []).append(doc)
+        source = doc.origin.document() if doc.origin is not None else None
+        if source is not None and id(source) not in sources:
+            sources.add(id(source))  # a rendered resource's own file: its header comments cover it
+            by_file.setdefault(source.file.path, []).append(source)
     directives: list[Directive] = []
     for file in load.files:
         if file.has_directive:

@@ -276,6 +276,20 @@ def test_kustomize_findings_point_at_the_resource_files(work: Path) -> None:
 
 
 @needs_kustomize
+def test_comment_suppressions_in_kustomize_resource_files(work: Path) -> None:
+    text = Path(BASE).read_text(encoding="utf-8")
+    # A header comment covers the whole resource (the second document); an end-of-line one its line.
+    text = text.replace("---\n", "---\n# calico-audit: ignore[CA202] applyOnForward comes from the platform team\n")
+    text = text.replace("protocol: tcp", "protocol: tcp  # calico-audit: ignore[CA007] fixed upstream")
+    Path(BASE).write_text(text, encoding="utf-8")
+    result = run(["kustomize"])
+    assert {(f.rule_id, f.suppression.source if f.suppression else None) for f in result.findings} == {
+        ("CA202", "comment"),
+        ("CA007", "comment"),
+    }
+
+
+@needs_kustomize
 def test_kustomization_with_a_remote_base_is_not_rendered(work: Path) -> None:
     write(
         work,
