@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from auditor.catalog import Example, Rule
-from auditor.engine import Context
-from auditor.findings import Issue, Related, Severity
+from auditor.engine import Context, resolve
+from auditor.findings import Issue, Pointer, Related, Severity
 
 RULE = Rule(
     id="CA006",
@@ -83,8 +83,7 @@ def check(ctx: Context) -> Iterator[Issue]:
         for other in group[1:]:
             yield Issue(
                 message=(
-                    f"{other.display} is already defined at {first.file}:"
-                    f"{first.raw.doc.locate(first.raw.base + ('metadata', 'name')).line}; "
+                    f"{other.display} is already defined at {_file_line(first.ptr('metadata', 'name'))}; "
                     "whichever is applied last replaces the other"
                 ),
                 at=other.ptr("metadata", "name"),
@@ -92,3 +91,9 @@ def check(ctx: Context) -> Iterator[Issue]:
                 identity=other.identity,
                 key=other.file,
             )
+
+
+def _file_line(pointer: Pointer) -> str:
+    """``file:line`` of a place (the source of a rendered Helm or kustomize document)."""
+    where = resolve(pointer)
+    return f"{where.path}:{where.span.line}"
