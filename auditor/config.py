@@ -50,6 +50,9 @@ class Config:
     host_endpoints: str = "assume"  # "assume": host policies imply host endpoints when none are declared
     kube_proxy_mode: str = ""  # iptables | ipvs | nftables | ebpf; "" = iptables, assumed
     pre_commit_report: str = "changed"
+    # Helm charts and kustomizations are rendered when helm / kustomize are on PATH (auditor.render).
+    render: bool = True
+    helm_values: dict[str, list[str]] = field(default_factory=dict)  # chart folder (or glob) -> value files
     source: str = "defaults"  # where the configuration came from, for --show-config
 
     def as_mapping(self) -> dict[str, Any]:
@@ -68,6 +71,8 @@ class Config:
             "default-namespace": self.default_namespace,
             "max-file-size": self.max_file_size,
             "pre-commit": {"report": self.pre_commit_report},
+            "render": self.render,
+            "helm-values": self.helm_values,
             "cluster": {
                 "pod-cidrs": self.pod_cidrs,
                 "service-cidrs": self.service_cidrs,
@@ -83,6 +88,7 @@ class Config:
 _SCALAR_KEYS = {
     "default-namespace": "default_namespace",
     "max-file-size": "max_file_size",
+    "render": "render",
 }
 _LIST_KEYS = {
     "select": "select",
@@ -152,6 +158,8 @@ def apply(config: Config, settings: Mapping[str, Any], origin: str) -> Config:
             config.severity[_rule_id(rule, origin)] = Severity.parse(level)
     if "per-path-ignores" in settings:
         config.per_path_ignores.update({k: list(v) for k, v in settings["per-path-ignores"].items()})
+    if "helm-values" in settings:
+        config.helm_values.update({k: list(v) for k, v in settings["helm-values"].items()})
     if "report" in settings.get("pre-commit", {}):
         config.pre_commit_report = settings["pre-commit"]["report"]
     for key, attr in _CLUSTER_KEYS.items():

@@ -51,9 +51,21 @@ class Context:
 
 
 def resolve(target: Target) -> Location:
+    """The place shown for a target: for a rendered document (Helm, kustomize), its source."""
     if isinstance(target, Location):
         return target
+    origin = target.doc.origin
+    if origin is not None:
+        return origin.locate(target.doc, target.path, target.on_key)
     return Location(target.doc.file.path, target.doc.locate(target.path, target.on_key))
+
+
+def rendered_related(target: Target) -> tuple[Location, str] | None:
+    """For a target in a rendered document: its place in the rendered output, as a related location."""
+    if isinstance(target, Location) or target.doc.origin is None:
+        return None
+    where = Location(target.doc.file.path, target.doc.locate(target.path, target.on_key))
+    return where, f"the same place in the output of `{target.doc.origin.label}`"
 
 
 def in_string(pointer: Pointer, offset: int, width: int = 1) -> Target:
@@ -62,6 +74,8 @@ def in_string(pointer: Pointer, offset: int, width: int = 1) -> Target:
     Works for plain and quoted scalars written on one line; anything else (block scalars, escapes)
     falls back to the whole value.
     """
+    if pointer.doc.origin is not None:
+        return pointer  # rendered output: placed at its source by resolve()
     span = pointer.doc.locate(pointer.path, pointer.on_key)
     lines = pointer.doc.file.lines
     if not 0 < span.line <= len(lines):
@@ -119,6 +133,9 @@ def stamp(rule: Rule, issue: Issue, severity: Severity, sub: SubCheck | None = N
     identity = _identity(issue)
     field_path = _field_path(issue.at)
     related = tuple((resolve(r.at), r.message) for r in issue.related)
+    rendered = rendered_related(issue.at)
+    if rendered is not None:
+        related = (rendered, *related)
     witness = issue.witness
     message = issue.message
     if witness is not None:

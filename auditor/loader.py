@@ -22,9 +22,12 @@ import sys
 from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from auditor.findings import PathT, Span
+from auditor.findings import Location, PathT, Span
+
+if TYPE_CHECKING:
+    from auditor.render import RenderSettings
 
 YAML_SUFFIXES = (".yaml", ".yml", ".json")
 #: Folders never descended into: version control and tool caches.
@@ -144,6 +147,24 @@ def _unpack(value: int) -> tuple[int, int]:
     return value >> _COL_BITS, value & _COL_MASK
 
 
+class Origin(Protocol):
+    """Where a rendered document came from (see :mod:`auditor.render`)."""
+
+    label: str  # the tool that rendered it: "helm template", "kustomize build"
+
+    def locate(self, doc: Document, path: PathT, on_key: bool) -> Location:
+        """The place in the source of the node at ``path`` of ``doc``."""
+        ...
+
+    def extent(self) -> tuple[str, int, int]:
+        """The source file and the lines (first, last) the document comes from."""
+        ...
+
+    def document(self) -> Document | None:
+        """The source document, when the source is YAML (kustomize), for comment suppressions."""
+        ...
+
+
 class Document:
     """One YAML document: plain data plus its position table.
 
@@ -151,6 +172,7 @@ class Document:
     """
 
     __slots__ = ("data", "file", "index", "pos")
+    origin: Origin | None = None  # set on rendered documents: findings are placed at their source
 
     def __init__(self, file: SourceFile, index: int, data: Any, pos: array) -> None:
         self.file = file
@@ -247,6 +269,16 @@ class Document:
             return Span.point(1, 1)
         line, col = _unpack(self.pos[1])
         return Span.point(line, col)
+
+
+class RenderedDocument(Document):
+    """A document of rendered output (``helm template``, ``kustomize build``) that knows its source."""
+
+    __slots__ = ("origin",)
+
+    def __init__(self, doc: Document, origin: Origin) -> None:
+        super().__init__(doc.file, doc.index, doc.data, doc.pos)
+        self.origin = origin  # type: ignore[misc]
 
 
 def _size(value: Any, memo: dict[int, int]) -> int:
@@ -964,6 +996,7 @@ class Candidate:
     path: str  # path as found (for display)
     real: str | None  # resolved path, None for stdin
     explicit: bool = False
+    render: str = ""  # "helm" or "kustomize": a folder to render (auditor.render) instead of a file
 
 
 def _excluded(rel: str, name: str, patterns: Iterable[str]) -> bool:
@@ -977,15 +1010,30 @@ def _excluded(rel: str, name: str, patterns: Iterable[str]) -> bool:
 
 
 def discover(
-    paths: Iterable[str], exclude: Iterable[str] = (), limits: Limits | None = None
+    paths: Iterable[str],
+    exclude: Iterable[str] = (),
+    limits: Limits | None = None,
+    render: RenderSettings | None = None,
 ) -> tuple[list[Candidate], list[LoadProblem]]:
     """Expand files and folders to the list of files to read, in a stable order.
 
     Folders are walked recursively for ``*.yaml``, ``*.yml`` and ``*.json``; VCS and tool folders
     are skipped; symlink loops, unreadable folders and links leaving the given roots are reported.
+    Helm charts and kustomizations become folders to render when the tools are on PATH (their
+    files are then not read on their own); see :mod:`auditor.render`.
     Raises FileNotFoundError for a path that does not exist (a usage error).
     """
+    from auditor import render as rendering
+
     limits = limits or Limits()
+    settings = render or rendering.RenderSettings()
+    tools: list[rendering.Tools] = []
+    kustomizations: list[str] = []
+
+    def tool() -> rendering.Tools:
+        if not tools:
+            tools.append(rendering.find_tools())
+        return tools[0]
     exclude = list(exclude)
     found: list[Candidate] = []
     problems: list[LoadProblem] = []
@@ -1003,6 +1051,24 @@ def discover(
         found.append(Candidate(path, real, explicit))
 
     def walk(top: str, active: set[str]) -> None:
+        if settings.enabled and rendering.is_chart(top) and tool().helm:
+            real_top = os.path.realpath(top)
+            if real_top not in seen_real:
+                seen_real.add(real_top)
+                found.append(Candidate(top, real_top, render="helm"))
+            return
+        if settings.enabled and rendering.kustomization_file(top):
+            if tool().kustomize:
+                kustomizations.append(top)
+            else:
+                problems.append(
+                    _fs_problem(
+                        rendering.kustomization_file(top) or top,
+                        "kustomization not rendered: its files are audited as they are",
+                        "render-unavailable",
+                        rendering.KUSTOMIZE_HINT,
+                    )
+                )
         try:
             with os.scandir(top) as it:
                 entries = sorted(it, key=lambda e: e.name)
@@ -1045,7 +1111,7 @@ def discover(
                             full,
                             "Helm chart templates are not manifests until rendered; folder skipped",
                             "helm-templates",
-                            _TEMPLATE_HINT,
+                            rendering.HELM_HINT if settings.enabled else "`render = false` in the configuration",
                         )
                     )
                     continue
@@ -1084,6 +1150,15 @@ def discover(
                 add(path, True)
             else:
                 problems.append(_fs_problem(path, "not a regular file (a FIFO or device?), skipped", "unreadable"))
+    if kustomizations:
+        plan = rendering.plan_kustomize(kustomizations)
+        problems.extend(plan.problems)
+        found = [c for c in found if c.explicit or c.real not in plan.consumed]
+        for folder in plan.roots:
+            real = os.path.realpath(folder)
+            if real not in seen_real:
+                seen_real.add(real)
+                found.append(Candidate(folder, real, render="kustomize"))
     return found, problems
 
 
@@ -1144,12 +1219,18 @@ def load(
     limits: Limits | None = None,
     stdin_name: str = "-",
     pure: bool = False,
+    render: RenderSettings | None = None,
 ) -> LoadResult:
     """Load everything under ``paths``. Raises FileNotFoundError for a missing path."""
     limits = limits or Limits()
-    candidates, problems = discover(paths, exclude, limits)
+    candidates, problems = discover(paths, exclude, limits, render)
     result = LoadResult(problems=problems)
     for candidate in candidates:
+        if candidate.render:
+            from auditor import render as rendering
+
+            rendering.load_rendered(result, candidate, render or rendering.RenderSettings(), known_kinds, limits, pure)
+            continue
         file, problem = read_file(candidate, limits, stdin_name)
         result.files.append(file)
         if problem is not None:
@@ -1164,6 +1245,13 @@ def add_file(
     result: LoadResult, file: SourceFile, known_kinds: frozenset[str], limits: Limits, pure: bool = False
 ) -> None:
     docs, problems = parse_text(file, limits, pure)
+    add_documents(result, docs, problems, known_kinds)
+
+
+def add_documents(
+    result: LoadResult, docs: Iterable[Document], problems: Iterable[LoadProblem], known_kinds: frozenset[str]
+) -> None:
+    """Add parsed documents (and their file's problems) to ``result``."""
     result.problems.extend(problems)
     for doc in docs:
         result.documents.append(doc)

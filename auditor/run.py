@@ -15,6 +15,7 @@ from auditor.engine import Context, run_rules, sub_id
 from auditor.findings import Finding, Severity
 from auditor.loader import Limits, LoadResult, SourceFile, load
 from auditor.model import KNOWN_KINDS, Model, build_model
+from auditor.render import RenderSettings
 
 
 @dataclass
@@ -255,7 +256,10 @@ def audit(
     limits = limits or Limits(max_file_bytes=config.max_file_size)
     stats = Stats()
     t0 = time.perf_counter()
-    loaded = load(paths, KNOWN_KINDS, exclude=config.exclude, limits=limits, stdin_name=stdin_name, pure=pure)
+    render = RenderSettings(enabled=config.render, helm_values=config.helm_values)
+    loaded = load(
+        paths, KNOWN_KINDS, exclude=config.exclude, limits=limits, stdin_name=stdin_name, pure=pure, render=render
+    )
     t1 = time.perf_counter()
     parts = split_clusters(loaded, config)
     models = [build_model(part.resources, config.default_namespace) for _, part in parts]

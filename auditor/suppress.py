@@ -170,19 +170,27 @@ def annotation_directives(model: Model) -> list[Directive]:
         doc = resource.raw.doc
         pointer = resource.ptr("metadata", "annotations", ANNOTATION)
         where = Location(doc.file.path, doc.locate(pointer.path))
-        first, last = doc.root_span().line, doc.end_line()
+        path, first, last = doc.file.path, doc.root_span().line, doc.end_line()
+        if doc.origin is not None:  # rendered (Helm, kustomize): covers the source its findings are placed in
+            where = doc.origin.locate(doc, pointer.path, False)
+            path, first, last = doc.origin.extent()
         for entry in re.split(r"[;\n]", value):
             if not entry.strip():
                 continue
             ids, _, reason = entry.partition(":")
-            directives.append(Directive(_ids(ids), reason.strip(), "annotation", where, doc.file.path, first, last))
+            directives.append(Directive(_ids(ids), reason.strip(), "annotation", where, path, first, last))
     return directives
 
 
 def collect(load: LoadResult, model: Model) -> list[Directive]:
     by_file: dict[str, list[Document]] = {}
+    sources: set[int] = set()
     for doc in load.documents:
         by_file.setdefault(doc.file.path, []).append(doc)
+        source = doc.origin.document() if doc.origin is not None else None
+        if source is not None and id(source) not in sources:
+            sources.add(id(source))  # a rendered resource's own file: its header comments cover it
+            by_file.setdefault(source.file.path, []).append(source)
     directives: list[Directive] = []
     for file in load.files:
         if file.has_directive:

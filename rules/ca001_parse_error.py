@@ -21,7 +21,9 @@ RULE = Rule(
     ),
     remediation=(
         "Fix the syntax at the reported line and column. Save files as UTF-8. Remove duplicate keys. "
-        "Render templates before auditing them, e.g. `helm template RELEASE CHART | audit -`."
+        "Render templates before auditing them, e.g. `helm template RELEASE CHART | audit -`; with helm or "
+        "kustomize (or kubectl) on PATH, charts and kustomizations are rendered and audited for you, and a "
+        "chart or kustomization that fails to render is reported here, at its `Chart.yaml` or kustomization file."
     ),
     references=("https://yaml.org/spec/1.2.2/#mapping", "https://helm.sh/docs/helm/helm_template/"),
     tags=("syntax",),
@@ -88,7 +90,12 @@ spec:
 )
 
 # Filesystem conditions that are worth a word but are not broken manifests.
-_SEVERITY = {"symlink": Severity.WARNING, "helm-templates": Severity.NOTE, "tag": Severity.WARNING}
+_SEVERITY = {
+    "symlink": Severity.WARNING,
+    "helm-templates": Severity.NOTE,
+    "render-unavailable": Severity.NOTE,
+    "tag": Severity.WARNING,
+}
 
 
 def check(ctx: Context) -> Iterator[Issue]:

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 from auditor.catalog import Example, Rule
 from auditor.config import Config
-from auditor.engine import Context
-from auditor.findings import Issue, Related, Severity
+from auditor.engine import Context, resolve
+from auditor.findings import Issue, Pointer, Related, Severity
 from auditor.model import Model, Resource
 from auditor.run import SHARED, UNSCOPED, cluster_of
 
@@ -217,11 +217,10 @@ def check(ctx: Context) -> Iterator[Issue]:
         if len(group) < 2 or not group[0].name:
             continue
         for first, other in _pairs(group, split):
-            line = first.raw.doc.locate(first.raw.base + ("metadata", "name")).line
             same = first.data == other.data
             yield Issue(
                 message=(
-                    f"{other.display} is already defined at {first.file}:{line}"
+                    f"{other.display} is already defined at {_file_line(first.ptr('metadata', 'name'))}"
                     + (
                         " with identical content; one copy is enough"
                         if same
@@ -258,3 +257,9 @@ def _pairs(group: list[Resource], split: Config | None) -> Iterator[tuple[Resour
             if id(other) not in reported:
                 reported.add(id(other))
                 yield ordered[0], other
+
+
+def _file_line(pointer: Pointer) -> str:
+    """``file:line`` of a place (the source of a rendered Helm or kustomize document)."""
+    where = resolve(pointer)
+    return f"{where.path}:{where.span.line}"

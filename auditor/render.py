@@ -1,0 +1,711 @@
+"""Helm charts and kustomize overlays: rendered with the real tools, audited, placed at their sources.
+
+A folder with a ``Chart.yaml`` is rendered with ``helm template`` (its ``values.yaml`` plus the value
+files configured in ``helm-values``); a folder with a ``kustomization.yaml`` with ``kustomize build``
+(or ``kubectl kustomize``). The rendered output is audited instead of the raw files: the chart folder
+as a whole, and, for a kustomization, every file it uses (resources, patches, bases, components), so
+nothing is audited twice. A kustomization that another one uses is rendered through that one only.
+
+Every rendered document is a :class:`~auditor.loader.RenderedDocument` whose origin places a finding
+in the source: for Helm the template named by the ``# Source:`` comment helm writes (the line with
+the same text or key, else the document start), for kustomize the resource file named by kustomize's
+own origin annotations (``buildMetadata: [originAnnotations]``, asked for through a throwaway
+kustomization in a temporary folder: the repository is never modified). The engine then adds the
+rendered line as a related location.
+
+Only the ``helm`` and ``kustomize``/``kubectl`` binaries found on PATH are run, never anything from
+the repository: no plugins (an empty plugin folder, ``HELM_NO_PLUGINS``), no post-renderers, no
+dependency downloads (missing chart dependencies are a finding), no KRM functions or exec plugins
+(kustomize's defaults), no remote bases (refused before rendering). Each run gets a fresh HOME and
+XDG folders, an empty kubeconfig, proxies pointing at a closed local port, git limited to local
+files, no standard input, a time limit and an output size limit. A failure is a CA001 finding at
+the ``Chart.yaml`` or kustomization file, never a crash.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from auditor.findings import Location, PathT, Span
+from auditor.loader import (
+    Candidate,
+    Document,
+    Limits,
+    LoadProblem,
+    LoadResult,
+    RenderedDocument,
+    SourceFile,
+    add_documents,
+    decode,
+    display_path,
+    parse_text,
+    resources_of,
+)
+
+KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+HELM_HINT = (
+    "put helm (v3 or v4) on PATH to audit the rendered chart with findings placed in its templates, "
+    "or render it yourself: `helm template RELEASE CHART | audit -`"
+)
+KUSTOMIZE_HINT = (
+    "put kustomize or kubectl on PATH to audit the rendered overlay with findings placed in its resource "
+    "files, or render it yourself: `kubectl kustomize DIR | audit -`"
+)
+#: Where a proxy-aware client (helm, kustomize's HTTP loader) would connect: a closed local port.
+_NO_NETWORK_PROXY = "http://127.0.0.1:9"
+_SOURCE_RE = re.compile(r"^# Source: (.+?)\s*$")
+_KEY_RE = re.compile(r"^([^\s:#{}\[\]'\"][^:#{}]*?|\"[^\"]*\"|'[^']*'):(?:\s|$)")
+_DOC_SEPARATOR_RE = re.compile(r"^---(?:\s.*)?$")
+_REMOTE_RE = re.compile(r"^(?:[a-z][a-z0-9+.-]*://|git@|github\.com/|gitlab\.com/|bitbucket\.org/)|\?ref=|//", re.I)
+
+
+@dataclass(frozen=True)
+class RenderSettings:
+    """What the configuration says about rendering (``render`` and ``helm-values``)."""
+
+    enabled: bool = True
+    helm_values: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    timeout: float = 60.0
+
+
+@dataclass(frozen=True)
+class Tools:
+    helm: str | None
+    kustomize: tuple[str, ...] | None  # the command before the folder: (kustomize, build) or (kubectl, kustomize)
+
+
+def find_tools() -> Tools:
+    helm = shutil.which("helm")
+    kustomize: tuple[str, ...] | None = None
+    if (path := shutil.which("kustomize")) is not None:
+        kustomize = (path, "build")
+    elif (path := shutil.which("kubectl")) is not None:
+        kustomize = (path, "kustomize")
+    return Tools(helm, kustomize)
+
+
+def is_chart(folder: str) -> bool:
+    return os.path.isfile(os.path.join(folder, "Chart.yaml"))
+
+
+def kustomization_file(folder: str) -> str | None:
+    for name in KUSTOMIZATION_FILES:
+        path = os.path.join(folder, name)
+        if os.path.isfile(path):
+            return path
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# Origins: where a rendered document came from
+# --------------------------------------------------------------------------------------------
+
+
+class HelmOrigin:
+    """A document of ``helm template`` output and the template it came from (``# Source:``)."""
+
+    __slots__ = ("chart_file", "label", "segment", "template")
+
+    def __init__(self, template: SourceFile | None, chart_file: SourceFile, segment: tuple[int, int] | None) -> None:
+        self.template = template
+        self.chart_file = chart_file
+        self.segment = segment  # the template lines (first, last) this document comes from, when known
+        self.label = "helm template"
+
+    def locate(self, doc: Document, path: PathT, on_key: bool) -> Location:
+        if self.template is None:
+            return Location(self.chart_file.path, Span.point(1, 1))
+        lines = self.template.lines
+        first, last = self.segment or (1, len(lines))
+        span = _match_line(doc, path, on_key, lines, first, last)
+        return Location(self.template.path, span or _document_start(lines, first, last))
+
+    def extent(self) -> tuple[str, int, int]:
+        """The source file and lines an annotation on this document covers."""
+        if self.template is None:
+            return self.chart_file.path, 1, 1
+        first, last = self.segment or (1, len(self.template.lines))
+        return self.template.path, first, last
+
+    def document(self) -> Document | None:
+        return None  # a template is not YAML
+
+
+class KustomizeOrigin:
+    """A document of ``kustomize build`` output and the resource (or kustomization) it came from."""
+
+    __slots__ = ("base", "exact", "file", "label", "source")
+
+    def __init__(self, file: SourceFile, source: Document | None, base: PathT = (), exact: bool = True) -> None:
+        self.file = file
+        self.source = source  # the matching document in the source file, when found
+        self.base = base  # its path inside that document (a ``*List`` item)
+        self.exact = exact  # False: the object is not written out there (a generator): the document start
+        self.label = "kustomize build"
+
+    def locate(self, doc: Document, path: PathT, on_key: bool) -> Location:
+        if self.source is None:
+            return Location(self.file.path, Span.point(1, 1))
+        if not self.exact:
+            return Location(self.file.path, self.source.root_span())
+        return Location(self.file.path, self.source.locate(self.base + tuple(path), on_key))
+
+    def extent(self) -> tuple[str, int, int]:
+        if self.source is None:
+            return self.file.path, 1, 1
+        return self.file.path, self.source.root_span().line, self.source.end_line()
+
+    def document(self) -> Document | None:
+        return self.source
+
+
+def _norm(line: str) -> str:
+    """A YAML line without indentation and sequence dashes: what helm's output and the template share."""
+    text = line.strip()
+    while text.startswith("- "):
+        text = text[2:].lstrip()
+    return "" if text == "-" else text
+
+
+def _key(text: str) -> str:
+    match = _KEY_RE.match(text)
+    return match.group(1) if match else ""
+
+
+def _match_line(doc: Document, path: PathT, on_key: bool, tlines: list[str], first: int, last: int) -> Span | None:
+    """The place in a template of the rendered node at ``path``: a line with the same text, else the same key.
+
+    Among several candidates, the n-th one in the template matches the n-th one in the document (loops
+    and repeated keys); the column is the same offset into the text.
+    """
+    span = doc.locate(path, on_key)
+    rlines = doc.file.lines
+    if not 0 < span.line <= len(rlines):
+        return None
+    line = rlines[span.line - 1]
+    content = _norm(line)
+    if not content:
+        return None
+    start = line.find(content)
+    offset = max(span.column - 1 - start, 0)
+    doc_first = doc.root_span().line
+    before = [_norm(rlines[n - 1]) for n in range(doc_first, span.line)]
+    window = range(first, min(last, len(tlines)) + 1)
+    exact = [n for n in window if _norm(tlines[n - 1]) == content]
+    if exact:
+        n = exact[min(before.count(content), len(exact) - 1)]
+        col = tlines[n - 1].find(content) + 1 + min(offset, len(content))
+        width = span.end_column - span.column if span.end_line == span.line else len(content) - offset
+        return Span(n, col, n, col + max(width, 1))
+    key = _key(content)
+    if not key:
+        return None
+    same_key = [n for n in window if _key(_norm(tlines[n - 1])) == key]
+    if not same_key:
+        return None
+    n = same_key[min(sum(1 for b in before if _key(b) == key), len(same_key) - 1)]
+    col = tlines[n - 1].find(key) + 1
+    return Span.point(n, col, len(key))
+
+
+def _document_start(lines: list[str], first: int, last: int) -> Span:
+    """The first ``apiVersion:``/``kind:`` line of a template segment, else its first content line."""
+    fallback = None
+    for n in range(first, min(last, len(lines)) + 1):
+        text = lines[n - 1].strip()
+        if text.startswith(("apiVersion:", "kind:")):
+            return Span.point(n, lines[n - 1].find(text) + 1, len(_key(text)) or 1)
+        if fallback is None and text and not text.startswith(("#", "{{", "---")):
+            fallback = Span.point(n, lines[n - 1].find(text) + 1)
+    return fallback or Span.point(first if first <= len(lines) else 1, 1)
+
+
+def _segments(lines: list[str]) -> list[tuple[int, int]]:
+    """The ``---``-separated parts of a template that hold more than template actions and comments."""
+    out: list[tuple[int, int]] = []
+    start = 1
+    for n in range(1, len(lines) + 2):
+        if n == len(lines) + 1 or _DOC_SEPARATOR_RE.match(lines[n - 1]):
+            body = [t.strip() for t in lines[start - 1 : n - 1]]
+            if any(t and not t.startswith("#") and not (t.startswith("{{") and t.endswith("}}")) for t in body):
+                out.append((start, n - 1))
+            start = n + 1
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Running the tools
+# --------------------------------------------------------------------------------------------
+
+
+def _sandbox(home: str) -> dict[str, str]:
+    """The environment of a tool run: nothing of the user's configuration, plugins or network."""
+    for name in ("config", "cache", "data", "plugins"):
+        os.makedirs(os.path.join(home, name), exist_ok=True)
+    kubeconfig = os.path.join(home, "kubeconfig")
+    with open(kubeconfig, "w", encoding="utf-8"):
+        pass
+    env = {
+        "PATH": os.environ.get("PATH", os.defpath),
+        "HOME": home,
+        "LANG": "C.UTF-8",
+        "TMPDIR": home,
+        "XDG_CONFIG_HOME": os.path.join(home, "config"),
+        "XDG_CACHE_HOME": os.path.join(home, "cache"),
+        "XDG_DATA_HOME": os.path.join(home, "data"),
+        "HELM_CONFIG_HOME": os.path.join(home, "config", "helm"),
+        "HELM_CACHE_HOME": os.path.join(home, "cache", "helm"),
+        "HELM_DATA_HOME": os.path.join(home, "data", "helm"),
+        "HELM_PLUGINS": os.path.join(home, "plugins"),
+        "HELM_NO_PLUGINS": "1",
+        "HELM_REPOSITORY_CONFIG": os.path.join(home, "config", "repositories.yaml"),
+        "HELM_REPOSITORY_CACHE": os.path.join(home, "cache", "repository"),
+        "HELM_REGISTRY_CONFIG": os.path.join(home, "config", "registry.json"),
+        "KUBECONFIG": kubeconfig,
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_CONFIG_GLOBAL": os.devnull,
+        "GIT_ALLOW_PROTOCOL": "file",
+        "GIT_TERMINAL_PROMPT": "0",
+    }
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
+        env[name] = env[name.lower()] = _NO_NETWORK_PROXY
+    env["NO_PROXY"] = env["no_proxy"] = ""
+    return env
+
+
+def _run(
+    cmd: Sequence[str], env: Mapping[str, str], cwd: str, timeout: float, max_bytes: int
+) -> tuple[str | None, str]:
+    """Run ``cmd``; (stdout, "") on success, (None, why) on failure. Output above ``max_bytes`` is refused."""
+    out_path = os.path.join(cwd, "stdout")
+    try:
+        with open(out_path, "wb") as out:
+            proc = subprocess.run(  # a tool found on PATH; the arguments are paths
+                list(cmd),
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.PIPE,
+                cwd=cwd,
+                env=dict(env),
+                timeout=timeout,
+                check=False,
+            )
+    except subprocess.TimeoutExpired:
+        return None, f"`{_shown(cmd)}` did not finish within {timeout:g} seconds"
+    except OSError as exc:
+        return None, f"cannot run `{_shown(cmd)}`: {exc.strerror or exc}"
+    size = os.path.getsize(out_path)
+    if proc.returncode != 0:
+        err = proc.stderr.decode("utf-8", "replace").strip()
+        lines = [ln for ln in err.splitlines() if ln.strip() and not ln.startswith("Use --debug flag")]
+        detail = " ".join(lines[-3:])[:600] or f"exit code {proc.returncode}"
+        return None, f"`{_shown(cmd)}` failed: {detail}"
+    if size > max_bytes:
+        return None, f"`{_shown(cmd)}` wrote {size:,} bytes, above the {max_bytes:,}-byte file limit"
+    with open(out_path, "rb") as fh:
+        text, message, _ = decode(fh.read())
+    if text is None:
+        return None, f"`{_shown(cmd)}` wrote output that is not text: {message}"
+    return text, ""
+
+
+def _shown(cmd: Sequence[str]) -> str:
+    return " ".join([os.path.basename(cmd[0]), *cmd[1:2]])
+
+
+def _release_name(chart: str) -> str:
+    """The chart's name as a release name (``{{ .Release.Name }}``), else ``release``."""
+    try:
+        with open(os.path.join(chart, "Chart.yaml"), encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                match = re.match(r"name:\s*['\"]?([a-z0-9]([-a-z0-9]{0,51}[a-z0-9])?)['\"]?\s*$", line)
+                if match:
+                    return match.group(1)
+    except OSError:
+        pass
+    return "release"
+
+
+def values_for(chart: str, settings: RenderSettings) -> list[str]:
+    """The value files configured for a chart folder (keys: folders or globs as audited; files: from the chart)."""
+    shown = display_path(chart).rstrip("/")
+    out: list[str] = []
+    for pattern, files in settings.helm_values.items():
+        pat = pattern.rstrip("/") or "."
+        if shown == pat or fnmatch.fnmatch(shown, pat) or os.path.normpath(chart) == os.path.normpath(pat):
+            out.extend(os.path.join(chart, f) for f in files)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Kustomize: which kustomizations to render and which files they use
+# --------------------------------------------------------------------------------------------
+
+
+def _read_yaml(path: str) -> Any:
+    from ruamel.yaml import YAML
+
+    try:
+        with open(path, "rb") as fh:
+            return YAML(typ="safe", pure=True).load(fh.read(1 << 20))
+    except Exception:  # kustomize reports a broken file itself when rendering
+        return None
+
+
+def _references(data: Any) -> tuple[list[str], list[str]]:
+    """(folders or files it builds from, files it reads) named by a kustomization."""
+    if not isinstance(data, dict):
+        return [], []
+    builds: list[str] = []
+    reads: list[str] = []
+
+    def strings(value: Any) -> list[str]:
+        return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+    for key in ("resources", "bases", "components"):
+        builds += strings(data.get(key))
+    for key in ("crds", "configurations", "transformers", "generators", "validators"):
+        reads += [v for v in strings(data.get(key)) if "\n" not in v]
+    reads += [v for v in strings(data.get("patchesStrategicMerge")) if "\n" not in v]
+    for key in ("patches", "patchesJson6902", "replacements"):
+        for item in data.get(key) or []:
+            if isinstance(item, dict) and isinstance(item.get("path"), str):
+                reads.append(item["path"])
+    for key in ("configMapGenerator", "secretGenerator"):
+        for item in data.get(key) or []:
+            if not isinstance(item, dict):
+                continue
+            for entry in strings(item.get("files")):
+                reads.append(entry.split("=", 1)[1] if "=" in entry else entry)
+            reads += strings(item.get("envs"))
+            if isinstance(item.get("env"), str):
+                reads.append(item["env"])
+    openapi = data.get("openapi")
+    if isinstance(openapi, dict) and isinstance(openapi.get("path"), str):
+        reads.append(openapi["path"])
+    return builds, reads
+
+
+@dataclass
+class KustomizePlan:
+    roots: list[str]  # folders to render
+    consumed: set[str]  # real paths of files the rendered ones use (not audited on their own)
+    problems: list[LoadProblem]
+
+
+def plan_kustomize(folders: Sequence[str]) -> KustomizePlan:
+    """Render the kustomizations no other one uses; skip the files they use; refuse remote ones."""
+    closure: dict[str, tuple[set[str], set[str], list[str]]] = {}  # real folder -> (folders, files, remote refs)
+
+    def visit(folder: str, stack: frozenset[str]) -> tuple[set[str], set[str], list[str]]:
+        real = os.path.realpath(folder)
+        if real in closure:
+            return closure[real]
+        dirs, files, remote = {real}, set(), []
+        closure[real] = (dirs, files, remote)
+        kfile = kustomization_file(folder)
+        if kfile is None or real in stack:
+            return closure[real]
+        files.add(os.path.realpath(kfile))
+        builds, reads = _references(_read_yaml(kfile))
+        for ref in builds + reads:
+            if _REMOTE_RE.search(ref):
+                remote.append(ref)
+                continue
+            target = os.path.normpath(os.path.join(folder, ref))
+            if ref in builds and os.path.isdir(target):
+                sub_dirs, sub_files, sub_remote = visit(target, stack | {real})
+                dirs |= sub_dirs
+                files |= sub_files
+                remote += sub_remote
+            elif os.path.isfile(target):
+                files.add(os.path.realpath(target))
+        return closure[real]
+
+    folders = list({os.path.realpath(f): f for f in folders}.values())
+    for folder in folders:
+        visit(folder, frozenset())
+    used: set[str] = set()
+    for folder in folders:
+        used |= closure[os.path.realpath(folder)][0] - {os.path.realpath(folder)}
+    plan = KustomizePlan([], set(), [])
+    for folder in folders:
+        real = os.path.realpath(folder)
+        if real in used:
+            continue
+        kfile = kustomization_file(folder)
+        data = _read_yaml(kfile) if kfile else None
+        if isinstance(data, dict) and data.get("kind") == "Component":
+            continue  # only built as part of another kustomization
+        _, files, remote = closure[real]
+        if remote:
+            plan.problems.append(
+                LoadProblem(
+                    SourceFile(display_path(kfile or folder), None),
+                    Span.point(1, 1),
+                    f"kustomization not rendered: it uses remote {remote[0]!r}, which would be fetched over the "
+                    "network; its files are audited as they are",
+                    "render",
+                    "vendor the remote base into the repository, or render it yourself: "
+                    "`kustomize build DIR | audit -`",
+                )
+            )
+            continue
+        plan.roots.append(folder)
+        plan.consumed |= files
+    return plan
+
+
+# --------------------------------------------------------------------------------------------
+# Rendering a folder into the load result
+# --------------------------------------------------------------------------------------------
+
+
+class _Sources:
+    """Source files of one run, read once and listed once in the load result."""
+
+    def __init__(self, result: LoadResult, limits: Limits) -> None:
+        self.result = result
+        self.limits = limits
+        self.known = {f.path for f in result.files}
+        self.files: dict[str, SourceFile] = {}
+
+    def get(self, path: str) -> SourceFile | None:
+        real = os.path.realpath(path)
+        if real in self.files:
+            return self.files[real]
+        try:
+            with open(real, "rb") as fh:
+                text, _, _ = decode(fh.read(self.limits.max_file_bytes))
+        except OSError:
+            return None
+        file = SourceFile(display_path(path), real, text)
+        self.files[real] = file
+        if file.path not in self.known:
+            self.known.add(file.path)
+            self.result.files.append(file)
+        return file
+
+    def release(self) -> None:
+        for file in self.files.values():
+            file.release()
+
+
+def load_rendered(
+    result: LoadResult,
+    candidate: Candidate,
+    settings: RenderSettings,
+    known_kinds: frozenset[str],
+    limits: Limits,
+    pure: bool = False,
+) -> None:
+    """Render the chart or kustomization ``candidate`` and add its documents (or a problem) to ``result``."""
+    folder = candidate.path
+    tools = find_tools()
+    sources = _Sources(result, limits)
+    home = tempfile.mkdtemp(prefix="calico-audit-render-")
+    try:
+        if candidate.render == "helm":
+            _load_helm(result, folder, tools, settings, known_kinds, limits, pure, sources, home)
+        else:
+            _load_kustomize(result, folder, tools, settings, known_kinds, limits, pure, sources, home)
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+        sources.release()
+
+
+def _problem(sources: _Sources, path: str, message: str, hint: str = "") -> LoadProblem:
+    file = sources.get(path) or SourceFile(display_path(path), None)
+    return LoadProblem(file, Span.point(1, 1), message, "render", hint)
+
+
+def _rendered_file(folder: str, tool: str, text: str) -> SourceFile:
+    file = SourceFile(f"{display_path(folder).rstrip('/')} ({tool})", None, text)
+    file.has_directive = False  # its comments are the sources' comments, collected there
+    return file
+
+
+def _load_helm(
+    result: LoadResult,
+    chart: str,
+    tools: Tools,
+    settings: RenderSettings,
+    known_kinds: frozenset[str],
+    limits: Limits,
+    pure: bool,
+    sources: _Sources,
+    home: str,
+) -> None:
+    chart_yaml = os.path.join(chart, "Chart.yaml")
+    if tools.helm is None:  # pragma: no cover - discovery checked it
+        result.problems.append(_problem(sources, chart_yaml, "Helm chart not rendered: helm is not on PATH", HELM_HINT))
+        return
+    values = values_for(chart, settings)
+    for path in values:
+        if not os.path.isfile(path):
+            result.problems.append(
+                _problem(sources, chart_yaml, f"Helm chart not rendered: value file {display_path(path)} not found "
+                         "(helm-values in the configuration)")
+            )
+            return
+    cmd = [tools.helm, "template", _release_name(chart), os.path.abspath(chart), "--include-crds"]
+    for path in values:
+        cmd += ["--values", os.path.abspath(path)]
+    text, error = _run(cmd, _sandbox(home), home, settings.timeout, limits.max_file_bytes)
+    if text is None:
+        hint = "vendor the dependencies into charts/ (`helm dependency build`)" if "dependenc" in error else ""
+        result.problems.append(_problem(sources, chart_yaml, f"Helm chart could not be rendered: {error}", hint))
+        return
+    chart_file = sources.get(chart_yaml) or SourceFile(display_path(chart_yaml), None)
+    rendered = _rendered_file(chart, "helm template", text)
+    result.files.append(rendered)
+    docs, problems = parse_text(rendered, limits, pure)
+    root = os.path.realpath(chart)
+    seen: dict[str, int] = {}
+    per_source: dict[str, int] = {}
+    sources_of = [_source_comment(rendered.lines, doc.root_span().line) for doc in docs]
+    for name in sources_of:
+        per_source[name] = per_source.get(name, 0) + 1
+    placed: list[Document] = []
+    for doc, name in zip(docs, sources_of, strict=True):
+        template = None
+        segment = None
+        if name:
+            target = os.path.realpath(os.path.join(chart, *name.split("/")[1:]))
+            if target.startswith(root + os.sep) and os.path.isfile(target):
+                template = sources.get(target)
+        if template is not None:
+            nth = seen.get(name, 0)
+            seen[name] = nth + 1
+            parts = _segments(template.lines)
+            if len(parts) == per_source[name] and nth < len(parts):
+                segment = parts[nth]
+        placed.append(RenderedDocument(doc, HelmOrigin(template, chart_file, segment)))
+    add_documents(result, placed, problems, known_kinds)
+
+
+def _source_comment(lines: list[str], first: int) -> str:
+    """The ``# Source: chart/templates/x.yaml`` line above a document's first key."""
+    for n in range(min(first, len(lines)), 0, -1):
+        match = _SOURCE_RE.match(lines[n - 1])
+        if match:
+            return match.group(1)
+        if _DOC_SEPARATOR_RE.match(lines[n - 1]):
+            break
+    return ""
+
+
+def _load_kustomize(
+    result: LoadResult,
+    folder: str,
+    tools: Tools,
+    settings: RenderSettings,
+    known_kinds: frozenset[str],
+    limits: Limits,
+    pure: bool,
+    sources: _Sources,
+    home: str,
+) -> None:
+    kfile = kustomization_file(folder) or os.path.join(folder, "kustomization.yaml")
+    if tools.kustomize is None:  # pragma: no cover - discovery checked it
+        result.problems.append(_problem(sources, kfile, "kustomization not rendered: no kustomize", KUSTOMIZE_HINT))
+        return
+    env = _sandbox(home)
+    text, error = _run([*tools.kustomize, os.path.abspath(folder)], env, home, settings.timeout, limits.max_file_bytes)
+    if text is None:
+        result.problems.append(_problem(sources, kfile, f"kustomization could not be rendered: {error}"))
+        return
+    origins = _kustomize_origins(folder, tools, env, home, settings, limits, pure)
+    rendered = _rendered_file(folder, "kustomize build", text)
+    result.files.append(rendered)
+    docs, problems = parse_text(rendered, limits, pure)
+    parsed: dict[str, list[Document]] = {}
+    placed: list[Document] = []
+    for doc in docs:
+        key = _object_key(doc.data)
+        source_path = origins.get(key, kfile) if key else kfile
+        file = sources.get(source_path) or sources.get(kfile) or SourceFile(display_path(kfile), None)
+        source, base, exact = _matching_resource(file, key, parsed, limits, pure)
+        placed.append(RenderedDocument(doc, KustomizeOrigin(file, source, base, exact)))
+    add_documents(result, placed, problems, known_kinds)
+
+
+def _object_key(data: Any) -> tuple[str, str, str] | None:
+    if not isinstance(data, dict) or not isinstance(data.get("metadata"), dict):
+        return None
+    meta = data["metadata"]
+    return str(data.get("kind", "")), str(meta.get("namespace") or ""), str(meta.get("name", ""))
+
+
+def _kustomize_origins(
+    folder: str, tools: Tools, env: Mapping[str, str], home: str, settings: RenderSettings, limits: Limits, pure: bool
+) -> dict[tuple[str, str, str], str]:
+    """Object -> the file it came from, from kustomize's origin annotations.
+
+    The annotations are asked for by a throwaway kustomization in ``home`` that builds ``folder`` with
+    ``buildMetadata: [originAnnotations]``; the audited output is the plain build, without them.
+    """
+    assert tools.kustomize is not None
+    wrapper = os.path.join(home, "origins")
+    os.makedirs(wrapper, exist_ok=True)
+    relative = os.path.relpath(os.path.abspath(folder), wrapper)
+    with open(os.path.join(wrapper, "kustomization.yaml"), "w", encoding="utf-8") as fh:
+        fh.write(f"buildMetadata: [originAnnotations]\nresources:\n- {json.dumps(relative)}\n")
+    text, _ = _run([*tools.kustomize, wrapper], env, home, settings.timeout, limits.max_file_bytes)
+    out: dict[tuple[str, str, str], str] = {}
+    if text is None:
+        return out
+    docs, _ = parse_text(SourceFile("origins", None, text), limits, pure)
+    for doc in docs:
+        key = _object_key(doc.data)
+        if key is None:
+            continue
+        annotations = doc.data["metadata"].get("annotations")
+        origin = annotations.get("config.kubernetes.io/origin") if isinstance(annotations, dict) else None
+        if not isinstance(origin, str):
+            continue
+        match = re.search(r"^(?:path|configuredIn):\s*(\S.*?)\s*$", origin, re.M)
+        if match and not re.search(r"^repo:", origin, re.M):
+            out[key] = os.path.normpath(os.path.join(wrapper, match.group(1)))
+    return out
+
+
+def _matching_resource(
+    file: SourceFile,
+    key: tuple[str, str, str] | None,
+    parsed: dict[str, list[Document]],
+    limits: Limits,
+    pure: bool,
+) -> tuple[Document | None, PathT, bool]:
+    """The resource in ``file`` that a rendered object came from: same kind, and its name inside the new name
+    (kustomize adds prefixes and suffixes); else the file's first document, as a whole (False)."""
+    docs = parsed.get(file.path)
+    if docs is None:
+        docs = parsed[file.path] = parse_text(file, limits, pure)[0] if file.text is not None else []
+    if not docs:
+        return None, (), False
+    if key is not None:
+        kind, _, name = key
+        best: tuple[int, Document, PathT] | None = None
+        for doc in docs:
+            found, _ = resources_of(doc, frozenset())
+            for raw in found:
+                if raw.data.get("kind") != kind:
+                    continue
+                meta = raw.data.get("metadata")
+                own = str(meta.get("name", "")) if isinstance(meta, dict) else ""
+                score = 3 if own == name else 2 if own and own in name else 1
+                if best is None or score > best[0]:
+                    best = (score, raw.doc, raw.base)
+        if best is not None:
+            return best[1], best[2], True
+    return docs[0], (), False
