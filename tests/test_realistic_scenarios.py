@@ -183,7 +183,9 @@ spec:
 """
 
 
-def edge_policies(allow_rules: str, deny_nets: str = "      - 10.96.0.0/16\n", pod_cidrs: str = "      - 10.244.0.0/16\n"):
+def edge_policies(
+    allow_rules: str, deny_nets: str = "      - 10.96.0.0/16\n", pod_cidrs: str = "      - 10.244.0.0/16\n"
+):
     """The guide's step 2 (cluster mode) with the Deny it forgets."""
     return doc(
         f"""\
@@ -288,8 +290,12 @@ spec:
         "cluster/bgp.yaml": doc(BGP, POOL),
         "apps/checkout.yaml": doc(
             service,
-            deployment("checkout", "shop", "      app: checkout\n",
-                       "        - name: https\n          containerPort: 8443\n          protocol: TCP\n"),
+            deployment(
+                "checkout",
+                "shop",
+                "      app: checkout\n",
+                "        - name: https\n          containerPort: 8443\n          protocol: TCP\n",
+            ),
         ),
         "apps/checkout-policy.yaml": pod_policy,
     }
@@ -403,9 +409,7 @@ spec:
     protocol: TCP
 """
 
-API_PODS = deployment(
-    "api", "shop", "      app: api\n", "        - name: https\n          containerPort: 8443\n"
-)
+API_PODS = deployment("api", "shop", "      app: api\n", "        - name: https\n          containerPort: 8443\n")
 
 ALLOW_NODES_API = """\
 # Step 3: the pods admit the nodes (SNAT source) on the target port.
@@ -698,8 +702,11 @@ def test_tiers_defect_apps_tier_without_pass(tmp_path: Path) -> None:
 def test_tiers_defect_earlier_tier_denies_all_cluster_ips(tmp_path: Path) -> None:
     """The security tier denies the whole Service range before the default tier's allow-list runs:
     the partner allow rule never decides (CA208) — the partners are cut off."""
-    security = SECURITY_TIER.replace("      - 192.0.2.0/24\n", "      - 192.0.2.0/24\n  - action: Deny\n"
-                                     "    destination:\n      nets:\n      - 10.96.0.0/16  # whole Service range\n")
+    security = SECURITY_TIER.replace(
+        "      - 192.0.2.0/24\n",
+        "      - 192.0.2.0/24\n  - action: Deny\n"
+        "    destination:\n      nets:\n      - 10.96.0.0/16  # whole Service range\n",
+    )
     files = cluster_mode_repo()
     files["cluster/tiers.yaml"] = doc(security)
     result = audit_repo(tmp_path, files)
@@ -936,9 +943,11 @@ def test_network_sets_defect_no_deny(tmp_path: Path) -> None:
     """The partner allow-list by GlobalNetworkSet, but the Deny of the Service range was dropped."""
     files = network_set_repo()
     text = files["cluster/edge.yaml"]
-    start = text.index("apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata:\n  name: deny-service-ips")
+    start = text.index(
+        "apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata:\n  name: deny-service-ips"
+    )
     end = text.index("---\n", start)
-    files["cluster/edge.yaml"] = text[:start] + text[end + 4:]
+    files["cluster/edge.yaml"] = text[:start] + text[end + 4 :]
     line = line_of(files["cluster/edge.yaml"], "10.96.20.20/32")
     assert_defect(tmp_path, files, [f"CA207 cluster/edge.yaml:{line} error"])
 
@@ -1158,8 +1167,11 @@ def test_dual_stack_defect_local_mode_ipv6_clients_blocked(tmp_path: Path) -> No
     "(rules/ca208_shadowed_rule.py check(): the same-action wording hard-codes 'allows')",
 )
 def test_tiers_redundant_deny_is_described_as_denied(tmp_path: Path) -> None:
-    security = SECURITY_TIER.replace("      - 192.0.2.0/24\n", "      - 192.0.2.0/24\n  - action: Deny\n"
-                                     "    destination:\n      nets:\n      - 10.96.0.0/16  # whole Service range\n")
+    security = SECURITY_TIER.replace(
+        "      - 192.0.2.0/24\n",
+        "      - 192.0.2.0/24\n  - action: Deny\n"
+        "    destination:\n      nets:\n      - 10.96.0.0/16  # whole Service range\n",
+    )
     files = cluster_mode_repo()
     files["cluster/tiers.yaml"] = doc(security)
     result = audit_repo(tmp_path, files)
