@@ -1589,3 +1589,17 @@ def test_dual_stack_defect_host_endpoints_without_ipv6_addresses(tmp_path: Path)
     result = audit_repo(tmp_path, files)
     got = semantic(result)
     assert got and {g.split()[0] for g in got} <= {"CA303", "CA402"}, got
+
+
+def test_local_mode_clean_beside_cluster_mode_edge(tmp_path: Path) -> None:
+    """One cluster, both modes: the cluster-mode edge (allow-list + Deny of the Service range) and a
+    local-mode Service reached through its load-balancer address, whose pods admit the clients."""
+    files = cluster_mode_repo()
+    local = local_mode_repo(LOCAL_POLICY)
+    files["apps/checkout.yaml"] = local["apps/checkout.yaml"].replace(
+        "    protocol: TCP\n---",
+        "    protocol: TCP\nstatus:\n  loadBalancer:\n    ingress:\n    - ip: 198.18.0.10\n---",
+        1,
+    )
+    files["apps/checkout-policy.yaml"] = local["apps/checkout-policy.yaml"]
+    assert_clean(tmp_path, files)
