@@ -1564,12 +1564,6 @@ def test_named_ports_clean_udp_and_tcp_same_number(tmp_path: Path) -> None:
     assert_clean(tmp_path, files)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the cluster-mode SNAT source ignores the address family: an IPv6 flow is SNAT'd to 'node node1 "
-    "(10.0.0.11)' (Evaluator._node_peer takes every expectedIP; labels match whenever there is any), so IPv6 "
-    "clients dropped at the pods are traced ALLOWED and nothing is reported",
-)
 def test_dual_stack_defect_host_endpoints_without_ipv6_addresses(tmp_path: Path) -> None:
     """Dual stack, cluster mode: the nodes' IPv6 addresses (on the Node objects) are missing from the
     HostEndpoints' expectedIPs, so `source.selector: k8s-role == 'node'` never matches the IPv6 SNAT source

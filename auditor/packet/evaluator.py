@@ -731,28 +731,30 @@ class Evaluator:
             found = self._reach_cache[key] = Peer("service", ip, NO_ADDRESSES, self.labels_at(ip), text=str(ip))
         return found
 
-    def node_peer(self, hep: HostEndpoint) -> Peer:
-        """The node's own address (the source after SNAT): known to rules only through expectedIPs."""
-        key = ("node-peer", id(hep))
+    def node_peer(self, hep: HostEndpoint, version: int | None = None) -> Peer:
+        """The node's own address (the source after SNAT): known to rules only through expectedIPs. With
+        ``version``, the address of that family only (an IPv6 flow is SNATed to the node's IPv6 address)."""
+        key = ("node-peer", id(hep), version)
         found = self._reach_cache.get(key)
         if found is None:
-            found = self._reach_cache[key] = self._node_peer(hep)
+            found = self._reach_cache[key] = self._node_peer(hep, version)
         return found
 
-    def _node_peer(self, hep: HostEndpoint) -> Peer:
-        ips = hep.valid_expected_ips
+    def _node_peer(self, hep: HostEndpoint, version: int | None) -> Peer:
+        ips = [ip for ip in hep.valid_expected_ips if version is None or ip.version == version]
         ipset = IPSet([str(ip) for ip in ips])
         if hep.assumed:
             # Addresses unknown: rule selectors are taken to match the endpoint's labels (as they would once
             # its expectedIPs are set), and no claim rests on which addresses it has.
             return Peer("node", None, ipset, (hep.labels,), host_endpoint=hep, text="a node (assumed endpoint)")
+        family = f"no IPv{version} expectedIPs" if version else "no expectedIPs"
         return Peer(
             "node",
             IPAddress(str(ips[0])) if ips else None,
             ipset,
             (hep.labels,) if ips else (),
             host_endpoint=hep,
-            text=f"node {hep.node or hep.name} ({', '.join(map(str, ips)) or 'no expectedIPs'})",
+            text=f"node {hep.node or hep.name} ({', '.join(map(str, ips)) or family})",
         )
 
     def host_peer(self, hep: HostEndpoint) -> Peer:
@@ -1000,7 +1002,11 @@ class Evaluator:
                 )
                 steps.append(Step("SNAT", "info", f"externalTrafficPolicy: Local: the client address is kept{caveat}"))
             else:
-                source = self.node_peer(hep) if hep is not None else Peer("node", None, IPSet(), text="the node")
+                source = (
+                    self.node_peer(hep, dst_ip.version)
+                    if hep is not None
+                    else Peer("node", None, IPSet(), text="the node")
+                )
                 steps.append(Step("SNAT", "info", f"cluster mode: kube-proxy SNATs the source to {source}"))
             if backend.workload is None:
                 steps.append(
@@ -1012,7 +1018,7 @@ class Evaluator:
             if local:
                 verdict = self.pod_ingress(backend.workload, pkt)
             else:  # the SNAT source does not depend on the client: one verdict per node and backend
-                key = ("pod", id(backend.workload), id(hep), pkt.port, protocol)
+                key = ("pod", id(backend.workload), id(hep), pkt.port, protocol, dst_ip.version)
                 verdict = self._reach_cache.get(key)
                 if verdict is None:
                     verdict = self._reach_cache[key] = self.pod_ingress(backend.workload, pkt)

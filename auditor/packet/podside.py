@@ -143,6 +143,7 @@ class NodeAddr:
     ip: IPAddress
     hep: HostEndpoint | None
     origin: str  # "expectedIPs" or "Node"
+    node: str = ""  # the node's name
 
     @cached_property
     def labels(self) -> frozenset[tuple[str, str]]:
@@ -306,7 +307,8 @@ class PodSide:
 
     @cached_property
     def node_addrs(self) -> list[NodeAddr]:
-        """Known node addresses: HostEndpoint expectedIPs (with labels), else Node addresses."""
+        """Known node addresses: HostEndpoint expectedIPs (with labels), and Node addresses where no host
+        endpoint of the node lists one of that family."""
         out: list[NodeAddr] = []
         seen: set[str] = set()
         for hep in self.ev.host_endpoints:
@@ -321,20 +323,21 @@ class PodSide:
                     host_endpoint=hep,
                     text=f"node {hep.node or hep.name} ({ip}, HostEndpoint {hep.name})",
                 )
-                out.append(NodeAddr(peer, ip, hep, "expectedIPs"))
-        if out:
-            return out
+                out.append(NodeAddr(peer, ip, hep, "expectedIPs", hep.node or hep.name))
+        # Node addresses of a family no host endpoint of that node lists (a dual-stack node whose host
+        # endpoints carry only IPv4 expectedIPs still SNATs IPv6 flows to its IPv6 address).
+        covered = {(a.hep.node, a.ip.version) for a in out if a.hep is not None}
         for node in self.model.nodes:
             for text in node.addresses:
                 try:
                     ip = IPAddress(str(ipaddress.ip_address(text)))
                 except ValueError:
                     continue
-                if str(ip) in seen:
+                if str(ip) in seen or (out and (node.name, ip.version) in covered):
                     continue
                 seen.add(str(ip))
                 peer = replace(self.ev.outside_peer(ip), kind="node", text=f"node {node.name} ({ip})")
-                out.append(NodeAddr(peer, ip, None, "Node"))
+                out.append(NodeAddr(peer, ip, None, "Node", node.name))
         return out
 
     @cached_property
@@ -523,11 +526,13 @@ class PodSide:
                 split = self._splits[key] = self._split_nodes(groups, allowed)
             denied, admitted, first_denied_group = split
             example = verdicts[first_denied_group] if first_denied_group is not None else None
+            families = {version for version, _ in admitted}
             if denied and admitted:
-                # Some nodes get in. A denied node labelled like an admitted one differs only by address
-                # (nets/ipBlock missing it): a gap. One labelled differently (a gateway, an edge host) may
-                # not be a Service node at all, and a mislabelled one is CA301's: stay quiet about those.
-                denied = [a for a in denied if a.labels in admitted]
+                # Some nodes get in (per address family). A denied node labelled like an admitted one of its
+                # family differs only by address (nets/ipBlock missing it): a gap. One labelled differently
+                # (a gateway, an edge host) may not be a Service node at all, and a mislabelled one is
+                # CA301's: stay quiet about those. A family no node gets in at all is denied outright.
+                denied = [a for a in denied if a.ip.version not in families or (a.ip.version, a.labels) in admitted]
             if not denied:
                 return None
             return NodeDenial(denied, example, not admitted)
@@ -537,16 +542,16 @@ class PodSide:
 
     def _split_nodes(
         self, groups: list[list[NodeAddr]], allowed: frozenset[int]
-    ) -> tuple[list[NodeAddr], set[frozenset[tuple[str, str]]], int | None]:
+    ) -> tuple[list[NodeAddr], set[tuple[int, frozenset[tuple[str, str]]]], int | None]:
         """Denied node addresses, labels of admitted nodes, and a group that was denied."""
         group_of = {id(addr): i for i, group in enumerate(groups) for addr in group}
         denied: list[NodeAddr] = []
-        admitted: set[frozenset[tuple[str, str]]] = set()
+        admitted: set[tuple[int, frozenset[tuple[str, str]]]] = set()
         first: int | None = None
         for addrs in self._by_node:
             indices = [group_of[id(a)] for a in addrs]
             if any(i in allowed for i in indices):
-                admitted.update(a.labels for a in addrs)
+                admitted.update((a.ip.version, a.labels) for a in addrs)
                 continue
             denied.extend(addrs)
             first = indices[0] if first is None else first
@@ -556,10 +561,10 @@ class PodSide:
     def _by_node(self) -> list[list[NodeAddr]]:
         """Node addresses per node: one node, several addresses (interfaces, tunnel). The SNAT source is
         one of them, so a node gets in when any of its addresses does."""
-        by_node: dict[str, list[NodeAddr]] = {}
+        by_node: dict[tuple[str, int], list[NodeAddr]] = {}
         for addr in self.node_addrs:
-            key = (addr.hep.node or addr.hep.name) if addr.hep is not None else addr.peer.text
-            by_node.setdefault(key, []).append(addr)
+            # Per family: an IPv6 flow is SNATed to the node's IPv6 address, an IPv4 one to an IPv4 address.
+            by_node.setdefault((addr.node or addr.peer.text, addr.ip.version), []).append(addr)
         return list(by_node.values())
 
     def _hypothetical_allows(self, w: Workload, target: Target) -> bool:
