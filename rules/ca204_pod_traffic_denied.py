@@ -158,7 +158,6 @@ def check(ctx: Context) -> Iterator[Issue]:
         if not routed:
             continue  # pod traffic between nodes never meets this endpoint's forward policy
         cuts = ev.rule_nets(policies)
-        source = Peer("pod", None, facts.pod_cidrs, (ANY_POD,), text="a pod on another node")
         ports = ev.port_classes(policies)
         denied = IPSet()
         witness = None
@@ -166,6 +165,9 @@ def check(ctx: Context) -> Iterator[Issue]:
         decisive: Step | None = None
         for cls in address_classes(routed, cuts):
             dst = Peer("pod", None, cls, (ANY_POD,), text=describe(cls))
+            # A pod on another node, of the destination's address family.
+            family = IPSet([c for c in routed.iter_cidrs() if c.version == cls.version])
+            source = Peer("pod", None, family, (ANY_POD,), text="a pod on another node")
             for protocol in (TCP, UDP):
                 # Failsafe ports bypass pre-DNAT policy; whether Felix's failsafe also accepts forwarded pod
                 # traffic is not modelled, so no claim rests on them.
@@ -187,7 +189,7 @@ def check(ctx: Context) -> Iterator[Issue]:
                     # Only NodePort numbers: the Deny is about node ports, and pods rarely listen there.
                     continue
                 # The claim, shown on one concrete packet between two pod addresses.
-                src_ip = sample_pod(routed, avoid=cls)
+                src_ip = sample_pod(family, avoid=cls)
                 found = q.forward(hep, src_ip, sample_address(cls), port, protocol)
                 if not found.allowed:
                     denied |= cls.to_ipset()

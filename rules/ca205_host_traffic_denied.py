@@ -103,7 +103,8 @@ def _first_denial(q: Questions, hep: HostEndpoint, policies: list[Policy], inbou
         (e.protocol, e.port) for e in (ev.facts.failsafe_in if inbound else ev.facts.failsafe_out) if e.net is None
     }
     first: Witness | None = None
-    ports = [443, 80, 8080, *ev.port_classes(policies)]
+    named = [number for _, number, _ in hep.named_ports]  # rules may allow host ports by name (spec.ports)
+    ports = [443, 80, 8080, *named, *ev.port_classes(policies, [n + 1 for n in named])]
     classes = sorted(ev.source_classes(ev.outside_universe(4), policies), key=lambda c: not is_sample(c))
     ask = q.host_ingress if inbound else q.host_egress
     for cls in classes:

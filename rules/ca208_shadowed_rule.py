@@ -341,8 +341,9 @@ def check(ctx: Context) -> Iterator[Issue]:
         span = prior.ptr().doc.locate(prior.ptr().path)
         where = f"{prior.policy.file}:{span.line}"
         same = prior.policy is rule.policy
+        verb = {"Allow": "allows", "Deny": "denies", "Pass": "passes"}.get(prior.action, prior.action.lower())
         outcome = (
-            "already allows it, so this rule never changes the outcome"
+            f"already {verb} it, so this rule never changes the outcome"
             if prior.action == rule.action
             else f"decides it first ({prior.action})"
         )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from netaddr import IPSet
+
 from auditor.catalog import Example, Rule
 from auditor.engine import Context
 from auditor.findings import Issue, Related, Severity, Witness
@@ -251,8 +253,12 @@ def _message(m: PortMistake) -> str:
 def _witness(q: Questions, m: PortMistake) -> Witness | None:
     """The flow the mistake breaks: from outside through the Service to the pod (dropped there), or, when
     the Service is not reachable from outside, the pod's own verdict for the source the rule names."""
-    found = q.denied_at_pod(m.service, m.target.port, m.workload, intended_only=False)
-    if found is not None or m.target.number is None:
+    if m.target.number is None:
+        return None
+    # The source the rule names first: from outside when it is an outside client, else its pod verdict.
+    clients = IPSet([str(m.source.ip)]) if m.source is not None and m.source.kind == "outside" and m.source.ip else None
+    found = q.denied_at_pod(m.service, m.target.port, m.workload, intended_only=False, sources=clients)
+    if found is not None:
         return found
     # The nodes of assumed host endpoints have no known address, but the rule's selector names them.
     sources = [m.source] if m.source is not None else [q.ev.node_peer(h) for h in q.ev.host_endpoints if h.assumed]
@@ -260,7 +266,7 @@ def _witness(q: Questions, m: PortMistake) -> Witness | None:
         found = q.pod_chain(m.workload, source, m.target.number, m.target.protocol, allowed=False)
         if found is not None:
             return found
-    return None
+    return q.denied_at_pod(m.service, m.target.port, m.workload, intended_only=False)
 
 
 def check(ctx: Context) -> Iterator[Issue]:

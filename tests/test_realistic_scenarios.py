@@ -1162,11 +1162,6 @@ def test_dual_stack_defect_local_mode_ipv6_clients_blocked(tmp_path: Path) -> No
 # ------------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="CA208 on a Deny shadowed by an earlier Deny says the earlier rule 'already allows it' "
-    "(rules/ca208_shadowed_rule.py check(): the same-action wording hard-codes 'allows')",
-)
 def test_tiers_redundant_deny_is_described_as_denied(tmp_path: Path) -> None:
     security = SECURITY_TIER.replace(
         "      - 192.0.2.0/24\n",
@@ -1183,11 +1178,6 @@ def test_tiers_redundant_deny_is_described_as_denied(tmp_path: Path) -> None:
     assert "allows" not in shadowed[0].message, shadowed[0].message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="CA403's witness source (CA403 _witness -> Questions.denied_at_pod) is an outside client the rule "
-    "never admits (198.51.100.7), not one of its ipBlock (203.0.113.0/24): it is dropped whatever the port",
-)
 def test_k8s_networkpolicy_service_port_witness_uses_the_rules_source(tmp_path: Path) -> None:
     policy = K8S_NP.replace("      port: https\n", "      port: 443  # the Service port\n")
     result = audit_repo(tmp_path, local_mode_repo(policy))
@@ -1203,12 +1193,6 @@ def test_k8s_networkpolicy_service_port_witness_uses_the_rules_source(tmp_path: 
         assert source.subnet_of(allowed_block), w.flow_text  # type: ignore[arg-type]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="CA204 misses IPv6 pod traffic dropped by a preDNAT Deny of its source: its probe source is every pod "
-    "CIDR of both families at once (rules/ca204 check(): Peer(..., facts.pod_cidrs)), so `source.nets: [fc00::/7]` "
-    "never matches it, while `audit trace` from an IPv6 pod shows the Deny",
-)
 def test_dual_stack_defect_ipv6_anti_spoofing_drops_native_pod_traffic(tmp_path: Path) -> None:
     """The IPv6 pool is natively routed (no VXLAN): an anti-spoofing preDNAT Deny of ULA sources, ordered
     before allow-to-pods, drops IPv6 pod-to-pod traffic between nodes (CA204)."""
@@ -1292,11 +1276,6 @@ spec:
     assert_defect(tmp_path, files, [f"CA405 cluster/tiers.yaml:{line} error"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="false CA205: host ingress allowed only by named ports (HostEndpoint spec.ports) is never probed "
-    "(Evaluator.port_classes keeps numeric ports only), though `audit trace` shows kubelet 10250 ALLOWED",
-)
 def test_named_ports_clean_host_endpoint_ports(tmp_path: Path) -> None:
     """Host services allowed by named ports declared on the HostEndpoints (`spec.ports`)."""
     files = cluster_mode_repo()
