@@ -22,9 +22,12 @@ import sys
 from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from auditor.findings import PathT, Span
+
+if TYPE_CHECKING:
+    from auditor.cache import ParseCache
 
 YAML_SUFFIXES = (".yaml", ".yml", ".json")
 #: Folders never descended into: version control and tool caches.
@@ -1088,8 +1091,13 @@ def load(
     limits: Limits | None = None,
     stdin_name: str = "-",
     pure: bool = False,
+    cache: ParseCache | None = None,
 ) -> LoadResult:
-    """Load everything under ``paths``. Raises FileNotFoundError for a missing path."""
+    """Load everything under ``paths``. Raises FileNotFoundError for a missing path.
+
+    With a ``cache``, files whose text was parsed before (by the same version of the loader, with
+    the same parser and limits) are not parsed again: the result is the same either way.
+    """
     limits = limits or Limits()
     candidates, problems = discover(paths, exclude, limits)
     result = LoadResult(problems=problems)
@@ -1099,15 +1107,56 @@ def load(
         if problem is not None:
             result.problems.append(problem)
             continue
-        add_file(result, file, known_kinds, limits, pure)
+        add_file(result, file, known_kinds, limits, pure, cache)
         file.release()
     return result
 
 
-def add_file(
-    result: LoadResult, file: SourceFile, known_kinds: frozenset[str], limits: Limits, pure: bool = False
-) -> None:
+def parse_cached(
+    file: SourceFile, limits: Limits, pure: bool, cache: ParseCache
+) -> tuple[list[Document], list[LoadProblem]]:
+    """:func:`parse_text` through the on-disk cache of parsed files (see :mod:`auditor.cache`)."""
+    text = file.text or ""
+    key = cache.key(
+        text,
+        "pure" if pure else "c",
+        file.path.endswith(".json"),
+        limits.max_depth,
+        limits.max_nodes,
+        limits.max_alias_nodes,
+    )
+    entry = cache.get(key)
+    if entry is not None:
+        cached_docs, cached_problems = entry
+        docs = [Document(file, index, data, pos) for index, data, pos in cached_docs]
+        problems = [
+            LoadProblem(file, Span(line, col, end_line, end_col), message, code, hint)
+            for line, col, end_line, end_col, message, code, hint in cached_problems
+        ]
+        return docs, problems
     docs, problems = parse_text(file, limits, pure)
+    cache.put(
+        key,
+        (
+            [(d.index, d.data, d.pos) for d in docs],
+            [
+                (p.span.line, p.span.column, p.span.end_line, p.span.end_column, p.message, p.code, p.hint)
+                for p in problems
+            ],
+        ),
+    )
+    return docs, problems
+
+
+def add_file(
+    result: LoadResult,
+    file: SourceFile,
+    known_kinds: frozenset[str],
+    limits: Limits,
+    pure: bool = False,
+    cache: ParseCache | None = None,
+) -> None:
+    docs, problems = parse_text(file, limits, pure) if cache is None else parse_cached(file, limits, pure, cache)
     result.problems.extend(problems)
     for doc in docs:
         result.documents.append(doc)

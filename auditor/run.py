@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from auditor import catalog, suppress
 from auditor.catalog import Rule
@@ -13,6 +14,9 @@ from auditor.engine import Context, run_rules
 from auditor.findings import Finding, Severity
 from auditor.loader import Limits, LoadResult, SourceFile, load
 from auditor.model import KNOWN_KINDS, Model, build_model
+
+if TYPE_CHECKING:
+    from auditor.cache import ParseCache
 
 
 @dataclass
@@ -74,13 +78,21 @@ def audit(
     debug: bool = False,
     pure: bool = False,
     baseline: str | None = None,
+    cache: ParseCache | None = None,
 ) -> AuditResult:
-    """Audit ``paths`` (files, folders, ``-`` for stdin). Raises FileNotFoundError for a missing path."""
+    """Audit ``paths`` (files, folders, ``-`` for stdin). Raises FileNotFoundError for a missing path.
+
+    ``cache``: parsed files are looked up in and added to it (the result is the same without it).
+    """
     config = config or Config()
     limits = limits or Limits(max_file_bytes=config.max_file_size)
     stats = Stats()
     t0 = time.perf_counter()
-    loaded = load(paths, KNOWN_KINDS, exclude=config.exclude, limits=limits, stdin_name=stdin_name, pure=pure)
+    loaded = load(
+        paths, KNOWN_KINDS, exclude=config.exclude, limits=limits, stdin_name=stdin_name, pure=pure, cache=cache
+    )
+    if cache is not None:
+        cache.prune()  # (waits for the entries still being written)
     t1 = time.perf_counter()
     model = build_model(loaded.resources, config.default_namespace)
     t2 = time.perf_counter()
