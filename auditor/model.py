@@ -1225,14 +1225,15 @@ class _LabelIndex(Generic[T]):
             for key, value in labels.items():
                 self.by_key[key].append(c)
                 self.by_pair[(key, value)].append(c)
-        self._answers: dict[sel.Selector, tuple[int, ...]] = {}
+        self._answers: dict[sel.Selector, list[T]] = {}
 
     def select(self, selector: sel.Selector) -> list[T]:
+        """The objects ``selector`` matches, in order: a new list each time (callers may change it)."""
         found = self._answers.get(selector)
         if found is None:
-            found = self._answers[selector] = self._positions(selector)
-        items = self.items
-        return [items[i][1] for i in found]
+            items = self.items
+            found = self._answers[selector] = [items[i][1] for i in self._positions(selector)]
+        return list(found)
 
     def _positions(self, selector: sel.Selector) -> tuple[int, ...]:
         required = selector.required_labels()
