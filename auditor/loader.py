@@ -1116,6 +1116,8 @@ def parse_cached(
     file: SourceFile, limits: Limits, pure: bool, cache: ParseCache
 ) -> tuple[list[Document], list[LoadProblem]]:
     """:func:`parse_text` through the on-disk cache of parsed files (see :mod:`auditor.cache`)."""
+    if file.real is None:  # standard input: nothing to file it under
+        return parse_text(file, limits, pure)
     text = file.text or ""
     key = cache.key(
         text,
@@ -1125,7 +1127,7 @@ def parse_cached(
         limits.max_nodes,
         limits.max_alias_nodes,
     )
-    entry = cache.get(key)
+    entry = cache.get(file.real, key)
     if entry is not None:
         cached_docs, cached_problems = entry
         docs = [Document(file, index, data, pos) for index, data, pos in cached_docs]
@@ -1136,6 +1138,7 @@ def parse_cached(
         return docs, problems
     docs, problems = parse_text(file, limits, pure)
     cache.put(
+        file.real,
         key,
         (
             [(d.index, d.data, d.pos) for d in docs],

@@ -92,7 +92,7 @@ def audit(
         paths, KNOWN_KINDS, exclude=config.exclude, limits=limits, stdin_name=stdin_name, pure=pure, cache=cache
     )
     if cache is not None:
-        cache.prune()  # (waits for the entries still being written)
+        cache.flush(wait=False)  # the changed packs are written while the model is built and the rules run
     t1 = time.perf_counter()
     model = build_model(loaded.resources, config.default_namespace)
     t2 = time.perf_counter()
@@ -111,6 +111,8 @@ def audit(
     findings = sorted(findings + late, key=Finding.sort_key)
     if baseline is not None:
         suppress.apply_baseline(findings, suppress.read_baseline(baseline), baseline)
+    if cache is not None:
+        cache.prune()  # (waits for the packs still being written)
     t3 = time.perf_counter()
     stats.files = len(loaded.files)
     stats.documents = len(loaded.documents)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from auditor import cache as cache_mod
-from auditor.cache import MAGIC, ParseCache, decode, encode
+from auditor.cache import MAGIC, ParseCache, decode_entry, decode_pack, encode_entry, encode_pack
 from auditor.cli import main
 from auditor.config import Config, cache_folder, load_config
 from auditor.loader import Limits, load
@@ -85,7 +85,7 @@ def test_warm_run_reads_every_file_from_the_cache(tmp_path: Path) -> None:
     first = ParseCache(str(tmp_path / "cache"))
     expected = _load_with(tmp_path / "repo", None)
     assert _load_with(tmp_path / "repo", first) == expected
-    assert (first.hits, first.misses, first.writes) == (0, 3, 3)
+    assert (first.hits, first.misses, first.writes) == (0, 3, 1)  # one pack for the folder
     second = ParseCache(str(tmp_path / "cache"))
     assert _load_with(tmp_path / "repo", second) == expected
     assert (second.hits, second.misses, second.writes) == (3, 0, 0)
@@ -93,9 +93,20 @@ def test_warm_run_reads_every_file_from_the_cache(tmp_path: Path) -> None:
     (tmp_path / "repo" / "a.yaml").write_text(MANIFESTS["a.yaml"].replace("web", "shop"), encoding="utf-8")
     third = ParseCache(str(tmp_path / "cache"))
     changed = _load_with(tmp_path / "repo", third)
-    assert (third.hits, third.misses) == (2, 1)
+    assert (third.hits, third.misses, third.writes) == (2, 1, 1)
     assert changed == _load_with(tmp_path / "repo", None)
     assert changed != expected
+    # A run over one file of the folder keeps the others' entries; a deleted file's entry goes.
+    partial = ParseCache(str(tmp_path / "cache"))
+    load([str(tmp_path / "repo" / "b.yaml")], KNOWN_KINDS, cache=partial)
+    partial.flush()
+    assert (partial.hits, partial.writes) == (1, 0)
+    (tmp_path / "repo" / "c.yaml").unlink()
+    (tmp_path / "repo" / "b.yaml").write_text(MANIFESTS["b.yaml"] + "---\nx: 1\n", encoding="utf-8")
+    fourth = ParseCache(str(tmp_path / "cache"))
+    _load_with(tmp_path / "repo", fourth)
+    (pack,) = _entries(tmp_path / "cache")
+    assert sorted(decode_pack(pack.read_bytes()) or {}) == ["a.yaml", "b.yaml"]
 
 
 def test_parser_kind_and_limits_are_part_of_the_key(tmp_path: Path) -> None:
@@ -144,8 +155,8 @@ def test_a_damaged_entry_is_a_miss_and_is_rewritten(tmp_path: Path, how: str) ->
     assert _load_with(tmp_path / "repo", again) == expected
     assert again.hits == 0 and again.misses == 3
     if how != "directory":  # (a directory in the way cannot be replaced by a rename: just a miss each time)
-        assert again.writes == 3
-        assert all(decode(p.read_bytes()) is not None for p in victims)
+        assert again.writes == 1
+        assert all(decode_pack(p.read_bytes()) for p in victims)
         healed = ParseCache(str(folder))
         assert _load_with(tmp_path / "repo", healed) == expected
         assert healed.hits == 3
@@ -172,15 +183,47 @@ def _forge(payload: object) -> bytes:
     ],
     ids=["code", "set", "key", "positions", "problem", "format", "list", "int"],
 )
-def test_a_forged_entry_with_a_valid_digest_is_refused(payload: object) -> None:
-    assert decode(_forge(payload)) is None
+def test_a_forged_entry_is_refused(payload: object) -> None:
+    assert decode_entry(marshal.dumps(payload, 4)) is None
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        (cache_mod.FORMAT, {"a.yaml": ("k", "not bytes")}),
+        (cache_mod.FORMAT, {"a.yaml": ("k",)}),
+        (cache_mod.FORMAT, {1: ("k", b"")}),
+        (cache_mod.FORMAT, [("a.yaml", ("k", b""))]),
+        (cache_mod.FORMAT + 1, {}),
+        (cache_mod.FORMAT,),
+    ],
+    ids=["value", "short", "name", "list", "format", "shape"],
+)
+def test_a_forged_pack_with_a_valid_digest_is_refused(payload: object) -> None:
+    assert decode_pack(_forge(payload)) is None
+
+
+def test_a_pack_whose_entry_is_hostile_is_a_miss_for_that_file(tmp_path: Path) -> None:
+    _write(tmp_path / "repo", MANIFESTS)
+    folder = tmp_path / "cache"
+    expected = _load_with(tmp_path / "repo", None)
+    _load_with(tmp_path / "repo", ParseCache(str(folder)))
+    (path,) = _entries(folder)
+    pack = decode_pack(path.read_bytes())
+    assert pack is not None
+    key, _ = pack["a.yaml"]
+    pack["a.yaml"] = (key, marshal.dumps((cache_mod.FORMAT, [(0, compile("1/0", "x", "eval"), b"")], []), 4))
+    path.write_bytes(encode_pack(pack))
+    again = ParseCache(str(folder))
+    assert _load_with(tmp_path / "repo", again) == expected
+    assert (again.hits, again.misses, again.writes) == (2, 1, 1)
 
 
 def test_entries_round_trip_plain_data_with_shared_and_special_values() -> None:
     shared = {"x": [1, 2.5, None, True]}
     data = {"a": shared, "b": shared, "nan": float("inf"), "s": "é\u2028", "n": -(2**70)}
     pos = array("q", [-1, 5, 9, 3, 4, 5])
-    decoded = decode(encode(([(2, data, pos)], [(1, 2, 1, 3, "msg", "syntax", "")])))
+    decoded = decode_entry(encode_entry(([(2, data, pos)], [(1, 2, 1, 3, "msg", "syntax", "")])))
     assert decoded is not None
     ((index, got, got_pos),) = decoded[0]
     assert (index, got, got_pos.tolist()) == (2, data, pos.tolist())
@@ -194,7 +237,7 @@ def test_entries_round_trip_plain_data_with_shared_and_special_values() -> None:
 def test_folder_deleted_mid_run_is_made_again_and_the_run_goes_on(tmp_path: Path) -> None:
     _write(
         tmp_path / "repo",
-        {f"f{i}.yaml": f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: c{i}}}\n" for i in range(6)},
+        {f"d{i}/f.yaml": f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: c{i}}}\n" for i in range(6)},
     )
     folder = tmp_path / "cache"
     cache = ParseCache(str(folder))
@@ -212,7 +255,7 @@ def test_folder_deleted_mid_run_is_made_again_and_the_run_goes_on(tmp_path: Path
     cache._store = store_then_delete  # type: ignore[method-assign]
     assert _load_with(tmp_path / "repo", cache) == expected
     assert cache.enabled
-    assert len(_entries(folder)) == 4  # the 4 written after the deletion (the folder was made again)
+    assert len(_entries(folder)) == 4  # the 4 packs written after the deletion (the folder was made again)
     assert (folder / ".gitignore").read_text().splitlines()[-1] == "*"
     assert cache.prune() == 0
 
@@ -244,7 +287,7 @@ def test_two_processes_filling_the_same_cache_at_once_agree(tmp_path: Path) -> N
         errors = [p.communicate(timeout=300)[1] for p in procs]
         assert [p.returncode for p in procs] == [0, 0], errors
         assert [out.read_bytes() for out in outs] == [reference, reference]
-    assert all(decode(p.read_bytes()) is not None for p in _entries(folder))
+    assert all(decode_pack(p.read_bytes()) for p in _entries(folder))
     assert not list(folder.glob("parse-*/.tmp-*"))  # no temporary file left behind
 
 
@@ -259,7 +302,7 @@ def test_prune_removes_unused_entries_beyond_the_limit_and_old_versions(tmp_path
     mine = {p.name for p in _entries(folder)}
     current = Path(cache.folder)
     blob = (current / next(iter(mine))).read_bytes()
-    for i in range(40):  # entries of files that no longer exist
+    for i in range(40):  # packs of folders that no longer exist
         stale = current / f"{i:040x}"
         stale.write_bytes(blob)
         os.utime(stale, (time.time() - 1000 - i, time.time() - 1000 - i))
@@ -275,7 +318,7 @@ def test_prune_removes_unused_entries_beyond_the_limit_and_old_versions(tmp_path
     assert mine <= left  # what this run used is kept
     assert len(left) <= 10 // 2 + len(mine)
     assert not old_version.exists() and recent_version.exists()
-    assert removed == 1 + (43 - len(left))
+    assert removed == 1 + (len(mine) + 40 - len(left))  # the old version's file, and the stale packs
     assert cache.prune(keep_at_least=10) == 0  # nothing more to do
 
 
@@ -308,10 +351,10 @@ def test_cli_no_cache_writes_nothing_and_cache_dir_writes_there(
     assert not (tmp_path / "repo" / ".calico-audit-cache").exists()
     _report(tmp_path, "default", ".")
     default = tmp_path / "repo" / ".calico-audit-cache"
-    assert len(_entries(default)) == 3
+    assert len(_entries(default)) == 1  # one pack for the folder
     assert (default / ".gitignore").read_text().splitlines()[-1] == "*"
     assert (default / "CACHEDIR.TAG").read_text().startswith("Signature: 8a477f597d28d172789f06886806bc55")
     _report(tmp_path, "named", ".", "--cache-dir", str(tmp_path / "elsewhere"))
-    assert len(_entries(tmp_path / "elsewhere")) == 3
+    assert len(_entries(tmp_path / "elsewhere")) == 1
     # The cache folder is never audited itself.
     assert b".calico-audit-cache" not in _report(tmp_path, "again", ".")
