@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -84,6 +86,38 @@ def audit(
 
     ``cache``: parsed files are looked up in and added to it (the result is the same without it).
     """
+    with _fewer_collections():
+        return _audit(paths, config, limits, stdin_name, debug, pure, baseline, cache)
+
+
+#: Cyclic garbage collection while an audit runs: the first generation is collected after this
+#: many allocations instead of 700. An audit allocates millions of containers that all live to the
+#: end and makes almost no cycles, so the default collector spends a fifth to a third of a warm run
+#: traversing them again and again (10k documents: 1.4 s of 5 s) for nothing.
+GC_THRESHOLDS = (100_000, 50, 100)
+
+
+@contextlib.contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """Collect less often for the duration of an audit; the process's own settings come back after."""
+    saved = gc.get_threshold()
+    gc.set_threshold(*GC_THRESHOLDS)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*saved)
+
+
+def _audit(
+    paths: Sequence[str],
+    config: Config | None,
+    limits: Limits | None,
+    stdin_name: str,
+    debug: bool,
+    pure: bool,
+    baseline: str | None,
+    cache: ParseCache | None,
+) -> AuditResult:
     config = config or Config()
     limits = limits or Limits(max_file_bytes=config.max_file_size)
     stats = Stats()
