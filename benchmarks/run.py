@@ -856,21 +856,20 @@ def _label(e: Mapping[str, Any]) -> str:
 
 
 def _growth_notes(sizes: Sequence[Mapping[str, Any]]) -> list[str]:
-    """Per shape: how much the audit's CPU time grows from the smallest to the largest size measured."""
+    """Per shape: how the audit's CPU time grows with the input (issue 11: 5k -> 20k, 20k -> 100k)."""
     notes = []
     for shape in dict.fromkeys(_shape(e) for e in sizes):
-        done = [
-            e
+        done = {
+            e["documents"]: e
             for e in sizes
             if _shape(e) == shape and not e.get("ignored_rules") and (e.get("audit") or {}).get("cpu_s")
-        ]
-        if len(done) >= 2:
-            lo, hi = done[0], done[-1]
-            ratio = hi["audit"]["cpu_s"] / lo["audit"]["cpu_s"]
-            notes.append(
-                f"{shape}: {lo['documents']:,} → {hi['documents']:,} documents "
-                f"({hi['documents'] / lo['documents']:.0f}× the input): audit CPU {ratio:.1f}×"
-            )
+        }
+        pairs = [(a, b) for a, b in ((5_000, 20_000), (20_000, 100_000)) if a in done and b in done]
+        if not pairs and len(done) >= 2:
+            pairs = [(min(done), max(done))]
+        for a, b in pairs:
+            ratio = done[b]["audit"]["cpu_s"] / done[a]["audit"]["cpu_s"]
+            notes.append(f"{shape} {a:,} → {b:,} documents ({b / a:.0f}× the input): audit CPU {ratio:.1f}×")
     return ["Growth: " + "; ".join(notes) + ".", ""] if notes else []
 
 
