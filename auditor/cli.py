@@ -11,8 +11,12 @@ import contextlib
 import os
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from auditor import __version__
+
+if TYPE_CHECKING:
+    from auditor.cache import ParseCache
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
 FORMATS = ("console", "sarif", "json", "github", "markdown")
@@ -97,6 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="pre-commit mode: audit the whole configured tree, report only the PATHs given")
     parser.add_argument("--report", choices=("changed", "all"),
                         help="with --pre-commit: findings in the changed files only (default) or all")
+    parser.add_argument("--no-cache", action="store_true", help="do not read or write the cache of parsed files")
+    parser.add_argument("--cache-dir", metavar="DIR",
+                        help="folder of the cache of parsed files (default: .calico-audit-cache; may be deleted)")
     parser.add_argument("--show-config", action="store_true", help="print the effective configuration and exit")
     parser.add_argument("--list-rules", action="store_true", help="list the rules and exit")
     parser.add_argument("--explain", metavar="RULE", help="show a rule's documentation and exit")
@@ -287,6 +294,7 @@ def _configure(args: argparse.Namespace) -> object:
                 "fail-on": getattr(args, "fail_on", None),
                 "exclude": args.exclude or None,
                 "max-file-size": args.max_file_size,
+                "cache-dir": getattr(args, "cache_dir", None),
             },
         )
     except ConfigError as exc:
@@ -331,9 +339,10 @@ def _audit(argv: list[str]) -> int:
     else:
         paths = args.paths or config.include or ["."]
     limits = Limits(max_file_bytes=config.max_file_size, follow_symlinks_outside=args.follow_symlinks)
+    cache = _cache(args, config)
     try:
         result = audit(paths, config, limits, stdin_name=args.stdin_filename or "-", debug=args.debug,
-                       pure=args.pure_python, baseline=args.baseline)
+                       pure=args.pure_python, baseline=args.baseline, cache=cache)
     except FileNotFoundError as exc:
         raise UsageError(f"no such file or folder: {exc.args[0]}") from None
     except BaselineError as exc:
@@ -362,6 +371,17 @@ def _audit(argv: list[str]) -> int:
     if args.exit_zero:
         return EXIT_OK
     return EXIT_FINDINGS if result.failing() else EXIT_OK
+
+
+def _cache(args: argparse.Namespace, config: object) -> ParseCache | None:
+    """The parse cache of this run (None with --no-cache, or under CI without an explicit folder)."""
+    if args.no_cache:
+        return None
+    from auditor.cache import ParseCache
+    from auditor.config import cache_folder
+
+    folder = cache_folder(config)  # type: ignore[arg-type]
+    return ParseCache(folder) if folder else None
 
 
 def _list_rules(args: argparse.Namespace) -> int:

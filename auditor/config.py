@@ -53,6 +53,9 @@ class Config:
     # Helm charts and kustomizations are rendered when helm / kustomize are on PATH (auditor.render).
     render: bool = True
     helm_values: dict[str, list[str]] = field(default_factory=dict)  # chart folder (or glob) -> value files
+    #: the cache of parsed files; None: the default (``.calico-audit-cache`` beside the config file,
+    #: or in the working directory), "" when turned off
+    cache_dir: str | None = None
     source: str = "defaults"  # where the configuration came from, for --show-config
 
     def as_mapping(self) -> dict[str, Any]:
@@ -73,6 +76,7 @@ class Config:
             "pre-commit": {"report": self.pre_commit_report},
             "render": self.render,
             "helm-values": self.helm_values,
+            **({"cache-dir": self.cache_dir} if self.cache_dir else {}),
             "cluster": {
                 "pod-cidrs": self.pod_cidrs,
                 "service-cidrs": self.service_cidrs,
@@ -89,6 +93,7 @@ _SCALAR_KEYS = {
     "default-namespace": "default_namespace",
     "max-file-size": "max_file_size",
     "render": "render",
+    "cache-dir": "cache_dir",
 }
 _LIST_KEYS = {
     "select": "select",
@@ -270,6 +275,8 @@ def load_config(
             raise ConfigError(f"{path}: no [tool.calico-audit] section")
         apply(config, settings, path)
         config.source = path
+        if config.cache_dir and not os.path.isabs(config.cache_dir):  # relative to the config file
+            config.cache_dir = os.path.join(os.path.dirname(os.path.abspath(path)), config.cache_dir)
     cli = {k: v for k, v in (overrides or {}).items() if v is not None}
     for key in ("ignore", "exclude"):  # these add to the file's lists, like ruff's --extend-*
         if key in cli:
@@ -282,3 +289,23 @@ def load_config(
 def from_mapping(settings: Mapping[str, Any]) -> Config:
     """A configuration from file-syntax settings alone (rule examples, tests)."""
     return apply(Config(), settings, "settings")
+
+
+def cache_folder(config: Config, environ: Mapping[str, str] | None = None) -> str | None:
+    """The folder of the parse cache for this run, or None when the cache is off.
+
+    An explicit ``cache-dir`` (config file or ``--cache-dir``) is used as given. Otherwise the default
+    is ``.calico-audit-cache`` beside the configuration file, or in the working directory; under CI
+    (``CI`` set to anything but ``false``/``0``/empty) there is no default: a CI checkout is fresh,
+    so the cache would only cost writing it, unless its folder is kept between jobs and named.
+    """
+    from auditor.cache import DEFAULT_DIR
+
+    if config.cache_dir is not None:
+        return config.cache_dir or None
+    env = os.environ if environ is None else environ
+    if env.get("CI", "").strip().lower() not in ("", "0", "false", "no"):
+        return None
+    if config.source not in ("defaults", "settings") and os.path.isfile(config.source):
+        return os.path.join(os.path.dirname(os.path.abspath(config.source)), DEFAULT_DIR)
+    return DEFAULT_DIR

@@ -29,6 +29,9 @@ from auditor.findings import Location, PathT, Span
 if TYPE_CHECKING:
     from auditor.render import RenderSettings
 
+if TYPE_CHECKING:
+    from auditor.cache import ParseCache
+
 YAML_SUFFIXES = (".yaml", ".yml", ".json")
 #: Folders never descended into: version control and tool caches.
 SKIP_DIRS = frozenset(
@@ -1220,8 +1223,13 @@ def load(
     stdin_name: str = "-",
     pure: bool = False,
     render: RenderSettings | None = None,
+    cache: ParseCache | None = None,
 ) -> LoadResult:
-    """Load everything under ``paths``. Raises FileNotFoundError for a missing path."""
+    """Load everything under ``paths``. Raises FileNotFoundError for a missing path.
+
+    With a ``cache``, files whose text was parsed before (by the same version of the loader, with
+    the same parser and limits) are not parsed again: the result is the same either way.
+    """
     limits = limits or Limits()
     candidates, problems = discover(paths, exclude, limits, render)
     result = LoadResult(problems=problems)
@@ -1236,15 +1244,59 @@ def load(
         if problem is not None:
             result.problems.append(problem)
             continue
-        add_file(result, file, known_kinds, limits, pure)
+        add_file(result, file, known_kinds, limits, pure, cache)
         file.release()
     return result
 
 
-def add_file(
-    result: LoadResult, file: SourceFile, known_kinds: frozenset[str], limits: Limits, pure: bool = False
-) -> None:
+def parse_cached(
+    file: SourceFile, limits: Limits, pure: bool, cache: ParseCache
+) -> tuple[list[Document], list[LoadProblem]]:
+    """:func:`parse_text` through the on-disk cache of parsed files (see :mod:`auditor.cache`)."""
+    if file.real is None:  # standard input: nothing to file it under
+        return parse_text(file, limits, pure)
+    text = file.text or ""
+    key = cache.key(
+        text,
+        "pure" if pure else "c",
+        file.path.endswith(".json"),
+        limits.max_depth,
+        limits.max_nodes,
+        limits.max_alias_nodes,
+    )
+    entry = cache.get(file.real, key)
+    if entry is not None:
+        cached_docs, cached_problems = entry
+        docs = [Document(file, index, data, pos) for index, data, pos in cached_docs]
+        problems = [
+            LoadProblem(file, Span(line, col, end_line, end_col), message, code, hint)
+            for line, col, end_line, end_col, message, code, hint in cached_problems
+        ]
+        return docs, problems
     docs, problems = parse_text(file, limits, pure)
+    cache.put(
+        file.real,
+        key,
+        (
+            [(d.index, d.data, d.pos) for d in docs],
+            [
+                (p.span.line, p.span.column, p.span.end_line, p.span.end_column, p.message, p.code, p.hint)
+                for p in problems
+            ],
+        ),
+    )
+    return docs, problems
+
+
+def add_file(
+    result: LoadResult,
+    file: SourceFile,
+    known_kinds: frozenset[str],
+    limits: Limits,
+    pure: bool = False,
+    cache: ParseCache | None = None,
+) -> None:
+    docs, problems = parse_text(file, limits, pure) if cache is None else parse_cached(file, limits, pure, cache)
     add_documents(result, docs, problems, known_kinds)
 
 

@@ -1234,35 +1234,63 @@ class Model:
 
 
 class _LabelIndex(Generic[T]):
-    """Finds the objects a selector matches without testing every object when it can."""
+    """Finds the objects a selector matches without testing every object.
+
+    Objects that carry the same labels are one class for every selector: a selector is evaluated
+    once per distinct label set, never once per object, and only on the classes that carry a label
+    every match needs (or, failing that, one of the labels some match needs). Answers are kept per
+    selector (selectors are hashable by canonical form), so a selector written in 6,000 policies is
+    answered once. Results come in the order the objects were given.
+    """
 
     def __init__(self, items: list[tuple[Mapping[str, str], T]]) -> None:
         self.items = items
+        #: the distinct label sets, and the positions of the objects carrying each one (ascending)
+        self.classes: list[Mapping[str, str]] = []
+        self.members: list[list[int]] = []
+        slot: dict[frozenset[tuple[str, str]], int] = {}
+        for i, (labels, _) in enumerate(items):
+            key = frozenset(labels.items())
+            c = slot.get(key)
+            if c is None:
+                c = slot[key] = len(self.classes)
+                self.classes.append(labels)
+                self.members.append([])
+            self.members[c].append(i)
         self.by_key: dict[str, list[int]] = defaultdict(list)
         self.by_pair: dict[tuple[str, str], list[int]] = defaultdict(list)
-        for i, (labels, _) in enumerate(items):
+        for c, labels in enumerate(self.classes):
             for key, value in labels.items():
-                self.by_key[key].append(i)
-                self.by_pair[(key, value)].append(i)
+                self.by_key[key].append(c)
+                self.by_pair[(key, value)].append(c)
+        self._answers: dict[sel.Selector, list[T]] = {}
 
     def select(self, selector: sel.Selector) -> list[T]:
+        """The objects ``selector`` matches, in order: a new list each time (callers may change it)."""
+        found = self._answers.get(selector)
+        if found is None:
+            items = self.items
+            found = self._answers[selector] = [items[i][1] for i in self._positions(selector)]
+        return list(found)
+
+    def _positions(self, selector: sel.Selector) -> tuple[int, ...]:
         required = selector.required_labels()
         if required is None:
-            return []
+            return ()
         candidates: Iterable[int]
         if required:
-            # The rarest label every match must carry narrows the candidates most.
+            # The rarest label every match must carry narrows the candidate classes most.
             def pool(entry: tuple[str, frozenset[str] | None]) -> list[int]:
                 key, values = entry
                 if values is None:
                     return self.by_key.get(key, [])
-                return sorted({i for v in values for i in self.by_pair.get((key, v), ())})
+                return sorted({c for v in values for c in self.by_pair.get((key, v), ())})
 
             candidates = min((pool(entry) for entry in required.items()), key=len)
         else:
             hint = selector.index_hint()
             if hint is None:
-                candidates = range(len(self.items))
+                candidates = range(len(self.classes))
             else:
                 found: set[int] = set()
                 for key, values in hint:
@@ -1272,7 +1300,10 @@ class _LabelIndex(Generic[T]):
                         for value in values:
                             found.update(self.by_pair.get((key, value), ()))
                 candidates = sorted(found)
-        return [self.items[i][1] for i in candidates if selector.matches(self.items[i][0])]
+        matched = [self.members[c] for c in candidates if selector.matches(self.classes[c])]
+        if len(matched) == 1:
+            return tuple(matched[0])
+        return tuple(sorted(i for members in matched for i in members))
 
 
 def _endpoint_labels(

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
+import gc
 import hashlib
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from auditor import catalog, suppress
 from auditor.catalog import Rule
@@ -16,6 +19,9 @@ from auditor.findings import Finding, Severity
 from auditor.loader import Limits, LoadResult, SourceFile, load
 from auditor.model import KNOWN_KINDS, Model, build_model
 from auditor.render import RenderSettings
+
+if TYPE_CHECKING:
+    from auditor.cache import ParseCache
 
 
 @dataclass
@@ -105,7 +111,10 @@ def load_model(
     names it, and must when there are several (:class:`ClusterError` otherwise).
     """
     limits = limits or Limits(max_file_bytes=config.max_file_size)
-    loaded = load(paths, KNOWN_KINDS, exclude=config.exclude, limits=limits, stdin_name=stdin_name, pure=pure)
+    render = RenderSettings(enabled=config.render, helm_values=config.helm_values)
+    loaded = load(
+        paths, KNOWN_KINDS, exclude=config.exclude, limits=limits, stdin_name=stdin_name, pure=pure, render=render
+    )
     if config.clusters or cluster is not None:
         parts = dict(split_clusters(loaded, config))
         names = [name for name in parts if name]
@@ -246,20 +255,63 @@ def audit(
     debug: bool = False,
     pure: bool = False,
     baseline: str | None = None,
+    cache: ParseCache | None = None,
 ) -> AuditResult:
     """Audit ``paths`` (files, folders, ``-`` for stdin). Raises FileNotFoundError for a missing path.
 
-    With ``clusters`` configured every cluster (see :func:`split_clusters`) gets its own model,
-    rule context and findings; each finding names its cluster.
+    ``cache``: parsed files are looked up in and added to it (the result is the same without it).
     """
+    with _fewer_collections():
+        return _audit(paths, config, limits, stdin_name, debug, pure, baseline, cache)
+
+
+#: Cyclic garbage collection while an audit runs: the first generation is collected after this
+#: many allocations instead of 700. An audit allocates millions of containers that all live to the
+#: end and makes almost no cycles, so the default collector spends a fifth to a third of a warm run
+#: traversing them again and again (10k documents: 1.4 s of 5 s) for nothing.
+GC_THRESHOLDS = (100_000, 50, 100)
+
+
+@contextlib.contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """Collect less often for the duration of an audit; the process's own settings come back after."""
+    saved = gc.get_threshold()
+    gc.set_threshold(*GC_THRESHOLDS)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*saved)
+
+
+def _audit(
+    paths: Sequence[str],
+    config: Config | None,
+    limits: Limits | None,
+    stdin_name: str,
+    debug: bool,
+    pure: bool,
+    baseline: str | None,
+    cache: ParseCache | None,
+) -> AuditResult:
+    """With ``clusters`` configured every cluster (see :func:`split_clusters`) gets its own model,
+    rule context and findings; each finding names its cluster."""
     config = config or Config()
     limits = limits or Limits(max_file_bytes=config.max_file_size)
     stats = Stats()
     t0 = time.perf_counter()
     render = RenderSettings(enabled=config.render, helm_values=config.helm_values)
     loaded = load(
-        paths, KNOWN_KINDS, exclude=config.exclude, limits=limits, stdin_name=stdin_name, pure=pure, render=render
+        paths,
+        KNOWN_KINDS,
+        exclude=config.exclude,
+        limits=limits,
+        stdin_name=stdin_name,
+        pure=pure,
+        render=render,
+        cache=cache,
     )
+    if cache is not None:
+        cache.flush(wait=False)  # the changed packs are written while the model is built and the rules run
     t1 = time.perf_counter()
     parts = split_clusters(loaded, config)
     models = [build_model(part.resources, config.default_namespace) for _, part in parts]
@@ -307,6 +359,8 @@ def audit(
     findings = sorted(findings, key=Finding.sort_key)
     if baseline is not None:
         suppress.apply_baseline(findings, suppress.read_baseline(baseline), baseline)
+    if cache is not None:
+        cache.prune()  # (waits for the packs still being written)
     t3 = time.perf_counter()
     stats.files = len(loaded.files)
     stats.documents = len(loaded.documents)

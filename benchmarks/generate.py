@@ -1413,6 +1413,233 @@ class Generator:
             self.repo.add(f"cluster/config/settings-{i:03d}.yaml", chunk)
 
 
+class NodeHeavyGenerator(Generator):
+    """The node-heavy shape of issue 11: a large estate with one HostEndpoint per node.
+
+    At 20,000 documents: 3,500 HostEndpoints (all ``k8s-role: node``, each with its own
+    ``expectedIPs``), about 6,000 GlobalNetworkPolicies (for every exposed Service a preDNAT +
+    applyOnForward allow of its cluster IP, and for most of them a pod policy letting the nodes reach
+    the target ports, plus the guide's host baseline), and 3,500 each of Services, Deployments and
+    NetworkPolicies. The shares are the same at every size (17.5% nodes, 17.5% applications).
+    """
+
+    NODE_SHARE = 0.175
+    APP_SHARE = 0.175
+
+    def __init__(self, docs: int, seed: int, nodes: int | None = None, defect_rate: float = 0.01) -> None:
+        super().__init__(docs, seed, nodes=nodes, defect_rate=defect_rate)
+        self.nodes = nodes if nodes is not None else max(3, round(docs * self.NODE_SHARE))
+        self.app_count = max(1, round(docs * self.APP_SHARE))
+
+    @property
+    def racks(self) -> int:
+        return 1
+
+    def build(self) -> Repo:
+        r = self.repo
+        r.add(
+            "cluster/calico/bgp.yaml",
+            [
+                Doc(
+                    "BGPConfiguration",
+                    dump(
+                        {
+                            "apiVersion": "projectcalico.org/v3",
+                            "kind": "BGPConfiguration",
+                            "metadata": {"name": "default"},
+                            "spec": {"serviceClusterIPs": [{"cidr": str(SERVICE_RANGE)}], "asNumber": 64512},
+                        }
+                    ),
+                )
+            ],
+        )
+        heps: list[Doc] = []
+        for n in range(self.nodes):
+            node = f"node-{n:05d}"
+            heps.append(
+                Doc(
+                    "HostEndpoint",
+                    dump(
+                        {
+                            "apiVersion": "projectcalico.org/v3",
+                            "kind": "HostEndpoint",
+                            "metadata": {"name": f"{node}-eth0", "labels": {"k8s-role": "node"}},
+                            "spec": {"node": node, "interfaceName": "eth0", "expectedIPs": [self.node_ip(n)]},
+                        }
+                    ),
+                )
+            )
+        for i, chunk in enumerate(_chunks(heps, HEPS_PER_FILE)):
+            r.add(f"cluster/calico/hostendpoints/hosts-{i:04d}.yaml", chunk)
+        self.host_baseline_small()
+        baseline = self.repo.documents
+        pod_policies = self.target - baseline - 4 * self.app_count
+        if pod_policies < 0:
+            raise ValueError(f"too few documents for the node-heavy shape: {self.target}")
+        namespaces = [f"{team}-{env}" for env in _ENVS for team in _TEAMS]
+        # Spread the pod policies evenly over the applications (deterministic, exact count).
+        for i in range(self.app_count):
+            ns = namespaces[i % len(namespaces)]
+            with_pod_policy = (i + 1) * pod_policies // self.app_count > i * pod_policies // self.app_count
+            self.node_heavy_app(ns, i, with_pod_policy)
+        assert self.repo.documents == self.target, (self.repo.documents, self.target)
+        return self.repo
+
+    def host_baseline_small(self) -> None:
+        node = "k8s-role == 'node'"
+        docs = [
+            self.gnp(
+                "allow-to-pods",
+                {
+                    "selector": node,
+                    "order": 100,
+                    "types": ["Ingress"],
+                    "applyOnForward": True,
+                    "preDNAT": True,
+                    "ingress": [{"action": "Allow", "destination": {"nets": [POD_CIDR]}}],
+                },
+            ),
+            self.gnp(
+                "allow-traffic-hostendpoints",
+                {
+                    "selector": node,
+                    "order": 100,
+                    "types": ["Ingress"],
+                    "ingress": [
+                        {
+                            "action": "Allow",
+                            "protocol": proto,
+                            "destination": {"selector": node, "notPorts": Flow([NODE_PORT_RANGE])},
+                        }
+                        for proto in ("TCP", "UDP")
+                    ],
+                },
+            ),
+            self.gnp(
+                "deny-cluster-ip-range",
+                {
+                    "selector": node,
+                    "order": 2000,
+                    "types": ["Ingress"],
+                    "applyOnForward": True,
+                    "preDNAT": True,
+                    "ingress": [{"action": "Deny", "destination": {"nets": [str(SERVICE_RANGE)]}}],
+                },
+            ),
+            self.gnp(
+                "host-egress", {"selector": node, "order": 300, "types": ["Egress"], "egress": [{"action": "Allow"}]}
+            ),
+        ]
+        self.repo.add("cluster/calico/policies/host-baseline.yaml", docs)
+
+    def node_heavy_app(self, ns: str, i: int, with_pod_policy: bool) -> None:
+        rng = self.rng
+        name = self.unique(ns, f"{rng.choice(_WORDS_A)}-{rng.choice(_WORDS_B)}")
+        http = rng.choice((8080, 8000, 3000, 9000))
+        labels = {"app": name, "k8s-svc": f"svc-{name}"}
+        pinned = not self.defect("unpinned-cluster-ip", scale=0.5)
+        cluster_ip = self.cluster_ip()
+        clients = tuple(rng.sample(_CLIENT_NETS, rng.randint(1, 2)))
+        spec: dict[str, Any] = {
+            "type": "ClusterIP",
+            "selector": {"app": name},
+            "ports": [{"name": "http", "port": 80, "targetPort": http, "protocol": "TCP"}],
+        }
+        if pinned:
+            spec["clusterIP"] = cluster_ip
+        docs = [
+            Doc(
+                "Deployment",
+                dump(
+                    {
+                        "apiVersion": "apps/v1",
+                        "kind": "Deployment",
+                        "metadata": {"name": name, "namespace": ns},
+                        "spec": {
+                            "replicas": rng.choice((1, 2, 3)),
+                            "selector": {"matchLabels": {"app": name}},
+                            "template": {
+                                "metadata": {"labels": labels},
+                                "spec": {
+                                    "containers": [
+                                        {
+                                            "name": "main",
+                                            "image": f"registry.local/{ns}/{name}:1.{i % 10}.0",
+                                            "ports": [{"name": "http", "containerPort": http, "protocol": "TCP"}],
+                                        }
+                                    ]
+                                },
+                            },
+                        },
+                    }
+                ),
+            ),
+            self.service(ns, name, spec, {"app": name}),
+            Doc(
+                "NetworkPolicy (Calico)",
+                dump(
+                    {
+                        "apiVersion": "projectcalico.org/v3",
+                        "kind": "NetworkPolicy",
+                        "metadata": {"name": f"allow-{name}", "namespace": ns},
+                        "spec": {
+                            "selector": f"app == '{name}'",
+                            "types": ["Ingress"],
+                            "ingress": [
+                                {
+                                    "action": "Allow",
+                                    "protocol": "TCP",
+                                    "source": {"nets": [str(NODE_CIDR)]},
+                                    "destination": {"ports": Flow([http])},
+                                }
+                            ],
+                        },
+                    }
+                ),
+            ),
+            self.gnp(
+                f"allow-svc-{ns}-{name}",
+                {
+                    "selector": "k8s-role == 'node'",
+                    "order": 500,
+                    "types": ["Ingress"],
+                    "applyOnForward": True,
+                    "preDNAT": True,
+                    "ingress": [
+                        {
+                            "action": "Allow",
+                            "source": {"nets": list(clients)},
+                            "destination": {"nets": [f"{cluster_ip}/32"]},
+                        }
+                    ],
+                },
+            ),
+        ]
+        if with_pod_policy:
+            docs.append(
+                self.gnp(
+                    f"allow-nodes-{ns}-{name}",
+                    {
+                        "selector": f"k8s-svc == 'svc-{name}' && projectcalico.org/namespace == '{ns}'",
+                        "types": ["Ingress"],
+                        "ingress": [
+                            {
+                                "action": "Allow",
+                                "protocol": "TCP",
+                                "source": {"selector": "k8s-role == 'node'"},
+                                "destination": {"ports": Flow([http])},
+                            }
+                        ],
+                    },
+                )
+            )
+        self.apps.append(App(ns, name, cluster_ip if pinned else None, (http,), clients))
+        self.repo.add(f"namespaces/{ns}/{name}.yaml", docs)
+
+
+SHAPES: dict[str, type[Generator]] = {"standard": Generator, "node-heavy": NodeHeavyGenerator}
+
+
 def _chunks(items: Sequence[Any], size: int) -> Iterator[list[Any]]:
     for i in range(0, len(items), size):
         yield list(items[i : i + size])
@@ -1433,15 +1660,18 @@ class Summary:
     kinds: dict[str, int]
     defects: dict[str, int]
     seed: int
+    shape: str = "standard"
     generator_version: int = GENERATOR_VERSION
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
 
-def generate(docs: int, seed: int, out: str, nodes: int | None = None, defect_rate: float = 0.01) -> Summary:
-    """Write the repository to ``out`` (replacing it) and return what was written."""
-    gen = Generator(docs, seed, nodes=nodes, defect_rate=defect_rate)
+def generate(
+    docs: int, seed: int, out: str, nodes: int | None = None, defect_rate: float = 0.01, shape: str = "standard"
+) -> Summary:
+    """Write the repository of ``shape`` to ``out`` (replacing it) and return what was written."""
+    gen = SHAPES[shape](docs, seed, nodes=nodes, defect_rate=defect_rate)
     repo = gen.build()
     if os.path.exists(out):
         shutil.rmtree(out)
@@ -1466,6 +1696,7 @@ def generate(docs: int, seed: int, out: str, nodes: int | None = None, defect_ra
         kinds=dict(sorted(repo.tally().items(), key=lambda kv: (-kv[1], kv[0]))),
         defects=dict(sorted(gen.defects.items())),
         seed=seed,
+        shape=shape,
     )
 
 
@@ -1476,11 +1707,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", required=True, help="folder to write (replaced if it exists)")
     parser.add_argument("--nodes", type=int, help="nodes (one HostEndpoint each; default docs/100, 3..5000)")
     parser.add_argument("--defect-rate", type=float, default=0.01, help="share of deliberate mistakes (default 0.01)")
+    parser.add_argument(
+        "--shape",
+        choices=sorted(SHAPES),
+        default="standard",
+        help="standard (few nodes, the guide's GitOps layout) or node-heavy (one HostEndpoint per node, "
+        "one preDNAT allow and one pod policy per exposed Service)",
+    )
     parser.add_argument("--summary", metavar="FILE", help="also write the summary as JSON to FILE")
     args = parser.parse_args(argv)
     if args.docs < 200:
         parser.error("--docs must be at least 200")
-    summary = generate(args.docs, args.seed, args.out, args.nodes, args.defect_rate)
+    summary = generate(args.docs, args.seed, args.out, args.nodes, args.defect_rate, args.shape)
     text = json.dumps(summary.as_dict(), indent=2)
     if args.summary:
         with open(args.summary, "w", encoding="utf-8") as fh:

@@ -53,6 +53,9 @@ OUT = HERE / "out"
 RESULTS = HERE / "results.json"
 README = HERE / "README.md"
 DEFAULT_SIZES = (1_000, 10_000, 20_000)
+#: The repository shapes of generate.py, and the sizes measured by default for each.
+SHAPES = ("standard", "node-heavy")
+DEFAULT_SHAPE_SIZES = {"standard": DEFAULT_SIZES, "node-heavy": (5_000, 10_000, 20_000)}
 PRECOMMIT_SIZE = 10_000
 STARTUP_RUNS = 20
 BEGIN, END = "<!-- BEGIN RESULTS (written by benchmarks/run.py) -->", "<!-- END RESULTS -->"
@@ -440,22 +443,23 @@ def _generator_hash() -> str:
     return hashlib.sha256((HERE / "generate.py").read_bytes()).hexdigest()[:16]
 
 
-def ensure_repo(docs: int, seed: int) -> tuple[Path, dict[str, Any]]:
-    """The generated repository for (docs, seed), reused while generate.py is unchanged."""
+def ensure_repo(docs: int, seed: int, shape: str = "standard") -> tuple[Path, dict[str, Any]]:
+    """The generated repository for (docs, seed, shape), reused while generate.py is unchanged."""
     if str(HERE) not in sys.path:
         sys.path.insert(0, str(HERE))
     import generate
 
-    repo = OUT / f"repo-{docs}-s{seed}"
-    meta_path = OUT / f"repo-{docs}-s{seed}.json"
+    tag = "" if shape == "standard" else f"{shape}-"
+    repo = OUT / f"repo-{tag}{docs}-s{seed}"
+    meta_path = OUT / f"repo-{tag}{docs}-s{seed}.json"
     digest = _generator_hash()
     if meta_path.exists() and repo.is_dir():
         meta = json.loads(meta_path.read_text())
         if meta.get("generator_sha") == digest:
             return repo, meta
-    print(f"  generating {docs:,} documents (seed {seed}) ...", flush=True)
+    print(f"  generating {docs:,} documents ({shape}, seed {seed}) ...", flush=True)
     t0 = time.perf_counter()
-    summary = generate.generate(docs, seed, str(repo))
+    summary = generate.generate(docs, seed, str(repo), shape=shape)
     meta = summary.as_dict() | {"generator_sha": digest, "generate_s": round(time.perf_counter() - t0, 2)}
     OUT.mkdir(parents=True, exist_ok=True)
     meta_path.write_text(json.dumps(meta, indent=2) + "\n")
@@ -474,6 +478,8 @@ class Setup:
     seed: int
     budget: float  # CPU seconds allowed per audit
     ignore: tuple[str, ...]
+    #: ``--no-cache`` when the tool has an on-disk parse cache: the size table measures cold runs
+    no_cache: tuple[str, ...] = ()
 
     @property
     def kill_after(self) -> float:
@@ -496,8 +502,11 @@ class Setup:
             "--exit-zero",
         ]
 
-    def run_audit(self, repo: Path, report: Path, *args: str, timeout: float | None = None) -> Measured:
-        run = measure(self.audit_cmd(report, *args), cwd=repo, timeout=timeout or self.kill_after)
+    def run_audit(
+        self, repo: Path, report: Path, *args: str, timeout: float | None = None, cache: bool = False
+    ) -> Measured:
+        cmd = self.audit_cmd(report, *args) + ([] if cache else list(self.no_cache))
+        run = measure(cmd, cwd=repo, timeout=timeout or self.kill_after)
         if not run.timed_out and run.returncode != 0:
             raise SystemExit(f"audit {' '.join(args)} in {repo} failed (exit {run.returncode}):\n{run.stderr[-3000:]}")
         return run
@@ -507,9 +516,10 @@ def _r(value: float | None, digits: int = 3) -> float | None:
     return None if value is None else round(value, digits)
 
 
-def bench_size(docs: int, repeat: int, s: Setup) -> dict[str, Any]:
-    repo, meta = ensure_repo(docs, s.seed)
+def bench_size(docs: int, repeat: int, s: Setup, shape: str = "standard") -> dict[str, Any]:
+    repo, meta = ensure_repo(docs, s.seed, shape)
     entry: dict[str, Any] = {
+        "shape": shape,
         "documents": docs,
         "files": meta["files"],
         "bytes": meta["bytes"],
@@ -596,7 +606,7 @@ def bench_size(docs: int, repeat: int, s: Setup) -> dict[str, Any]:
         "internal_errors": p["internal_errors"],
     }
     # The whole audit, as a user runs it.
-    report = OUT / f"report-{docs}.json"
+    report = OUT / f"report-{'' if shape == 'standard' else shape + '-'}{docs}.json"
     audits: list[Measured] = []
     for i in range(repeat):
         run = s.run_audit(repo, report)
@@ -617,7 +627,8 @@ def bench_size(docs: int, repeat: int, s: Setup) -> dict[str, Any]:
     }
     entry["ratio_to_floor"] = {"wall": round(wall / floor_s, 2), "cpu": round(cpu / floor_cpu, 2)}
     print(
-        f"  {docs:,} docs: audit {wall:.2f} s ({docs / wall:,.0f} docs/s, {entry['audit']['peak_rss_mb']:.0f} MB), "
+        f"  {docs:,} docs ({shape}): audit {wall:.2f} s ({docs / wall:,.0f} docs/s, "
+        f"{entry['audit']['peak_rss_mb']:.0f} MB), "
         f"floor {floor_s:.2f} s, ratio {wall / floor_s:.1f}x wall, {cpu / floor_cpu:.1f}x CPU",
         flush=True,
     )
@@ -655,6 +666,12 @@ def bench_startup(s: Setup) -> dict[str, Any]:
     return result
 
 
+def cache_off_option(audit: str) -> tuple[str, ...]:
+    """``("--no-cache",)`` when the tool has an on-disk cache that can be turned off, else ``()``."""
+    text = checked(measure([audit, "--help"], capture=True), "audit --help").stdout
+    return ("--no-cache",) if re.search(r"--no-cache\b", text) else ()
+
+
 _CHANGED_FILES_OPTION = re.compile(r"(--(?:pre-commit|changed[\w-]*|files-from|staged|only-changed))\b")
 
 
@@ -690,8 +707,11 @@ def bench_precommit(repeat: int, s: Setup) -> dict[str, Any]:
     if option:
         variants["mode"] = [option, *changed]
     variants["changed_files_as_arguments"] = list(changed)
+    if s.no_cache:  # the tool caches parsed files: measure the hook with a cold and with a warm cache
+        variants["mode_cold_cache" if option else "whole_tree_cold_cache"] = variants.get("mode") or ["."]
+    cache_dir = repo / ".calico-audit-cache"
     # Warm-up (fills any on-disk cache of parsed files) on the unchanged tree.
-    warm = s.run_audit(repo, report, *(variants.get("mode") or ["."]), timeout=s.budget)
+    warm = s.run_audit(repo, report, *(variants.get("mode") or ["."]), timeout=s.budget, cache=True)
     times: dict[str, list[float]] = {name: [] for name in variants}
     timed_out: set[str] = {"whole_tree", "mode"} if warm.timed_out else set()
     for i in range(repeat):
@@ -699,7 +719,9 @@ def bench_precommit(repeat: int, s: Setup) -> dict[str, Any]:
         for name, args in variants.items():
             if name in timed_out:
                 continue
-            run = s.run_audit(repo, report, *args, timeout=s.budget)
+            if name.endswith("_cold_cache"):
+                shutil.rmtree(cache_dir, ignore_errors=True)
+            run = s.run_audit(repo, report, *args, timeout=s.budget, cache=True)
             if run.timed_out:
                 timed_out.add(name)
             else:
@@ -709,6 +731,7 @@ def bench_precommit(repeat: int, s: Setup) -> dict[str, Any]:
         "files": meta["files"],
         "changed": changed,
         "mode_option": option,
+        "cache": bool(s.no_cache),
         "budget_s": s.budget,
         "measured_at": now(),
     }
@@ -720,17 +743,19 @@ def bench_precommit(repeat: int, s: Setup) -> dict[str, Any]:
     def show(name: str) -> str:
         return f"> {s.budget:.0f} s" if result.get(f"{name}_timed_out") else f"{result.get(f'{name}_s')} s"
 
+    cold = f", cold cache {show('mode_cold_cache' if option else 'whole_tree_cold_cache')}" if s.no_cache else ""
     print(
-        f"  pre-commit (10k docs, 2 files changed): `audit {option or '(no mode)'} FILES` {show('mode')}, "
+        f"  pre-commit (10k docs, 2 files changed): `audit {option or '(no mode)'} FILES` {show('mode')}{cold}, "
         f"whole tree {show('whole_tree')}, the 2 files alone {show('changed_files_as_arguments')}",
         flush=True,
     )
     return result
 
 
-def bench_profile(docs: int, s: Setup) -> dict[str, Any]:
-    repo, _ = ensure_repo(docs, s.seed)
-    suffix = f"{docs}" + (f"-without-{'-'.join(s.ignore)}" if s.ignore else "")
+def bench_profile(docs: int, s: Setup, shape: str = "standard") -> dict[str, Any]:
+    repo, _ = ensure_repo(docs, s.seed, shape)
+    tag = "" if shape == "standard" else f"{shape}-"
+    suffix = f"{tag}{docs}" + (f"-without-{'-'.join(s.ignore)}" if s.ignore else "")
     html, text = OUT / f"profile-{suffix}.html", OUT / f"profile-{suffix}.txt"
     args = (str(repo), str(html), str(text), str(s.budget), ",".join(s.ignore))
     prof, _ = run_child(s.python, "profile", *args, timeout=2 * s.budget + KILL_GRACE_S)
@@ -740,7 +765,7 @@ def bench_profile(docs: int, s: Setup) -> dict[str, Any]:
         print(f"  top by {title} time:")
         for row in prof[title]:
             print(f"    {row['seconds']:8.3f} s  {row['function']}")
-    return prof | {"documents": docs, "ignored_rules": list(s.ignore), "measured_at": now()}
+    return prof | {"shape": shape, "documents": docs, "ignored_rules": list(s.ignore), "measured_at": now()}
 
 
 # --------------------------------------------------------------------------------------------
@@ -829,14 +854,39 @@ def _fmt(value: float | None, digits: int = 2) -> str:
     return "—" if value is None else f"{value:.{digits}f}"
 
 
-def _key(e: Mapping[str, Any]) -> tuple[int, tuple[str, ...]]:
-    """One result per size and set of left-out rules."""
-    return e["documents"], tuple(e.get("ignored_rules", ()))
+def _shape(e: Mapping[str, Any]) -> str:
+    return str(e.get("shape") or "standard")  # (entries written before shapes existed are standard)
+
+
+def _key(e: Mapping[str, Any]) -> tuple[int, int, tuple[str, ...]]:
+    """One result per shape, size and set of left-out rules."""
+    shape = _shape(e)
+    rank = SHAPES.index(shape) if shape in SHAPES else len(SHAPES)
+    return rank, e["documents"], tuple(e.get("ignored_rules", ()))
 
 
 def _label(e: Mapping[str, Any]) -> str:
     ignored = e.get("ignored_rules") or []
-    return f"{e['documents']:,}" + (f" (without {', '.join(ignored)})" if ignored else "")
+    shape = "" if _shape(e) == "standard" else f" {_shape(e)}"
+    return f"{e['documents']:,}{shape}" + (f" (without {', '.join(ignored)})" if ignored else "")
+
+
+def _growth_notes(sizes: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Per shape: how the audit's CPU time grows with the input (issue 11: 5k -> 20k, 20k -> 100k)."""
+    notes = []
+    for shape in dict.fromkeys(_shape(e) for e in sizes):
+        done = {
+            e["documents"]: e
+            for e in sizes
+            if _shape(e) == shape and not e.get("ignored_rules") and (e.get("audit") or {}).get("cpu_s")
+        }
+        pairs = [(a, b) for a, b in ((5_000, 20_000), (20_000, 100_000)) if a in done and b in done]
+        if not pairs and len(done) >= 2:
+            pairs = [(min(done), max(done))]
+        for a, b in pairs:
+            ratio = done[b]["audit"]["cpu_s"] / done[a]["audit"]["cpu_s"]
+            notes.append(f"{shape} {a:,} → {b:,} documents ({b / a:.0f}× the input): audit CPU {ratio:.1f}×")
+    return ["Growth: " + "; ".join(notes) + ".", ""] if notes else []
 
 
 def _size_row(e: Mapping[str, Any]) -> str:
@@ -917,6 +967,7 @@ def table(results: Mapping[str, Any]) -> str:
         *(_size_row(e) for e in sizes),
         "",
         *_code_notes(results, sizes),
+        *_growth_notes(sizes),
         *_memory_notes(sizes),
         "Audit wall and CPU: the median of the `audit` runs (CPU = user + system time of the process). "
         "Phase columns (load = find, read and parse; model; schema = rule CA002; other rules, including the "
@@ -969,6 +1020,9 @@ def table(results: Mapping[str, Any]) -> str:
             return "—" if value is None else f"{value} s"
 
         mode = f"`audit {pc['mode_option']} FILE FILE` {show('mode')}; " if pc.get("mode_option") else ""
+        if pc.get("cache"):
+            cold = "mode_cold_cache" if pc.get("mode_option") else "whole_tree_cold_cache"
+            mode += f"the same with a cold (deleted) cache {show(cold)}; warm-cache runs otherwise; "
         lines += [
             "",
             f"Pre-commit style ({pc['documents']:,} documents, 2 files changed, wall time): {mode}whole tree "
@@ -1047,7 +1101,16 @@ def parse_sizes(text: str) -> list[int]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="calico-audit benchmarks (issue 5)")
-    parser.add_argument("--sizes", type=parse_sizes, default=list(DEFAULT_SIZES), help="e.g. 1k,10k,20k or 100k")
+    parser.add_argument(
+        "--sizes",
+        type=parse_sizes,
+        help="e.g. 1k,10k,20k or 100k (default: 1k,10k,20k standard; 5k,10k,20k node-heavy)",
+    )
+    parser.add_argument(
+        "--shapes",
+        default=",".join(SHAPES),
+        help=f"repository shapes to measure, comma-separated (default: {','.join(SHAPES)}; see generate.py --shape)",
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--repeat", type=int, help="runs per measurement (default 3; 1 above 20k documents)")
     parser.add_argument("--budget", type=float, default=300.0, help="CPU seconds allowed per audit (default 300)")
@@ -1081,7 +1144,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if measure([python, "-c", "import auditor.run"]).returncode != 0:
         raise SystemExit(f"{python} cannot import auditor: run this with the project's venv Python")
     ignore = tuple(r.strip().upper() for r in args.ignore.split(",") if r.strip())
-    setup = Setup(python, audit, args.seed, args.budget, ignore)
+    shapes = [x.strip() for x in args.shapes.split(",") if x.strip()]
+    unknown = [x for x in shapes if x not in SHAPES]
+    if unknown:
+        parser.error(f"unknown shape(s) {', '.join(unknown)}: choose from {', '.join(SHAPES)}")
+    setup = Setup(python, audit, args.seed, args.budget, ignore, no_cache=cache_off_option(audit))
     OUT.mkdir(parents=True, exist_ok=True)
     mach = machine(python)
     results = load_results(mach)
@@ -1095,9 +1162,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     results["code"] = {"live": True} if args.live else snapshot_code(python, reuse=args.reuse_snapshot)
     command = "python benchmarks/run.py" + (" " + " ".join(argv if argv is not None else sys.argv[1:])).rstrip()
     print(f"machine: {mach['cpu']}, {mach['cores']} cores; Python {mach['python']}; clib {mach['ruamel.yaml.clib']}")
-    for docs in args.sizes:
-        print(f"size {docs:,}:", flush=True)
-        entry = bench_size(docs, args.repeat or (3 if docs <= 20_000 else 1), setup)
+    for shape, docs in [(x, n) for x in shapes for n in (args.sizes or DEFAULT_SHAPE_SIZES[x])]:
+        print(f"size {docs:,} ({shape}):", flush=True)
+        entry = bench_size(docs, args.repeat or (3 if docs <= 20_000 else 1), setup, shape)
         entry["measured_at"] = now()
         entry["code"] = {"git_commit": results["git_commit"], **results["code"]}
         results["sizes"] = [e for e in results["sizes"] if _key(e) != _key(entry)] + [entry]
@@ -1113,9 +1180,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("pre-commit:", flush=True)
         results["precommit"] = bench_precommit(args.repeat or 3, setup)
         save(results)
-    for docs in args.profile:
-        print(f"profile {docs:,}:", flush=True)
-        prof = bench_profile(docs, setup)
+    for shape, docs in [(x, n) for x in shapes for n in args.profile]:
+        print(f"profile {docs:,} ({shape}):", flush=True)
+        prof = bench_profile(docs, setup, shape)
         prof["code"] = {"git_commit": results["git_commit"], **results["code"]}
         results["profiles"] = [q for q in results.get("profiles", []) if _key(q) != _key(prof)] + [prof]
     results["command"] = command
