@@ -279,3 +279,34 @@ def test_job_summary_map_is_built_from_the_exposure_map() -> None:
     assert section.startswith("### Exposure map") and "flowchart LR" in section
     assert '"50.60.0.0/16"' in section and '"shop/svc-a 10.20.30.40:443/TCP"' in section
     assert '"node1-eth0 (+1)"' in section
+
+
+@pytest.mark.slow
+def test_pre_commit_exposure_hook_fails_when_the_change_opens_a_flow(repo: Path, tmp_path: Path) -> None:
+    """The second hook id, run by pre-commit from this repository at the manual stage."""
+    from tests.test_precommit import _git as git_env
+
+    hook_repo = tmp_path / "hook"
+    shutil.copytree(ROOT, hook_repo, ignore=shutil.ignore_patterns(".git", ".venv", ".ci-venv", "*.egg-info",
+                                                                    "__pycache__", ".pytest_cache", "benchmarks"))
+    git_env(hook_repo, "init", "-q")
+    git_env(hook_repo, "add", "-A")
+    git_env(hook_repo, "commit", "-qm", "snapshot")
+    env = {**os.environ, "PRE_COMMIT_HOME": str(tmp_path / "home"), "NO_COLOR": "1"}
+
+    def hook() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "pre_commit", "try-repo", str(hook_repo), "calico-audit-exposure",
+             "--all-files", "--hook-stage", "manual", "--verbose"],
+            cwd=repo, capture_output=True, text=True, env=env, timeout=600,
+        )
+
+    clean = hook()
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    assert "0 opened, 0 closed" in clean.stdout
+    policies = repo / HOST_POLICIES
+    policies.write_text(policies.read_text(encoding="utf-8").replace(DENY, ""), encoding="utf-8")
+    _git(repo, "add", "-A")  # staged, so pre-commit does not stash it away
+    opened = hook()
+    assert opened.returncode == 1, opened.stdout + opened.stderr
+    assert "3 opened, 0 closed" in opened.stdout and "OPENED  any outside address except 50.60.0.0/16" in opened.stdout
