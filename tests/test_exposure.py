@@ -138,6 +138,22 @@ def test_narrowing_an_allow_closes_the_flows_it_no_longer_lets_through(repo: Pat
         assert item["witness"]["verdict"] == "denied"  # the flow as it is now
 
 
+def test_deleting_the_services_closes_their_flows_with_the_base_witness(repo: Path) -> None:
+    (repo / "cluster-mode" / "services.yaml").unlink()
+    code, out, err = _run(repo, "--base", "HEAD", "--format", "json")
+    assert code == 0, err
+    diff = json.loads(out)
+    assert diff["opened"] == []
+    assert sorted((c["service"], c["port"], c["description"]) for c in diff["closed"]) == [
+        ("shop/svc-a", 80, "50.60.0.0/16"),
+        ("shop/svc-a", 443, "50.60.0.0/16"),
+        ("shop/svc-b", 8080, "70.80.90.0/24"),
+    ]
+    for item in diff["closed"]:  # the destination is gone: the witness is the flow the base allowed
+        assert item["witness"]["verdict"] == "allowed"
+        assert any(s.get("location", "").startswith("cluster-mode/services.yaml:") for s in item["witness"]["steps"])
+
+
 def test_a_commit_that_removes_the_deny_is_seen_against_its_parent(repo: Path) -> None:
     policies = repo / HOST_POLICIES
     policies.write_text(policies.read_text(encoding="utf-8").replace(DENY, ""), encoding="utf-8")
