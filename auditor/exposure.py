@@ -209,13 +209,15 @@ def read_revision(ref: str, paths: Sequence[str]) -> tuple[str, dict[str, bytes]
 
     Read with ``git ls-tree`` and ``git cat-file --batch``: no checkout, the working tree and the index
     are left alone. Symlinks and submodules of the revision are not followed."""
+    if not ref or ref.startswith("-"):
+        raise ExposureError(f"--base {ref!r}: not a revision")
     here = os.getcwd()
     try:
         top = os.path.realpath(_git(["rev-parse", "--show-toplevel"], here).decode("utf-8", "surrogateescape").strip())
     except ExposureError:
         raise ExposureError(f"--base {ref}: {here} is not inside a git repository") from None
     try:
-        commit = _git(["rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}"], top)
+        commit = _git(["rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], top)
     except ExposureError:
         raise ExposureError(f"--base {ref}: no such revision in the repository at {top}") from None
     sha = commit.decode().strip()

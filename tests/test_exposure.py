@@ -181,6 +181,8 @@ def test_base_reads_only_the_given_paths_from_the_revision(repo: Path, monkeypat
 def test_base_errors_are_usage_errors(repo: Path, tmp_path: Path) -> None:
     code, _, err = _run(repo, "--base", "no-such-branch")
     assert code == 2 and "no such revision" in err
+    code, _, err = _run(repo, "--base=--output=x")  # never passed to git as an option
+    assert code == 2 and "not a revision" in err and not (repo / "x").exists()
     outside = tmp_path / "plain"
     outside.mkdir()
     code, _, err = _run(outside, "--base", "HEAD")
