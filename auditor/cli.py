@@ -1,4 +1,5 @@
-"""Command line: ``audit [PATH ...]``, ``audit trace --from SRC --to DST [PATH ...]``, ``audit schemas --export DIR``.
+"""Command line: ``audit [PATH ...]``, ``audit trace --from SRC --to DST [PATH ...]``,
+``audit exposure [--base REF] [PATH ...]``, ``audit schemas --export DIR``.
 
 Exit codes: 0 no findings at or above the fail level, 1 findings, 2 usage or internal error,
 130 interrupted.
@@ -78,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Static auditor for Calico network policy: finds the pitfalls of exposing Service cluster IPs "
         "over BGP, with file, line and column for every finding.",
         epilog="Subcommands: `audit trace --from SRC --to IP:PORT/PROTO [PATH ...]` explains one flow; "
+        "`audit exposure [--base REF] [PATH ...]` maps (or diffs) what outside sources reach; "
         "`audit schemas --export DIR` writes JSON Schemas for editors. "
         "Exit codes: 0 clean, 1 findings at or above --fail-on, 2 usage or internal error.",
     )
@@ -139,6 +141,33 @@ def _is_trace(argv: Sequence[str]) -> bool:
     rest = argv[1:]
     flow = any(a in ("--from", "--to", "-h", "--help") or a.startswith(("--from=", "--to=")) for a in rest)
     return flow or not os.path.exists("trace")
+
+
+def build_exposure_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="audit exposure",
+        description="The exposure map: which outside sources reach every advertised Service address and node "
+        "port, through which host endpoints; with --base REF, the flows the working tree opens and closes "
+        "compared with a git revision.",
+    )
+    _common(parser)
+    parser.add_argument("--base", metavar="REF", help="compare with this git revision (read through git, no checkout)")
+    parser.add_argument("--fail-on-open", action="store_true", help="with --base: exit 1 when a flow is opened")
+    parser.add_argument("--format", choices=("console", "json", "markdown"), default="console")
+    parser.add_argument("-o", "--output", metavar="FILE")
+    return parser
+
+
+_EXPOSURE_OPTIONS = ("--base", "--fail-on-open", "--format", "-o", "--output", "-h", "--help")
+
+
+def _is_exposure(argv: Sequence[str]) -> bool:
+    """``exposure`` is the subcommand when exposure options follow or no folder is named exposure."""
+    if not argv or argv[0] != "exposure":
+        return False
+    rest = argv[1:]
+    options = any(a in _EXPOSURE_OPTIONS or a.startswith(("--base=", "--format=", "--output=")) for a in rest)
+    return options or not os.path.exists("exposure")
 
 
 def build_schemas_parser() -> argparse.ArgumentParser:
@@ -259,6 +288,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _trace(args_list[1:])
         if _is_schemas(args_list):
             return _schemas(args_list[1:])
+        if _is_exposure(args_list):
+            return _exposure(args_list[1:])
         return _audit(args_list)
     except UsageError as exc:
         sys.stderr.write(f"audit: error: {exc}\nTry 'audit --help'.\n")
@@ -426,6 +457,30 @@ def _trace(argv: list[str]) -> int:
         raise UsageError(str(exc)) from None
     color = _use_color(args.color, sys.stdout) if not args.output else False
     _emit(render_trace(answer, args.format, color=color), args.output)
+    return EXIT_OK
+
+
+def _exposure(argv: list[str]) -> int:
+    args = build_exposure_parser().parse_args(argv)
+    config = _configure(args)
+    from auditor.exposure import ExposureError, exposure_diff, load_paths, maps_of, render_diff, render_map
+    from auditor.loader import Limits
+
+    if args.fail_on_open and not args.base:
+        raise UsageError("audit exposure: --fail-on-open needs --base REF")
+    limits = Limits(max_file_bytes=config.max_file_size, follow_symlinks_outside=args.follow_symlinks)
+    paths = args.paths or config.include or ["."]
+    try:
+        if args.base:
+            diff = exposure_diff(args.base, paths, config, limits)
+            _emit(render_diff(diff, args.format), args.output)
+            return EXIT_FINDINGS if args.fail_on_open and diff.opened else EXIT_OK
+        maps = maps_of(load_paths(paths, config, limits, stdin_name=args.stdin_filename or "-"), config)
+    except FileNotFoundError as exc:
+        raise UsageError(f"no such file or folder: {exc.args[0]}") from None
+    except ExposureError as exc:
+        raise UsageError(str(exc)) from None
+    _emit(render_map(maps, args.format), args.output)
     return EXIT_OK
 
 

@@ -20,7 +20,7 @@ import re
 import stat
 import sys
 from array import array
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -1315,3 +1315,62 @@ def add_documents(
             result.resources.extend(found)
         else:
             result.skipped_documents += 1
+
+
+def load_texts(
+    files: Mapping[str, bytes],
+    known_kinds: frozenset[str],
+    exclude: Iterable[str] = (),
+    limits: Limits | None = None,
+    pure: bool = False,
+) -> LoadResult:
+    """Load in-memory files (display path -> raw bytes), such as a git revision's blobs, the way
+    :func:`load` loads a folder: the same suffixes, skipped folders, ``exclude`` globs, Helm
+    ``templates/`` folders, size limit and decoding. Paths use ``/``; they are shown as given."""
+    limits = limits or Limits()
+    exclude = list(exclude)
+    result = LoadResult()
+    present = set(files)
+    templates: set[str] = set()
+    for path in sorted(files, key=lambda p: p.split("/")):
+        parts = path.split("/")
+        if not parts[-1].endswith(YAML_SUFFIXES):
+            continue
+        folders = ["/".join(parts[: i + 1]) for i in range(len(parts) - 1)]
+        if any(part in SKIP_DIRS for part in parts[:-1]):
+            continue
+        if any(_excluded(rel, rel.rsplit("/", 1)[-1], exclude) for rel in [*folders, path]):
+            continue
+        charted = [f for f in folders if f.rsplit("/", 1)[-1] == "templates"]
+        chart = next((f for f in charted if f[: -len("templates")] + "Chart.yaml" in present), None)
+        if chart is not None:
+            if chart not in templates:
+                templates.add(chart)
+                result.problems.append(
+                    _fs_problem(chart, "Helm chart templates are not manifests until rendered; folder skipped",
+                                "helm-templates", _TEMPLATE_HINT)
+                )
+            continue
+        file = SourceFile(path, None)
+        raw = files[path]
+        result.files.append(file)
+        if len(raw) > limits.max_file_bytes:
+            result.problems.append(
+                LoadProblem(
+                    file,
+                    Span.point(1, 1),
+                    f"file is {_size_text(len(raw))}, above the {_size_text(limits.max_file_bytes)} limit; not read",
+                    "too-large",
+                    "raise the limit with --max-file-size if this file really is a manifest",
+                )
+            )
+            continue
+        text, message, span = decode(raw)
+        if text is None:
+            code = "binary" if "binary" in message else "encoding"
+            hint = "save the file as UTF-8" if code == "encoding" else ""
+            result.problems.append(LoadProblem(file, span, message, code, hint))
+            continue
+        file.text = text
+        add_file(result, file, known_kinds, limits, pure)
+    return result

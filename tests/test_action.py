@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -40,13 +41,15 @@ def test_action_metadata_has_what_github_requires() -> None:
     assert any(u.startswith("github/codeql-action/upload-sarif@") for u in uses)
 
 
-def _evaluate(value: str, inputs: dict[str, str], outputs: dict[str, str]) -> str:
+def _evaluate(value: str, inputs: dict[str, str], outputs: dict[str, str], github: dict[str, str]) -> str:
     def one(match: re.Match[str]) -> str:
         expr = match.group(1)
         if expr.startswith("inputs."):
             return inputs[expr[len("inputs.") :]]
         if expr == "github.action_path":
             return str(ROOT)
+        if expr in ("github.event_name", "github.event.pull_request.base.sha"):
+            return github.get(expr, "")
         m = re.fullmatch(r"steps\.([a-z-]+)\.outputs\.([a-z-]+)", expr)
         if m:
             return outputs.get(m.group(2), "")
@@ -55,7 +58,11 @@ def _evaluate(value: str, inputs: dict[str, str], outputs: dict[str, str]) -> st
     return EXPR.sub(one, value)
 
 
-def _run_steps(workdir: Path, overrides: dict[str, str]) -> tuple[list[int], dict[str, str], str]:
+def _run_steps(
+    workdir: Path, overrides: dict[str, str], github: dict[str, str] | None = None
+) -> tuple[list[int], dict[str, str], str]:
+    """Run the action's shell steps in ``workdir``; ``github`` holds the event context (default: a push)."""
+    github = {"github.event_name": "push"} | (github or {})
     inputs = {name: str(spec.get("default", "")) for name, spec in ACTION["inputs"].items()} | overrides
     outputs: dict[str, str] = {}
     output_file, summary_file = workdir / "github_output", workdir / "step_summary"
@@ -69,7 +76,7 @@ def _run_steps(workdir: Path, overrides: dict[str, str]) -> tuple[list[int], dic
             "GITHUB_STEP_SUMMARY": str(summary_file),
             "NO_COLOR": "1",
         }
-        env.update({k: _evaluate(str(v), inputs, outputs) for k, v in step.get("env", {}).items()})
+        env.update({k: _evaluate(str(v), inputs, outputs, github) for k, v in step.get("env", {}).items()})
         env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env["PATH"]
         run = subprocess.run(["bash", "-e", "-c", step["run"]], cwd=workdir, env=env, capture_output=True, text=True)
         codes.append(run.returncode)
@@ -90,7 +97,7 @@ def test_action_steps_upload_findings_then_fail(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     codes, outputs, summary = _run_steps(tmp_path, {"paths": "manifests/"})
-    assert codes == [0, 1], "the audit step succeeds so the SARIF is uploaded; the last step fails the job"
+    assert codes == [0, 0, 1], "the audit step succeeds so the SARIF is uploaded; the last step fails the job"
     assert outputs["exit-code"] == "1" and outputs["sarif-file"] == "calico-audit.sarif"
     sarif = json.loads((tmp_path / "calico-audit.sarif").read_text(encoding="utf-8"))
     assert (
@@ -104,8 +111,9 @@ def test_action_steps_pass_on_clean_manifests(tmp_path: Path) -> None:
     codes, outputs, summary = _run_steps(
         tmp_path, {"paths": str(ROOT / "examples" / "cluster-mode") + " " + str(ROOT / "examples" / "cluster")}
     )
-    assert codes == [0, 0] and outputs["exit-code"] == "0"
+    assert codes == [0, 0, 0] and outputs["exit-code"] == "0"
     assert "Passed" in summary
+    assert "Exposure changes" not in summary, "the exposure diff is for pull requests only"
 
 
 def test_documented_workflow_commands_run(tmp_path: Path) -> None:
@@ -134,3 +142,30 @@ def test_documented_workflow_commands_run(tmp_path: Path) -> None:
     gate = subprocess.run(["bash", "-c", commands[1]], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert gate.returncode == 1
     assert "CA005" in (tmp_path / "summary.md").read_text(encoding="utf-8")
+
+
+def test_action_puts_the_exposure_diff_of_a_pull_request_into_the_job_summary(tmp_path: Path) -> None:
+    """On pull_request the action compares the checkout with the pull request's base commit."""
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    for folder in ("cluster", "cluster-mode"):
+        shutil.copytree(ROOT / "examples" / folder, tmp_path / "manifests" / folder)
+    subprocess.run([*git, "init", "-q"], cwd=tmp_path, check=True)
+    subprocess.run([*git, "add", "-A"], cwd=tmp_path, check=True)
+    subprocess.run([*git, "commit", "-qm", "base"], cwd=tmp_path, check=True)
+    base = subprocess.run(["git", "rev-parse", "HEAD"], cwd=tmp_path, capture_output=True, text=True).stdout.strip()
+    policies = tmp_path / "manifests" / "cluster-mode" / "host-policies.yaml"
+    text = policies.read_text(encoding="utf-8")
+    start = text.index("# What the guide forgets")
+    policies.write_text(text[:start] + text[text.index("---", start) + 4 :], encoding="utf-8")  # drop the Deny
+    subprocess.run([*git, "commit", "-qam", "pull request: drop the pre-DNAT Deny"], cwd=tmp_path, check=True)
+    pull_request = {"github.event_name": "pull_request", "github.event.pull_request.base.sha": base}
+
+    codes, _, summary = _run_steps(tmp_path, {"paths": "manifests/", "upload-sarif": "false"}, pull_request)
+    assert codes[1] == 0, "the exposure diff never fails the job by itself"
+    assert f"### Exposure changes against `{base}`" in summary
+    assert "3 opened, 0 closed" in summary and "`10.20.30.40:443/TCP`" in summary
+    assert summary.index("## calico-audit") < summary.index("### Exposure changes")
+
+    (tmp_path / "step_summary").unlink()
+    _, _, quiet = _run_steps(tmp_path, {"paths": "manifests/", "exposure-diff": "false"}, pull_request)
+    assert "Exposure changes" not in quiet and "## calico-audit" in quiet
