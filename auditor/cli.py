@@ -97,6 +97,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="pre-commit mode: audit the whole configured tree, report only the PATHs given")
     parser.add_argument("--report", choices=("changed", "all"),
                         help="with --pre-commit: findings in the changed files only (default) or all")
+    parser.add_argument("--fix", action="store_true",
+                        help="apply the safe fixes in place, then report what remains")
+    parser.add_argument("--diff", action="store_true", help="print the fixes as a unified diff; write nothing")
+    parser.add_argument("--unsafe-fixes", action="store_true",
+                        help="with --fix or --diff: also apply fixes that change behaviour beyond the finding")
     parser.add_argument("--show-config", action="store_true", help="print the effective configuration and exit")
     parser.add_argument("--list-rules", action="store_true", help="list the rules and exit")
     parser.add_argument("--explain", metavar="RULE", help="show a rule's documentation and exit")
@@ -331,15 +336,41 @@ def _audit(argv: list[str]) -> int:
     else:
         paths = args.paths or config.include or ["."]
     limits = Limits(max_file_bytes=config.max_file_size, follow_symlinks_outside=args.follow_symlinks)
-    try:
-        result = audit(paths, config, limits, stdin_name=args.stdin_filename or "-", debug=args.debug,
-                       pure=args.pure_python, baseline=args.baseline)
-    except FileNotFoundError as exc:
-        raise UsageError(f"no such file or folder: {exc.args[0]}") from None
-    except BaselineError as exc:
-        raise UsageError(str(exc)) from None
-    if changed is not None:
-        result.findings = [f for f in result.findings if f.location.path in changed or f.internal_error]
+    if (args.fix or args.diff) and "-" in paths:
+        raise UsageError("--fix and --diff rewrite files: they cannot work on input read from - (stdin)")
+    if args.unsafe_fixes and not (args.fix or args.diff):
+        raise UsageError("--unsafe-fixes needs --fix or --diff")
+
+    def run_audit() -> object:
+        try:
+            result = audit(paths, config, limits, stdin_name=args.stdin_filename or "-", debug=args.debug,
+                           pure=args.pure_python, baseline=args.baseline)
+        except FileNotFoundError as exc:
+            raise UsageError(f"no such file or folder: {exc.args[0]}") from None
+        except BaselineError as exc:
+            raise UsageError(str(exc)) from None
+        if changed is not None:
+            result.findings = [f for f in result.findings if f.location.path in changed or f.internal_error]
+        return result
+
+    result = run_audit()
+    if args.fix or args.diff:
+        from auditor import fix
+
+        def reaudit() -> list:
+            nonlocal result
+            result = run_audit()
+            return result.findings
+
+        try:
+            done = fix.run(result.findings, args.unsafe_fixes, dry=args.diff, reaudit=reaudit)
+        except OSError as exc:
+            raise OutputError(f"cannot write a fixed file: {exc.strerror or exc}") from None
+        if not args.quiet:
+            sys.stderr.write("".join(f"audit: {line}\n" for line in done.summary(args.diff).splitlines()))
+        if args.diff:
+            _emit(done.diff(), args.output)
+            return EXIT_FINDINGS if done.files else EXIT_OK
     if args.write_baseline:
         write_atomic(args.write_baseline, write_baseline(result.findings))
         active = sum(1 for f in result.findings if f.suppression is None and not f.internal_error)
