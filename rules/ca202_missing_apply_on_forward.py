@@ -28,6 +28,7 @@ RULE = Rule(
     tags=("host-endpoints",),
     guide_step="Cluster mode, step 2",
     fix="safe",
+    fix_text="adds `applyOnForward: true` after `preDNAT: true` or `doNotTrack: true` (not for the pod-CIDR findings)",
     examples=(
         Example(
             title="preDNAT without applyOnForward (rejected), and a pod-CIDR rule on a normal host policy",
