@@ -11,6 +11,7 @@ import contextlib
 import os
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from auditor import __version__
 
@@ -324,8 +325,11 @@ def _audit(argv: list[str]) -> int:
         return EXIT_OK
     from auditor.loader import Limits, display_path
     from auditor.report import render
-    from auditor.run import audit
+    from auditor.run import AuditResult, audit
     from auditor.suppress import BaselineError, write_baseline
+
+    if TYPE_CHECKING:
+        from auditor.findings import Finding
 
     changed: set[str] | None = None
     if args.pre_commit:
@@ -341,7 +345,7 @@ def _audit(argv: list[str]) -> int:
     if args.unsafe_fixes and not (args.fix or args.diff):
         raise UsageError("--unsafe-fixes needs --fix or --diff")
 
-    def run_audit() -> object:
+    def run_audit() -> AuditResult:
         try:
             result = audit(paths, config, limits, stdin_name=args.stdin_filename or "-", debug=args.debug,
                            pure=args.pure_python, baseline=args.baseline)
@@ -357,7 +361,7 @@ def _audit(argv: list[str]) -> int:
     if args.fix or args.diff:
         from auditor import fix
 
-        def reaudit() -> list:
+        def reaudit() -> list[Finding]:
             nonlocal result
             result = run_audit()
             return result.findings
@@ -403,7 +407,8 @@ def _list_rules(args: argparse.Namespace) -> int:
     rules = catalog.all_rules()
     if args.format == "json":
         payload = [
-            {"id": r.id, "name": r.name, "severity": r.severity.label, "title": r.title, "help_uri": r.help_uri}
+            {"id": r.id, "name": r.name, "severity": r.severity.label, "title": r.title, "help_uri": r.help_uri,
+             "fix": r.fix}
             for r in rules
         ]
         _emit(json.dumps(payload, indent=2), args.output)
