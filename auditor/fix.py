@@ -475,6 +475,8 @@ class FixRun:
         return "".join(f.diff() for f in self.files)
 
     def summary(self, dry: bool) -> str:
+        if not self.files and not self.skipped:
+            return "nothing to fix"
         verb = "would fix" if dry else "fixed"
         paths = sorted({f.path for f in self.files})
         lines = [f"{verb} {self.fixed} finding(s) in {len(paths)} file(s)" + (f": {', '.join(paths)}" if paths else "")]

@@ -323,3 +323,23 @@ def test_ca206_error_findings_get_not_ports_and_notes_do_not(tmp_path: Path) -> 
     assert '      selector: k8s-role == \'node\'\n      notPorts: ["30000:32767"]\n' in text  # added to destination
     assert '    protocol: SCTP\n    destination:\n      notPorts: ["30000:32767"]\n' in text  # destination created
     assert not [f for f in _audit(tmp_path / "errors").findings if f.rule_id == "CA206"]
+
+
+def test_fix_on_the_real_corpus_is_clean_and_idempotent(tmp_path: Path) -> None:
+    corpus = SHARED / "corpus" / "real"
+    if not corpus.is_dir():
+        pytest.skip("shared/corpus/real is not beside the repository")
+    copy = tmp_path / "real"
+    shutil.copytree(corpus, copy)
+    before = _texts(copy)
+    done = fix.run(_audit(copy).findings, True, dry=False, reaudit=lambda: _audit(copy).findings)
+    assert not done.skipped, [(f.path, f.error) for f in done.skipped]
+    after = _texts(copy)
+    changed = {name for name in before if before[name] != after[name]}
+    assert changed == {f.path for f in done.files}
+    # The guide's own third example (rendered from the Calico docs) gets its `ingress:` key.
+    guide = "tigera__docs/calico__network-policy__services__services-cluster-ips.mdx__L131.yaml"
+    if guide in before:
+        assert guide in changed and "  - Ingress\n  ingress:\n" in after[guide]
+    assert not _fixable(_audit(copy), None, True)
+    assert fix.run(_audit(copy).findings, True, dry=False).fixed == 0 and _texts(copy) == after
