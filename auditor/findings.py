@@ -196,7 +196,7 @@ class Edit:
 
     ``op`` is one of:
 
-    - ``set``: the scalar at ``at`` becomes the string ``value`` (its quoting kept; ``quote`` forces quotes);
+    - ``set``: the scalar at ``at`` becomes ``value`` (its quoting kept; ``quote`` forces quotes);
     - ``add-key``: the mapping at ``at`` gets the entry ``key: value`` after its entry ``after`` (its last
       entry when ``after`` is empty);
     - ``quote``: the scalar at ``at`` (a boolean or number as written) becomes the string it is written as;

@@ -145,30 +145,43 @@ def _indent_block(lines: Sequence[str], indent: int, body: Iterable[str], newlin
     return "".join(newline + pad + row for row in body)
 
 
+def _scalar_change(edit: Edit) -> tuple[Position, Position, str, object]:
+    """A ``set`` or ``quote`` edit: the region of the scalar, its new text, and the value it will read as.
+
+    The scalar's quoting is kept: a quoted number stays a quoted string (``"443"`` -> ``"9443"``).
+    """
+    doc, path = edit.at.doc, edit.at.path
+    _, start, end = _marks(doc, path)
+    if start[0] != end[0]:
+        raise Unfixable("multi-line scalar")
+    source = _line(doc.file.lines, start[0])[start[1] - 1 : end[1] - 1]
+    if source[:1] in ("|", ">", "&", "!", "*", "[", "{"):
+        raise Unfixable("block scalar, anchor, tag, alias or collection")
+    quote = source[:1] if source[:1] in ("'", '"') else ""
+    if edit.op == "quote":
+        if quote or isinstance(_node(doc, path), str):
+            raise Unfixable("already a string")
+        value: object = source
+        quote = '"'
+    else:
+        value = edit.value
+        if edit.quote and not quote:
+            quote = '"'
+    if quote:
+        value = str(value)
+        text = "'" + value.replace("'", "''") + "'" if quote == "'" else json.dumps(value, ensure_ascii=False)
+    else:
+        text = value if isinstance(value, str) else scalar_text(value)
+    return start, end, text, value
+
+
 def _edit_text(edit: Edit, newline: str) -> TextEdit:
     doc = edit.at.doc
     lines = doc.file.lines
     path = edit.at.path
     where = doc.file.path
     if edit.op in ("set", "quote"):
-        _, start, end = _marks(doc, path)
-        if start[0] != end[0]:
-            raise Unfixable("multi-line scalar")
-        source = _line(lines, start[0])[start[1] - 1 : end[1] - 1]
-        value = source if edit.op == "quote" else str(edit.value)
-        if edit.op == "quote" and (source[:1] in ("'", '"') or isinstance(_node(doc, path), str)):
-            raise Unfixable("already a string")
-        quote = source[:1] if source[:1] in ("'", '"') else ('"' if edit.quote else "")
-        if source[:1] in ("|", ">", "&", "!", "*"):
-            raise Unfixable("block scalar, anchor, tag or alias")
-        if edit.op == "quote":
-            quote = '"'
-        if quote == "'":
-            text = "'" + value.replace("'", "''") + "'"
-        elif quote == '"':
-            text = json.dumps(value, ensure_ascii=False)
-        else:
-            text = value
+        start, end, text, _ = _scalar_change(edit)
         return TextEdit(start, end, text, where)
     if edit.op == "add-key":
         mapping = _node(doc, path)
@@ -258,11 +271,8 @@ def _data_effect(docs: list[tuple[int, Any]], edit: Edit) -> None:
     if edit.op == "add-document":
         docs.insert(pos + 1, (-1, copy.deepcopy(edit.value)))
         return
-    if edit.op == "set":
-        _walk(data, path[:-1])[path[-1]] = edit.value
-    elif edit.op == "quote":
-        _, start, end = _marks(edit.at.doc, path)
-        _walk(data, path[:-1])[path[-1]] = _line(edit.at.doc.file.lines, start[0])[start[1] - 1 : end[1] - 1]
+    if edit.op in ("set", "quote"):
+        _walk(data, path[:-1])[path[-1]] = _scalar_change(edit)[3]
     elif edit.op == "add-key":
         _walk(data, path)[edit.key] = copy.deepcopy(edit.value)
     elif edit.op == "append-item":

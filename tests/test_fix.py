@@ -122,22 +122,43 @@ def test_every_fixing_rule_fixes_one_of_its_examples(tmp_path: Path) -> None:
         assert offered, rule.id
 
 
-@pytest.mark.parametrize("variant", VARIANTS, ids=[v.name for v in VARIANTS])
+def _examples_copy(tmp_path: Path, variants: list[Path]) -> Path:
+    """The guide-following example cluster (audited with the variants, as test_examples does) plus ``variants``."""
+    folder = tmp_path / "examples"
+    for sub in (ROOT / "examples").iterdir():
+        if sub.is_dir() and sub.name != "variants":
+            shutil.copytree(sub, folder / sub.name)
+    (folder / "variants").mkdir(parents=True)
+    for variant in variants:
+        shutil.copy(variant, folder / "variants" / variant.name)
+    return folder
+
+
+# CA206's variant is a good-practice note (kube-proxy in iptables mode), which gets no fix by design; its
+# error-level findings are fixed in test_ca206_error_findings_get_not_ports_and_notes_do_not.
+FIXED_VARIANTS = [v for v in VARIANTS if any(r.id == v.name[:5].upper() for r in FIXING) and v.name[:5] != "ca206"]
+
+
+@pytest.mark.parametrize("variant", FIXED_VARIANTS, ids=[v.name for v in FIXED_VARIANTS])
 def test_fix_on_variants(variant: Path, tmp_path: Path) -> None:
-    shutil.copy(variant, tmp_path / variant.name)
+    folder = _examples_copy(tmp_path, [variant])
     rule_id = variant.name[:5].upper()
-    _check_fix(tmp_path, None, {}, unsafe=True)
-    # The variant's own finding is gone when its rule has a fix.
-    if any(r.id == rule_id and r.fix for r in all_rules()):
-        assert not _fixable(_audit(tmp_path), rule_id, unsafe=True)
+    unsafe = next(r for r in FIXING if r.id == rule_id).fix == "unsafe"
+    before = _audit(folder)
+    assert any(f.rule_id == rule_id for f in _fixable(before, rule_id, unsafe)), f"{variant.name} offers no fix"
+    assert _check_fix(folder, rule_id, {}, unsafe=unsafe) >= 1
+    after = _audit(folder)
+    assert not [f for f in after.findings if f.rule_id == rule_id], "the variant re-audits clean for its rule"
+    untouched = {p.relative_to(folder) for p in folder.rglob("*.yaml")} - {Path("variants") / variant.name}
+    for name in untouched:
+        assert (folder / name).read_bytes() == (ROOT / "examples" / name).read_bytes()
 
 
-def test_fixing_variants_fixes_the_rules_that_have_fixes(tmp_path: Path) -> None:
-    for variant in VARIANTS:
-        shutil.copy(variant, tmp_path / variant.name)
-    result = _audit(tmp_path)
-    fixed_rules = {f.rule_id for f in _fixable(result, None, unsafe=False)}
-    assert {"CA002", "CA007", "CA202"} <= fixed_rules
+def test_fix_on_all_variants_together(tmp_path: Path) -> None:
+    folder = _examples_copy(tmp_path, VARIANTS)
+    fixed = {f.rule_id for f in _fixable(_audit(folder), None, unsafe=True)}
+    assert {"CA002", "CA007", "CA202", "CA207", "CA403"} <= fixed
+    assert _check_fix(folder, None, {}, unsafe=True) >= len(fixed)
 
 
 # ---- the text edits -------------------------------------------------------------------------------
