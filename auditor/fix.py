@@ -180,6 +180,11 @@ def _edit_text(edit: Edit, newline: str) -> TextEdit:
     lines = doc.file.lines
     path = edit.at.path
     where = doc.file.path
+    json_file = where.lower().endswith(".json")
+    if json_file and edit.op != "set" and edit.op != "quote" and (
+        edit.op != "append-item" or _char(lines, _marks(doc, path)[1]) != "["
+    ):
+        raise Unfixable("block YAML cannot go into a JSON file")
     if edit.op in ("set", "quote"):
         start, end, text, _ = _scalar_change(edit)
         return TextEdit(start, end, text, where)
@@ -259,7 +264,7 @@ def resolve(fix: Fix) -> tuple[TextEdit, ...] | None:
     try:
         newline = _newline(fix.edits[0].at.doc.file)
         return tuple(sorted(_edit_text(edit, newline) for edit in fix.edits))
-    except (Unfixable, KeyError, IndexError, TypeError):
+    except (Unfixable, KeyError, IndexError, TypeError, ValueError, AttributeError):
         return None
 
 

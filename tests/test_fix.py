@@ -364,3 +364,20 @@ def test_fix_on_the_real_corpus_is_clean_and_idempotent(tmp_path: Path) -> None:
         assert guide in changed and "  - Ingress\n  ingress:\n" in after[guide]
     assert not _fixable(_audit(copy), None, True)
     assert fix.run(_audit(copy).findings, True, dry=False).fixed == 0 and _texts(copy) == after
+
+
+def test_json_manifests_get_only_json_safe_edits(tmp_path: Path) -> None:
+    policy = {
+        "apiVersion": "projectcalico.org/v3", "kind": "GlobalNetworkPolicy", "metadata": {"name": "p"},
+        "spec": {"selector": "all()", "preDNAT": True, "ingress": [{"action": "Allow", "protocol": "tcp"}]},
+    }
+    text = json.dumps(policy, indent=2) + "\n"
+    (tmp_path / "p.json").write_text(text, encoding="utf-8")
+    result = _audit(tmp_path)
+    ca202 = next(f for f in result.findings if f.rule_id == "CA202")
+    assert ca202.fix is not None and fix.resolve(ca202.fix) is None  # no YAML key inside a JSON object
+    done = fix.run(result.findings, False, dry=False, reaudit=lambda: _audit(tmp_path).findings)
+    assert done.fixed == 1
+    fixed = (tmp_path / "p.json").read_text(encoding="utf-8")
+    assert json.loads(fixed)["spec"]["ingress"][0]["protocol"] == "TCP"
+    assert fixed == text.replace('"protocol": "tcp"', '"protocol": "TCP"')
