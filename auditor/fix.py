@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from auditor.findings import Edit, Finding, Fix, PathT
-from auditor.loader import _BOOL_WORDS, _LINE_BREAK, Document, SourceFile, parse_text
+from auditor.loader import _BOOL_WORDS, _LINE_BREAK, Document, RenderedDocument, SourceFile, parse_text
 
 Position = tuple[int, int]  # 1-based line, column (code points)
 
@@ -258,8 +258,12 @@ def _newline(file: SourceFile) -> str:
 
 
 def resolve(fix: Fix) -> tuple[TextEdit, ...] | None:
-    """The text edits of ``fix``, sorted; None when its text has a shape the fixer does not rewrite."""
-    if not fix.edits:
+    """The text edits of ``fix``, sorted; None when its text has a shape the fixer does not rewrite.
+
+    Documents rendered from a Helm chart or a kustomization are not fixed (their text is the tool's
+    output, not a file of the repository), nor is input read from stdin.
+    """
+    if not fix.edits or any(isinstance(e.at.doc, RenderedDocument) or e.at.doc.file.real is None for e in fix.edits):
         return None
     try:
         newline = _newline(fix.edits[0].at.doc.file)
@@ -408,9 +412,6 @@ def fix_file(path: str, fixes: list[Planned]) -> FileResult:
     file = fixes[0].finding.fix.edits[0].at.doc.file  # type: ignore[union-attr]
     real = file.real or ""
     result = FileResult(path, real, "", "", fixes)
-    if not real:
-        result.error = "input read from stdin cannot be fixed in place"
-        return result
     try:
         _, before = _read(real)
     except (OSError, UnicodeDecodeError) as exc:

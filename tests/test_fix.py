@@ -381,3 +381,23 @@ def test_json_manifests_get_only_json_safe_edits(tmp_path: Path) -> None:
     fixed = (tmp_path / "p.json").read_text(encoding="utf-8")
     assert json.loads(fixed)["spec"]["ingress"][0]["protocol"] == "TCP"
     assert fixed == text.replace('"protocol": "tcp"', '"protocol": "TCP"')
+
+
+def test_rendered_kustomize_output_is_not_fixed(tmp_path: Path) -> None:
+    from auditor.render import find_tools
+
+    if not find_tools().kustomize:
+        pytest.skip("kustomize or kubectl is not on PATH")
+    shutil.copytree(Path(__file__).resolve().parent / "fixtures" / "render" / "kustomize", tmp_path / "kustomize")
+    before = _texts(tmp_path)
+    old = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        result = audit(["kustomize"], from_mapping({"cluster": {"host-endpoints": "declared-only"}}), debug=True)
+    finally:
+        os.chdir(old)
+    ca007 = [f for f in result.findings if f.rule_id == "CA007" and f.fix is not None]
+    assert ca007, "the base's lowercase protocol is reported with a fix in data terms"
+    assert all(fix.resolve(f.fix) is None for f in ca007)  # type: ignore[arg-type]
+    assert fix.run(result.findings, True, dry=False).fixed == 0
+    assert _texts(tmp_path) == before
