@@ -140,7 +140,7 @@ def _eol(lines: Sequence[str], line: int) -> Position:
     return line, len(_line(lines, line)) + 1
 
 
-def _indent_block(lines: Sequence[str], indent: int, body: Iterable[str], newline: str) -> str:
+def _indent_block(indent: int, body: Iterable[str], newline: str) -> str:
     pad = " " * indent
     return "".join(newline + pad + row for row in body)
 
@@ -203,7 +203,7 @@ def _edit_text(edit: Edit, newline: str) -> TextEdit:
                 raise Unfixable(f"no key {edit.after!r}")
             end = _marks(doc, (*path, edit.after))[2]
         body = block_lines(edit.key, edit.value)
-        return TextEdit(*[_eol(lines, _content_end(lines, end))] * 2, _indent_block(lines, first[1] - 1, body, newline),
+        return TextEdit(*[_eol(lines, _content_end(lines, end))] * 2, _indent_block(first[1] - 1, body, newline),
                         where)
     if edit.op == "append-item":
         items = _node(doc, path)
@@ -224,7 +224,7 @@ def _edit_text(edit: Edit, newline: str) -> TextEdit:
         if dash < 0 or text[dash + 1 :].strip():
             raise Unfixable("list item without its dash on the line")
         body = _item_lines(edit.value)
-        return TextEdit(*[_eol(lines, _content_end(lines, end))] * 2, _indent_block(lines, dash, body, newline), where)
+        return TextEdit(*[_eol(lines, _content_end(lines, end))] * 2, _indent_block(dash, body, newline), where)
     if edit.op == "split-list":
         items = _node(doc, path)
         parent = _node(doc, path[:-1])
@@ -237,14 +237,14 @@ def _edit_text(edit: Edit, newline: str) -> TextEdit:
         moved_start = _marks(doc, (*path, edit.index))[1]
         if moved_start[0] <= before_end:
             raise Unfixable("items share a line")
-        return TextEdit(*[_eol(lines, before_end)] * 2, _indent_block(lines, key[1] - 1, [f"{edit.key}:"], newline),
+        return TextEdit(*[_eol(lines, before_end)] * 2, _indent_block(key[1] - 1, [f"{edit.key}:"], newline),
                         where)
     if edit.op == "add-document":
         if not isinstance(edit.value, dict):
             raise Unfixable("a document must be a mapping")
         last = doc.end_line()
         body = ["---", *document_lines(edit.value)]
-        return TextEdit(*[_eol(lines, last)] * 2, _indent_block(lines, 0, body, newline), where)
+        return TextEdit(*[_eol(lines, last)] * 2, _indent_block(0, body, newline), where)
     raise Unfixable(f"unknown edit {edit.op!r}")
 
 
