@@ -503,12 +503,15 @@ class FixRun:
 def run(findings: Sequence[Finding], unsafe: bool, dry: bool, reaudit: Any = None, max_passes: int = 5) -> FixRun:
     """Fix ``findings``: one pass with ``dry`` (nothing written), else passes until nothing is left to fix.
 
-    ``reaudit()`` returns the findings after a pass (fixes that overlapped another wait for it).
+    ``reaudit()`` returns the findings after a pass (fixes that overlapped another wait for it). A finding
+    whose fix was applied and that is still there afterwards is not fixed again.
     """
     out = FixRun()
     failed: set[str] = set()
+    applied: set[tuple[str, str]] = set()
     for _ in range(max_passes if not dry else 1):
-        results = [r for r in fix_pass(findings, unsafe) if r.path not in failed]
+        todo = [f for f in findings if (f.rule_id, f.fingerprint) not in applied]
+        results = [r for r in fix_pass(todo, unsafe) if r.path not in failed]
         if not results:
             break
         out.passes += 1
@@ -523,6 +526,7 @@ def run(findings: Sequence[Finding], unsafe: bool, dry: bool, reaudit: Any = Non
             if not dry:
                 write(result)
                 wrote = True
+                applied.update((p.finding.rule_id, p.finding.fingerprint) for p in result.fixes)
             out.files.append(result)
         if dry or not wrote or reaudit is None:
             break

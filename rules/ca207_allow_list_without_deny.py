@@ -9,7 +9,7 @@ from netaddr import IPAddress, IPSet
 from auditor.addrset import AddressSet
 from auditor.catalog import Example, Rule
 from auditor.engine import Context
-from auditor.findings import Edit, Fix, Issue, Related, Severity
+from auditor.findings import Edit, Fix, Issue, Related, Severity, Witness
 from auditor.model import HostEndpoint, Policy, PolicyRule
 from auditor.nets import describe
 from auditor.packet.questions import TCP, Evaluator, Questions, ServiceAddress, Verdict, sample_address
@@ -245,14 +245,19 @@ def check(ctx: Context) -> Iterator[Issue]:
             identity=rule.policy.identity,
             key=f"{rule.label}/{address.ip}",
             witness=witness,
-            fix=_deny_fix(ev, [r.policy for r, _ in rules], address),
+            fix=_deny_fix(ev, [r.policy for r, _ in rules], address, witness),
         )
 
 
-def _deny_fix(ev: Evaluator, listing: list[Policy], address: ServiceAddress) -> Fix | None:
-    """Unsafe fix: the preDNAT Deny the guide omits, as a new policy document after the (first) allow-list."""
+def _deny_fix(ev: Evaluator, listing: list[Policy], address: ServiceAddress, witness: Witness) -> Fix | None:
+    """Unsafe fix: the preDNAT Deny the guide omits, as a new policy document after the (first) allow-list.
+
+    None when a Deny cannot help: the port of the leak is a failsafe port, which bypasses pre-DNAT policy.
+    """
     policy = listing[0]
     if any(p.tier != "default" or p.is_kubernetes for p in listing):
+        return None
+    if any(e.port == witness.port and e.protocol.upper() == witness.protocol.upper() for e in ev.facts.failsafe_in):
         return None
     facts = ev.facts
     part = next((s for s in (facts.advertised_cluster, facts.advertised_external, facts.advertised_lb)
