@@ -291,15 +291,25 @@ def test_cli_fix_usage_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 
 
 def test_sarif_fixes_validate(tmp_path: Path) -> None:
-    for variant in VARIANTS:
-        shutil.copy(variant, tmp_path / variant.name)
+    folder = _examples_copy(tmp_path, VARIANTS)
     out = tmp_path / "out.sarif"
     run = subprocess.run([sys.executable, "-m", "auditor", "--isolated", ".", "--format", "sarif", "-o", str(out)],
-                         cwd=tmp_path, capture_output=True, text=True)
+                         cwd=folder, capture_output=True, text=True)
     assert run.returncode == 1, run.stderr
     log = json.loads(out.read_text(encoding="utf-8"))
     with_fixes = [r for r in log["runs"][0]["results"] if r.get("fixes")]
-    assert {r["ruleId"] for r in with_fixes} >= {"CA002", "CA007", "CA202"}
+    assert {r["ruleId"] for r in with_fixes} >= {"CA002", "CA007", "CA202", "CA207", "CA403"}
+    safety = {r["ruleId"]: r["fixes"][0]["properties"]["calicoAudit/safety"] for r in with_fixes}
+    assert safety["CA202"] == "safe" and safety["CA207"] == "unsafe" and safety["CA403"] == "unsafe"
+    # The replacements are what --fix applies: applying them to the file gives the fixed file.
+    ca202 = next(r for r in with_fixes if r["ruleId"] == "CA202")
+    change = ca202["fixes"][0]["artifactChanges"][0]
+    target = folder / change["artifactLocation"]["uri"]
+    edits = [fix.TextEdit((rep["deletedRegion"]["startLine"], rep["deletedRegion"]["startColumn"]),
+                          (rep["deletedRegion"]["endLine"], rep["deletedRegion"]["endColumn"]),
+                          rep["insertedContent"]["text"], str(target)) for rep in change["replacements"]]
+    expected = fix.apply_edits(target.read_text(encoding="utf-8"), edits)
+    assert "  preDNAT: true\n  applyOnForward: true\n" in expected
     for result in with_fixes:
         change = result["fixes"][0]["artifactChanges"][0]
         assert change["artifactLocation"]["uri"] == result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
