@@ -106,6 +106,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-cache", action="store_true", help="do not read or write the cache of parsed files")
     parser.add_argument("--cache-dir", metavar="DIR",
                         help="folder of the cache of parsed files (default: .calico-audit-cache; may be deleted)")
+    parser.add_argument("--fix", action="store_true",
+                        help="apply the safe fixes in place, then report what remains")
+    parser.add_argument("--diff", action="store_true", help="print the fixes as a unified diff; write nothing")
+    parser.add_argument("--unsafe-fixes", action="store_true",
+                        help="with --fix or --diff: also apply fixes that change behaviour beyond the finding")
     parser.add_argument("--show-config", action="store_true", help="print the effective configuration and exit")
     parser.add_argument("--list-rules", action="store_true", help="list the rules and exit")
     parser.add_argument("--explain", metavar="RULE", help="show a rule's documentation and exit")
@@ -358,8 +363,11 @@ def _audit(argv: list[str]) -> int:
         return EXIT_OK
     from auditor.loader import Limits, display_path
     from auditor.report import render
-    from auditor.run import audit
+    from auditor.run import AuditResult, audit
     from auditor.suppress import BaselineError, write_baseline
+
+    if TYPE_CHECKING:
+        from auditor.findings import Finding
 
     changed: set[str] | None = None
     if args.pre_commit:
@@ -370,16 +378,43 @@ def _audit(argv: list[str]) -> int:
     else:
         paths = args.paths or config.include or ["."]
     limits = Limits(max_file_bytes=config.max_file_size, follow_symlinks_outside=args.follow_symlinks)
+    if (args.fix or args.diff) and "-" in paths:
+        raise UsageError("--fix and --diff rewrite files: they cannot work on input read from - (stdin)")
+    if args.unsafe_fixes and not (args.fix or args.diff):
+        raise UsageError("--unsafe-fixes needs --fix or --diff")
+
     cache = _cache(args, config)
-    try:
-        result = audit(paths, config, limits, stdin_name=args.stdin_filename or "-", debug=args.debug,
-                       pure=args.pure_python, baseline=args.baseline, cache=cache)
-    except FileNotFoundError as exc:
-        raise UsageError(f"no such file or folder: {exc.args[0]}") from None
-    except BaselineError as exc:
-        raise UsageError(str(exc)) from None
-    if changed is not None:
-        result.findings = [f for f in result.findings if f.location.path in changed or f.internal_error]
+
+    def run_audit() -> AuditResult:
+        try:
+            result = audit(paths, config, limits, stdin_name=args.stdin_filename or "-", debug=args.debug,
+                           pure=args.pure_python, baseline=args.baseline, cache=cache)
+        except FileNotFoundError as exc:
+            raise UsageError(f"no such file or folder: {exc.args[0]}") from None
+        except BaselineError as exc:
+            raise UsageError(str(exc)) from None
+        if changed is not None:
+            result.findings = [f for f in result.findings if f.location.path in changed or f.internal_error]
+        return result
+
+    result = run_audit()
+    if args.fix or args.diff:
+        from auditor import fix
+
+        def reaudit() -> list[Finding]:
+            nonlocal result
+            result = run_audit()
+            return result.findings
+
+        try:
+            done = fix.run(result.findings, args.unsafe_fixes, dry=args.diff, reaudit=reaudit)
+        except OSError as exc:
+            raise OutputError(f"cannot write a fixed file: {exc.strerror or exc}") from None
+        if not args.quiet:
+            sys.stderr.write("".join(f"audit: {line}\n" for line in done.summary(args.diff).splitlines()))
+        if args.diff:
+            _emit(done.diff(), args.output)
+            return EXIT_FINDINGS if done.files else EXIT_OK
     if args.write_baseline:
         write_atomic(args.write_baseline, write_baseline(result.findings))
         active = sum(1 for f in result.findings if f.suppression is None and not f.internal_error)
@@ -423,7 +458,8 @@ def _list_rules(args: argparse.Namespace) -> int:
     rules = catalog.all_rules()
     if args.format == "json":
         payload = [
-            {"id": r.id, "name": r.name, "severity": r.severity.label, "title": r.title, "help_uri": r.help_uri}
+            {"id": r.id, "name": r.name, "severity": r.severity.label, "title": r.title, "help_uri": r.help_uri,
+             "fix": r.fix}
             for r in rules
         ]
         _emit(json.dumps(payload, indent=2), args.output)

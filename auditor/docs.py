@@ -29,6 +29,8 @@ def rule_markdown(rule: Rule, heading: str = "##", sub_checks: bool = True) -> s
         "",
         rule.remediation,
         "",
+        _fix_line(rule),
+        "",
     ]
     if rule.sub_checks and sub_checks:
         parts += _sub_check_table(rule, heading)
@@ -46,6 +48,14 @@ def rule_markdown(rule: Rule, heading: str = "##", sub_checks: bool = True) -> s
     if rule.references:
         parts += [f"{heading}# References", ""] + [f"- <{ref}>" for ref in rule.references] + [""]
     return "\n".join(parts).rstrip() + "\n"
+
+
+def _fix_line(rule: Rule) -> str:
+    """Whether ``audit --fix`` fixes the rule's findings, and how."""
+    if rule.fix is None:
+        return "Automatic fix: none."
+    how = "`audit --fix`" if rule.fix == "safe" else "`audit --fix --unsafe-fixes` (it changes behaviour)"
+    return f"Automatic fix: {rule.fix}, with {how}: {rule.fix_text.rstrip('.')}."
 
 
 _POLICY_KINDS = ("GlobalNetworkPolicy", "NetworkPolicy", "StagedGlobalNetworkPolicy", "StagedNetworkPolicy")

@@ -158,6 +158,7 @@ def stamp(rule: Rule, issue: Issue, severity: Severity, sub: SubCheck | None = N
         identity=identity,
         related=related,
         witness=witness,
+        fix=issue.fix,
     )
     if sub is not None:
         finding.extra[SUB_ID] = sub.id

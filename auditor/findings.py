@@ -191,6 +191,40 @@ class Witness:
 
 
 @dataclass(frozen=True, slots=True)
+class Edit:
+    """One change of a :class:`Fix`, in data terms (``auditor.fix`` turns it into a text edit).
+
+    ``op`` is one of:
+
+    - ``set``: the scalar at ``at`` becomes ``value`` (its quoting kept; ``quote`` forces quotes);
+    - ``add-key``: the mapping at ``at`` gets the entry ``key: value`` after its entry ``after`` (its last
+      entry when ``after`` is empty);
+    - ``quote``: the scalar at ``at`` (a boolean or number as written) becomes the string it is written as;
+    - ``append-item``: the list at ``at`` gets ``value`` as its last item;
+    - ``split-list``: the items of the list at ``at`` from ``index`` on move to a new sibling key ``key``;
+    - ``add-document``: the mapping ``value`` becomes a new YAML document after the one of ``at``.
+    """
+
+    op: str
+    at: Pointer
+    value: object = None
+    key: str = ""
+    index: int = 0
+    quote: bool = False
+    after: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Fix:
+    """What ``audit --fix`` changes for a finding. ``safe`` fixes only remove the finding; unsafe ones
+    (``--unsafe-fixes``) change behaviour beyond it, such as a new deny policy."""
+
+    description: str
+    edits: tuple[Edit, ...]
+    safe: bool = True
+
+
+@dataclass(frozen=True, slots=True)
 class Issue:
     """What a rule reports: the message and where, in data terms.
 
@@ -205,6 +239,7 @@ class Issue:
     key: str = ""
     severity: Severity | None = None  # overrides the rule's severity (for example when a default was assumed)
     witness: Witness | None = None  # the flow that shows the claim (semantic findings)
+    fix: Fix | None = None  # what `audit --fix` would change
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,6 +272,7 @@ class Finding:
     # a shared file that holds alike in several clusters is reported once and ``clusters`` names them all.
     cluster: str = ""
     clusters: tuple[str, ...] = ()
+    fix: Fix | None = None  # the rule's fix, still in data terms (``auditor.fix.resolve`` places it)
 
     def sort_key(self) -> tuple[str, int, int, str, str]:
         s = self.location.span

@@ -242,6 +242,16 @@ class Document:
             end_line, end_col = line, max(col + 1, len(text.rstrip()) + 1)
         return Span(line, col, end_line, max(end_col, col + 1))
 
+    def marks(self, path: PathT) -> tuple[tuple[int, int] | None, tuple[int, int], tuple[int, int]] | None:
+        """Exact 1-based (line, column) marks of the node at ``path``: its key (None for a list item or the
+        root), its start and its end (just after it; a block collection ends where its last value ends).
+        None when the path does not exist."""
+        idx, matched = self._slot(path)
+        if matched < len(path) or idx * 3 + 2 >= len(self.pos):
+            return None
+        key, start, end = self.pos[idx * 3], self.pos[idx * 3 + 1], self.pos[idx * 3 + 2]
+        return (_unpack(key) if key >= 0 else None), _unpack(start), _unpack(end)
+
     def _node_at(self, path: PathT) -> Any:
         node = self.data
         for part in path:

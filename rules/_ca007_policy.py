@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from auditor.calico_validation import ACTIONS, protocol_problem, suggest_action, uses_global
 from auditor.catalog import SubCheck
-from auditor.findings import Issue, Related
+from auditor.findings import Edit, Fix, Issue, PathT, Related
 from auditor.model import Policy, PolicyRule, SelectorRef, as_dict
+from auditor.ports import PROTOCOL_NUMBERS
 from auditor.rules._ca007_common import POLICIES, each_rule, issue, raw_rule
 
 
@@ -59,11 +60,23 @@ def _action_spelling(rule: PolicyRule) -> Iterator[Issue]:
         return
     suggestion = suggest_action(raw)
     fix = f"write `{suggestion}`" if suggestion else f"use one of {', '.join(ACTIONS)}"
+    path = rule.path + ("action",)
     yield issue(
         rule.policy,
         f"action `{raw}` is not one of {', '.join(ACTIONS)} (case-sensitive): Calico rejects the policy; {fix}",
-        rule.path + ("action",),
+        path,
+        fix=_case_fix(rule.policy, path, raw, ACTIONS),
     )
+
+
+def _case_fix(policy: Policy, path: PathT, raw: object, names: Iterable[str]) -> Fix | None:
+    """Safe fix: a name written in the wrong case becomes Calico's spelling (nothing else is guessed)."""
+    if not isinstance(raw, str):
+        return None
+    right = next((n for n in names if n.lower() == raw.strip().lower()), None)
+    if right is None or right == raw:
+        return None
+    return Fix(f"write `{right}` instead of `{raw}`", (Edit("set", policy.ptr_at(path), right),))
 
 
 def _protocol_spelling(rule: PolicyRule) -> Iterator[Issue]:
@@ -72,7 +85,12 @@ def _protocol_spelling(rule: PolicyRule) -> Iterator[Issue]:
             continue
         why = protocol_problem(ref.raw)
         if why:
-            yield issue(rule.policy, f"{field_name} `{ref.raw}` {why}", ref.path)
+            yield issue(
+                rule.policy,
+                f"{field_name} `{ref.raw}` {why}",
+                ref.path,
+                fix=_case_fix(rule.policy, ref.path, ref.raw, PROTOCOL_NUMBERS),
+            )
 
 
 def _global_in_rule_selectors(rule: PolicyRule) -> Iterator[Issue]:

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from auditor import schema
 from auditor.catalog import Example, Rule
 from auditor.engine import Context
-from auditor.findings import Issue, Severity, format_path
-from auditor.model import CALICO_KINDS
+from auditor.findings import Edit, Fix, Issue, Severity, format_path
+from auditor.model import CALICO_KINDS, Resource
 
 RULE = Rule(
     id="CA002",
@@ -32,6 +32,11 @@ RULE = Rule(
     ),
     tags=("structure",),
     guide_step="Step 2, third example (allow-traffic-hostendpoints)",
+    fix="safe",
+    fix_text=(
+        "adds the missing `ingress:` (or `egress:`) key before rules that landed in `types` (the guide's third "
+        "example), and quotes label and annotation values that YAML reads as booleans or numbers, as written"
+    ),
     examples=(
         Example(
             title="the guide's third example: `ingress:` is missing",
@@ -155,4 +160,33 @@ def check(ctx: Context) -> Iterator[Issue]:
                 at=resource.ptr_at(problem.path, on_key=problem.on_key),
                 identity=resource.identity,
                 key=format_path(problem.path),
+                fix=_fix(resource, problem.path),
             )
+
+
+def _fix(resource: Resource, path: tuple[str | int, ...]) -> Fix | None:
+    """Two safe fixes: the guide's rules that landed in `types`, and label/annotation values YAML reads as
+    booleans or numbers (quoted as written, so they stay the text the author meant)."""
+    spec = resource.data.get("spec")
+    if len(path) == 3 and path[:2] == ("spec", "types") and isinstance(path[2], int) and isinstance(spec, dict):
+        types, first = spec.get("types"), path[2]
+        if not isinstance(types, list) or not 0 < first < len(types):
+            return None
+        head, moved = types[:first], types[first:]
+        if head not in (["Ingress"], ["Egress"]) or not all(isinstance(item, dict) for item in moved):
+            return None
+        key = str(head[0]).lower()
+        if key in spec:
+            return None
+        return Fix(
+            f"add the missing `{key}:` key before the rules that landed in `types`",
+            (Edit("split-list", resource.ptr("spec", "types"), key=key, index=first),),
+        )
+    if len(path) == 3 and path[:2] in (("metadata", "labels"), ("metadata", "annotations")):
+        meta = resource.data.get("metadata")
+        group = meta.get(str(path[1])) if isinstance(meta, dict) else None
+        value = group.get(path[2]) if isinstance(group, dict) else None
+        if isinstance(value, (bool, int, float)):
+            what = f"quote the value of {path[1][:-1]} `{path[2]}` as written"
+            return Fix(what, (Edit("quote", resource.ptr_at(path)),))
+    return None

@@ -77,6 +77,10 @@ RULE = Rule(
         "https://docs.tigera.io/calico/latest/reference/resources/ippool",
     ),
     tags=("structure", "validation"),
+    fix="safe",
+    fix_text=(
+        "writes a rule's `action` or `protocol`/`notProtocol` in Calico's case (`tcp` -> `TCP`, `allow` -> `Allow`)"
+    ),
     examples=(
         Example(
             title="lower-case action and protocol, preDNAT with doNotTrack",

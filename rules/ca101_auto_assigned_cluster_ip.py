@@ -6,7 +6,8 @@ from collections.abc import Iterator
 
 from auditor.catalog import Example, Rule
 from auditor.engine import Context
-from auditor.findings import Issue, Related, Severity
+from auditor.findings import Edit, Fix, Issue, Related, Severity
+from auditor.model import Service
 from auditor.rules._fixtures import CLUSTER
 
 RULE = Rule(
@@ -29,6 +30,12 @@ RULE = Rule(
     references=("https://docs.tigera.io/calico/latest/network-policy/services/services-cluster-ips",),
     tags=("cluster-mode", "exposure"),
     guide_step="Cluster mode, step 1",
+    fix="unsafe",
+    fix_text=(
+        "sets `spec.clusterIP` of the Service to the advertised address a host policy rule already names, when "
+        "exactly one such address is unheld and exactly one Service has no pinned cluster IP (the Service must "
+        "be re-created for it to take effect)"
+    ),
     examples=(
         Example(
             title="no clusterIP, cluster IPs advertised",
@@ -46,6 +53,42 @@ spec:
   ports:
   - port: 443
     targetPort: 8443
+""",
+            },
+            expect=("svc.yaml:6:1",),
+        ),
+        Example(
+            title="no clusterIP, and the host policy already names the address meant for it (unsafe fix: pin it)",
+            files={
+                "cluster.yaml": CLUSTER,
+                "svc.yaml": """\
+apiVersion: v1
+kind: Service
+metadata:
+  name: svc-a
+  namespace: shop
+spec:
+  selector:
+    k8s-svc: svc-a
+  ports:
+  - port: 443
+    targetPort: 8443
+""",
+                "policy.yaml": """\
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata:
+  name: allow-cluster-ips
+spec:
+  selector: k8s-role == 'node'
+  preDNAT: true
+  applyOnForward: true
+  ingress:
+  - action: Allow
+    source:
+      nets: [50.60.0.0/16]
+    destination:
+      nets: [10.20.30.40/32]
 """,
             },
             expect=("svc.yaml:6:1",),
@@ -207,4 +250,28 @@ def check(ctx: Context) -> Iterator[Issue]:
             related=related,
             identity=service.identity,
             witness=witness,
+            fix=_pin_fix(ctx, service),
         )
+
+
+def _pin_fix(ctx: Context, service: Service) -> Fix | None:
+    """Unsafe fix: pin the one address the policies already name for the one Service without a pinned IP."""
+    ev = ctx.packet.ev
+    unpinned = [s for s in ctx.model.services if s.cluster_mode and not s.cluster_ip_explicit and s.ports]
+    if unpinned != [service] or not isinstance(service.spec, dict) or "clusterIP" in service.spec:
+        return None
+    named = {
+        ref.value.ip
+        for policy in ev.host_policies
+        for rule in policy.ingress
+        for ref in rule.destination.nets
+        if ref.value is not None and ref.value.size == 1
+    }
+    free = [ip for ip in named if ip in ev.facts.advertised_cluster and ip not in ev.explicit_ips]
+    if len(free) != 1:
+        return None
+    return Fix(
+        f"pin `spec.clusterIP: {free[0]}`, the advertised address the host policy names",
+        (Edit("add-key", service.ptr("spec"), str(free[0]), key="clusterIP"),),
+        safe=False,
+    )

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from auditor.catalog import Example, Rule
 from auditor.engine import Context
-from auditor.findings import Issue, Related, Severity
+from auditor.findings import Edit, Fix, Issue, Related, Severity
 from auditor.rules._fixtures import CLUSTER
 
 RULE = Rule(
@@ -27,6 +27,8 @@ RULE = Rule(
     references=("https://docs.tigera.io/calico/latest/reference/host-endpoints/forwarded",),
     tags=("host-endpoints",),
     guide_step="Cluster mode, step 2",
+    fix="safe",
+    fix_text="adds `applyOnForward: true` after `preDNAT: true` or `doNotTrack: true` (not for the pod-CIDR findings)",
     examples=(
         Example(
             title="preDNAT without applyOnForward (rejected), and a pod-CIDR rule on a normal host policy",
@@ -98,6 +100,10 @@ def check(ctx: Context) -> Iterator[Issue]:
                 ),
                 at=policy.ptr("spec", flag, on_key=True),
                 identity=policy.identity,
+                fix=Fix(
+                    f"add `applyOnForward: true` after `{flag}: true`",
+                    (Edit("add-key", policy.ptr("spec"), True, key="applyOnForward", after=flag),),
+                ),
             )
             continue
         if not ev.is_host_policy(policy) or not policy.ingress:

@@ -9,8 +9,8 @@ from netaddr import IPAddress, IPSet
 from auditor.addrset import AddressSet
 from auditor.catalog import Example, Rule
 from auditor.engine import Context
-from auditor.findings import Issue, Related, Severity
-from auditor.model import HostEndpoint, PolicyRule
+from auditor.findings import Edit, Fix, Issue, Related, Severity, Witness
+from auditor.model import HostEndpoint, Policy, PolicyRule
 from auditor.nets import describe
 from auditor.packet.questions import TCP, Evaluator, Questions, ServiceAddress, Verdict, sample_address
 from auditor.ports import PortRange, protocol_name
@@ -38,6 +38,12 @@ RULE = Rule(
     ),
     tags=("cluster-mode", "exposure"),
     guide_step="Cluster mode, step 2 (the guide omits the Deny)",
+    fix="unsafe",
+    fix_text=(
+        "adds, after the allow-list's document, a GlobalNetworkPolicy with the same selector, `preDNAT: true`, "
+        "`applyOnForward: true`, a higher `order` and an ingress Deny to the advertised range that holds the "
+        "address: every source the allow-lists do not name loses access (for the findings on Service addresses)"
+    ),
     examples=(
         Example(
             title="the guide's allow-list, without a Deny",
@@ -239,4 +245,46 @@ def check(ctx: Context) -> Iterator[Issue]:
             identity=rule.policy.identity,
             key=f"{rule.label}/{address.ip}",
             witness=witness,
+            fix=_deny_fix(ev, [r.policy for r, _ in rules], address, witness),
         )
+
+
+def _deny_fix(ev: Evaluator, listing: list[Policy], address: ServiceAddress, witness: Witness) -> Fix | None:
+    """Unsafe fix: the preDNAT Deny the guide omits, as a new policy document after the (first) allow-list.
+
+    None when a Deny cannot help: the port of the leak is a failsafe port, which bypasses pre-DNAT policy.
+    """
+    policy = listing[0]
+    if any(p.tier != "default" or p.is_kubernetes for p in listing):
+        return None
+    if any(e.port == witness.port and e.protocol.upper() == witness.protocol.upper() for e in ev.facts.failsafe_in):
+        return None
+    facts = ev.facts
+    part = next((s for s in (facts.advertised_cluster, facts.advertised_external, facts.advertised_lb)
+                 if address.ip in s), None)
+    nets = [str(c) for c in part.iter_cidrs() if address.ip in c] if part is not None else []
+    nets = nets or [f"{address.ip}/{32 if address.ip.version == 4 else 128}"]
+    names = {p.name for p in ev.model.policies}
+    finite = [p.order for p in listing if p.order != float("inf")]
+    spec: dict[str, object] = {}
+    selector = policy.spec.get("selector")
+    if isinstance(selector, str) and selector.strip():
+        spec["selector"] = selector
+    if len(finite) == len(listing):
+        top = max(finite) + 1
+        spec["order"] = int(top) if top == int(top) else top
+        base = f"{policy.name}-deny"
+    else:
+        base = max(p.name for p in listing if p.order == float("inf")) + "-deny"
+    name, n = base, 2
+    while name in names:
+        name, n = f"{base}-{n}", n + 1
+    spec |= {"preDNAT": True, "applyOnForward": True, "types": ["Ingress"],
+             "ingress": [{"action": "Deny", "destination": {"nets": nets}}]}
+    document = {"apiVersion": "projectcalico.org/v3", "kind": "GlobalNetworkPolicy", "metadata": {"name": name},
+                "spec": spec}
+    return Fix(
+        f"add GlobalNetworkPolicy {name}: a preDNAT Deny to {', '.join(nets)} after the allow-list",
+        (Edit("add-document", policy.ptr(), document),),
+        safe=False,
+    )

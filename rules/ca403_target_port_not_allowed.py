@@ -8,7 +8,7 @@ from netaddr import IPSet
 
 from auditor.catalog import Example, Rule
 from auditor.engine import Context
-from auditor.findings import Issue, Related, Severity, Witness
+from auditor.findings import Edit, Fix, Issue, Related, Severity, Witness
 from auditor.packet.questions import PodSide, PortMistake, Questions
 from auditor.wording import names, port_text, who, workload_name
 
@@ -87,6 +87,11 @@ RULE = Rule(
     ),
     tags=("ports", "dnat"),
     guide_step="Cluster mode step 3",
+    fix="unsafe",
+    fix_text=(
+        "replaces a Service `port` named in the pod policy's `destination.ports` by the target port the pods "
+        "receive (a single number only); the rule then no longer admits the Service port itself"
+    ),
     examples=(
         Example(
             title="the guide's step 3 as written: the Service ports 80 and 443",
@@ -292,4 +297,22 @@ def check(ctx: Context) -> Iterator[Issue]:
             identity=m.rule.policy.identity,
             key=f"{m.rule.label}:{port_text(m.ref)}",
             witness=witness,
+            fix=_target_port_fix(m),
         )
+
+
+def _target_port_fix(m: PortMistake) -> Fix | None:
+    """Unsafe fix: the Service port the rule names becomes the target port (only a single number is rewritten)."""
+    raw = getattr(m.ref, "raw", None)
+    number = m.target.number
+    if m.why != "service-port" or number is None or isinstance(raw, bool):
+        return None
+    if not (isinstance(raw, int) or (isinstance(raw, str) and raw.isascii() and raw.isdigit())):
+        return None
+    if int(raw) == number:
+        return None
+    return Fix(
+        f"name the target port {number} instead of the Service port {raw} in `destination.ports`",
+        (Edit("set", m.rule.policy.ptr_at(m.ref.path), number),),
+        safe=False,
+    )

@@ -350,6 +350,9 @@ def _result(f: Finding, index: dict[str, int], files: dict[str, SourceFile]) -> 
         out["relatedLocations"] = related
     if f.witness is not None:
         out["codeFlows"] = [_code_flow(f)]
+    fixes = _fixes(f)
+    if fixes:
+        out["fixes"] = fixes
     if f.suppression is not None:
         s = f.suppression
         out["suppressions"] = [
@@ -415,6 +418,36 @@ _STEP_KINDS = {
     "skip": "branch",
     "info": "enter",
 }
+
+
+def _fixes(f: Finding) -> list[dict[str, Any]]:
+    """What ``audit --fix`` would change (SARIF §3.55): the replacements, with the fix's safety in properties."""
+    if f.fix is None or f.suppression is not None:
+        return []
+    from auditor.fix import resolve
+
+    edits = resolve(f.fix)
+    if not edits:
+        return []
+    replacements = [
+        {
+            "deletedRegion": {
+                "startLine": e.start[0],
+                "startColumn": e.start[1],
+                "endLine": e.end[0],
+                "endColumn": e.end[1],
+            },
+            "insertedContent": {"text": e.text},
+        }
+        for e in edits
+    ]
+    return [
+        {
+            "description": {"text": f.fix.description},
+            "artifactChanges": [{"artifactLocation": _artifact(edits[0].path), "replacements": replacements}],
+            "properties": {"calicoAudit/safety": "safe" if f.fix.safe else "unsafe"},
+        }
+    ]
 
 
 def _physical(loc: Location, file: SourceFile | None, *, snippet: bool) -> dict[str, Any]:
