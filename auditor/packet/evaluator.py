@@ -131,6 +131,10 @@ def _raw_at(where: Pointer) -> Any:
     return RawResource(where.doc, (), where.doc.data if isinstance(where.doc.data, dict) else {})
 
 
+def _label_key(labels: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted(labels.items()))
+
+
 def _at(hep: HostEndpoint) -> Pointer:
     if hep.assumed and "selector" in hep.raw.data.get("spec", {}):
         return hep.ptr("spec", "selector")  # the host policy whose selector implies the endpoint
@@ -458,6 +462,7 @@ class Evaluator:
         self.facts: ClusterFacts = cluster_facts(model, config)
         self._reach_cache: dict[tuple[Any, ...], Any] = {}
         self._hep_policies: dict[int, list[Policy]] = {}
+        self._hep_policies_by_labels: dict[tuple[tuple[str, str], ...], list[Policy]] = {}
         self._workload_policies: dict[int, list[Policy]] = {}
         self._chains: dict[tuple[Any, ...], ChainIndex] = {}
         self._chain_of_list: dict[tuple[str, int], tuple[Sequence[Policy], ChainIndex]] = {}
@@ -546,11 +551,16 @@ class Evaluator:
         """Host policies selecting ``hep``, in evaluation order (model.policies is kept sorted)."""
         found = self._hep_policies.get(id(hep))
         if found is None:
-            found = self._hep_policies[id(hep)] = [
-                p
-                for p in self.host_policies
-                if p.effective_selector is not None and p.effective_selector.matches(hep.labels)
-            ]
+            # Endpoints with the same labels are selected by the same policies: one scan per label set.
+            labels = _label_key(hep.labels)
+            found = self._hep_policies_by_labels.get(labels)
+            if found is None:
+                found = self._hep_policies_by_labels[labels] = [
+                    p
+                    for p in self.host_policies
+                    if p.effective_selector is not None and p.effective_selector.matches(hep.labels)
+                ]
+            self._hep_policies[id(hep)] = found
         return found
 
     def untracked_for(self, hep: HostEndpoint) -> list[Policy]:
@@ -654,15 +664,19 @@ class Evaluator:
                             points[ref.value.version] += (int(ref.value.first), int(ref.value.last) + 1)
         ordered = {v: sorted(set(p)) for v, p in points.items()}
         groups: dict[tuple[Any, ...], list[HostEndpoint]] = {}
+        matched: dict[tuple[tuple[str, str], ...], tuple[bool, ...]] = {}  # per distinct label set
         for hep in self.host_endpoints:
             ips = hep.valid_expected_ips
+            labels = _label_key(hep.labels)
+            if ips and labels not in matched:
+                matched[labels] = tuple(chosen.matches(hep.labels) for chosen in selectors.values())
             key = (
                 tuple(map(id, self.policies_for_hep(hep))),
                 hep.interface_name == "*",
                 bool(ips),
                 hep.profiles,
                 hep.named_ports,
-                tuple(chosen.matches(hep.labels) for chosen in selectors.values()) if ips else (),
+                matched[labels] if ips else (),
                 tuple(sorted((ip.version, bisect.bisect_right(ordered[ip.version], int(ip))) for ip in ips)),
             )
             groups.setdefault(key, []).append(hep)
@@ -1154,14 +1168,20 @@ class Evaluator:
     def selected_heps(self) -> dict[int, list[HostEndpoint]]:
         """Host endpoints each host-capable policy selects (by ``id`` of the policy)."""
         out: dict[int, list[HostEndpoint]] = {}
+        shared: dict[str, list[HostEndpoint]] = {}  # one list per selector, shared by its policies
         for policy in self.host_policies:
-            if policy.effective_selector is None:
+            chosen = policy.effective_selector
+            if chosen is None:
                 out[id(policy)] = []
-            elif self.host_endpoints is self.model.all_host_endpoints:
-                out[id(policy)] = self.model.host_endpoints_matching(policy.effective_selector)
-            else:  # assumed endpoints: a handful, not in the model's index
-                chosen = policy.effective_selector
-                out[id(policy)] = [h for h in self.host_endpoints if chosen.matches(h.labels)]
+                continue
+            found = shared.get(str(chosen))
+            if found is None:
+                if self.host_endpoints is self.model.all_host_endpoints:
+                    found = self.model.host_endpoints_matching(chosen)
+                else:  # assumed endpoints: a handful, not in the model's index
+                    found = [h for h in self.host_endpoints if chosen.matches(h.labels)]
+                shared[str(chosen)] = found
+            out[id(policy)] = found
         return out
 
     def heps_of(self, policy: Policy) -> list[HostEndpoint]:
