@@ -120,10 +120,13 @@ def _named_by_host_rule(ev: Evaluator, address: ServiceAddress, hep: HostEndpoin
     """Some rule of ``hep``'s untracked, pre-DNAT or forward policy has the address among its destinations."""
     if hep is None:
         return False
-    mine = {id(p) for p in ev.policies_for_hep(hep)}
+    naming = ev.host_rules_naming(address.ip)
+    if not naming:
+        return False
+    mine = set(ev.policies_for_hep(hep))
     return any(
-        id(policy) in mine and (policy.pre_dnat or policy.do_not_track or policy.apply_on_forward)
-        for policy, _, _ in ev.host_rules_naming(address.ip)
+        policy in mine and (policy.pre_dnat or policy.do_not_track or policy.apply_on_forward)
+        for policy, _, _ in naming
     )
 
 
