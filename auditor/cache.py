@@ -62,12 +62,12 @@ OPEN_PACKS = 16  #: folders whose pack is kept open while the files are read (a 
 
 def _loader_digest() -> str:
     """What parses a file: the tool's version, the loader's source and this Python's version."""
-    from auditor import __version__, loader
+    from auditor import __version__
 
     digest = hashlib.blake2b(digest_size=8)
     digest.update(f"{__version__}\0{FORMAT}\0{sys.version}\0{_MARSHAL_VERSION}\0".encode())
     try:
-        with open(loader.__file__, "rb") as fh:
+        with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "loader.py"), "rb") as fh:
             digest.update(fh.read())
     except (OSError, TypeError):  # a frozen or zipped install: the version alone
         pass

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from auditor.findings import Issue, Severity
 
 if TYPE_CHECKING:
-    from auditor.engine import Context
+    from auditor.context import Context
 
 RULE_ID_RE = re.compile(r"^CA\d{3}$")
 RULE_NAME_RE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
@@ -246,3 +246,19 @@ def known_ids() -> set[str]:
 
 def is_known_selector(selector: str) -> bool:
     return any(matches(rule, selector) for rule in all_rules())
+
+
+def severities(overrides: Mapping[str, Severity]) -> dict[str, Severity]:
+    """Configured severities (keys: rule IDs or names) by rule ID; unknown keys are left out (the CLI
+    refuses them before a run: see :func:`unknown_rules`)."""
+    out: dict[str, Severity] = {}
+    for key, level in overrides.items():
+        rule = find(key)
+        if rule is not None:
+            out[rule.id] = level
+    return out
+
+
+def unknown_rules(keys: Iterable[str]) -> list[str]:
+    """The keys that name no rule."""
+    return [key for key in keys if find(key) is None]

@@ -338,6 +338,8 @@ def _configure(args: argparse.Namespace) -> object:
     for key in [*config.select, *config.ignore, *config.extend_select]:
         if not catalog.is_known_selector(key):
             raise UsageError(f"unknown rule or prefix {key!r} (see --list-rules)")
+    for key in catalog.unknown_rules(config.severity):
+        raise UsageError(f"{config.source}: severity: unknown rule {key!r} (see --list-rules)")
     return config
 
 

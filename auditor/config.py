@@ -160,7 +160,7 @@ def apply(config: Config, settings: Mapping[str, Any], origin: str) -> Config:
         config.fail_on = None if value == "never" else Severity.parse(value)
     if "severity" in settings:
         for rule, level in settings["severity"].items():
-            config.severity[_rule_id(rule, origin)] = Severity.parse(level)
+            config.severity[rule.strip()] = Severity.parse(level)  # IDs or names: the catalog resolves them
     if "per-path-ignores" in settings:
         config.per_path_ignores.update({k: list(v) for k, v in settings["per-path-ignores"].items()})
     if "helm-values" in settings:
@@ -173,15 +173,6 @@ def apply(config: Config, settings: Mapping[str, Any], origin: str) -> Config:
             setattr(config, attr, list(value) if isinstance(value, list) else value)
     _check_facts(config, origin)
     return config
-
-
-def _rule_id(key: str, origin: str) -> str:
-    from auditor import catalog
-
-    rule = catalog.find(key)
-    if rule is None:
-        raise ConfigError(f"{origin}: severity: unknown rule {key!r}")
-    return rule.id
 
 
 def _check_facts(config: Config, origin: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import traceback
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from auditor.findings import (
@@ -23,31 +23,7 @@ from auditor.findings import (
 
 if TYPE_CHECKING:
     from auditor.catalog import Rule, SubCheck
-    from auditor.config import Config
-    from auditor.loader import LoadResult
-    from auditor.model import Model
-    from auditor.packet.questions import Questions
-
-
-@dataclass
-class Context:
-    """What a rule's ``check`` receives: the loaded input, the model and the configuration."""
-
-    load: LoadResult
-    model: Model
-    config: Config
-    notes: list[str] = field(default_factory=list)
-    suppression_problems: list[Any] = field(default_factory=list)  # filled in before the late rules run
-    _packet: Questions | None = None
-
-    @property
-    def packet(self) -> Questions:
-        """The packet-path questions (built on first use, shared by every rule of the run)."""
-        if self._packet is None:
-            from auditor.packet.questions import Questions
-
-            self._packet = Questions(self.model, self.config)
-        return self._packet
+    from auditor.context import Context
 
 
 def resolve(target: Target) -> Location:

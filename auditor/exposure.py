@@ -19,7 +19,8 @@ from netaddr import IPAddress
 
 from auditor.addrset import AddressSet
 from auditor.config import Config
-from auditor.engine import Context, resolve
+from auditor.context import Context
+from auditor.engine import resolve
 from auditor.findings import FlowStep, Witness
 from auditor.loader import Limits, LoadResult, display_path, load, load_texts
 from auditor.model import KNOWN_KINDS, HostEndpoint, ServicePort, build_model

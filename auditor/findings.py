@@ -10,10 +10,7 @@ from __future__ import annotations
 import enum
 import shlex
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from auditor.loader import Document
+from typing import Any, Protocol
 
 PathT = tuple[str | int, ...]
 
@@ -61,6 +58,17 @@ class Location:
 
     def __str__(self) -> str:
         return f"{self.path}:{self.span.line}:{self.span.column}"
+
+
+class Document(Protocol):
+    """What a place needs of a parsed document (:class:`auditor.loader.Document` is one): its file, its
+    index in the file, its data and the positions of its nodes."""
+
+    file: Any
+    index: int
+    data: Any
+
+    def locate(self, path: PathT, on_key: bool = False) -> Span: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,15 +22,42 @@ import sys
 from array import array
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from auditor.findings import Location, PathT, Span
 
-if TYPE_CHECKING:
-    from auditor.render import RenderSettings
 
-if TYPE_CHECKING:
-    from auditor.cache import ParseCache
+class ParseCache(Protocol):
+    """What the loader asks of the cache of parsed files (:class:`auditor.cache.ParseCache` is one)."""
+
+    def key(self, text: str, *parts: object) -> str: ...
+
+    def get(self, real: str, key: str) -> Any: ...
+
+    def put(self, real: str, key: str, value: Any) -> None: ...
+
+
+class Renderer(Protocol):
+    """What discovery asks of Helm/kustomize rendering (:class:`auditor.render.Renderer` is one): the
+    loader never imports the renderer; a run hands it one."""
+
+    enabled: bool
+    helm_hint: str
+    kustomize_hint: str
+
+    def can_render_helm(self) -> bool: ...
+
+    def can_render_kustomize(self) -> bool: ...
+
+    def is_chart(self, folder: str) -> bool: ...
+
+    def kustomization_file(self, folder: str) -> str | None: ...
+
+    def plan_kustomize(self, folders: list[str]) -> Any: ...
+
+    def load_rendered(
+        self, result: LoadResult, candidate: Candidate, known_kinds: frozenset[str], limits: Limits, pure: bool
+    ) -> None: ...
 
 YAML_SUFFIXES = (".yaml", ".yml", ".json")
 #: Folders never descended into: version control and tool caches.
@@ -1026,7 +1053,7 @@ def discover(
     paths: Iterable[str],
     exclude: Iterable[str] = (),
     limits: Limits | None = None,
-    render: RenderSettings | None = None,
+    render: Renderer | None = None,
 ) -> tuple[list[Candidate], list[LoadProblem]]:
     """Expand files and folders to the list of files to read, in a stable order.
 
@@ -1036,17 +1063,9 @@ def discover(
     files are then not read on their own); see :mod:`auditor.render`.
     Raises FileNotFoundError for a path that does not exist (a usage error).
     """
-    from auditor import render as rendering
-
     limits = limits or Limits()
-    settings = render or rendering.RenderSettings()
-    tools: list[rendering.Tools] = []
+    rendering = render
     kustomizations: list[str] = []
-
-    def tool() -> rendering.Tools:
-        if not tools:
-            tools.append(rendering.find_tools())
-        return tools[0]
     exclude = list(exclude)
     found: list[Candidate] = []
     problems: list[LoadProblem] = []
@@ -1064,14 +1083,14 @@ def discover(
         found.append(Candidate(path, real, explicit))
 
     def walk(top: str, active: set[str]) -> None:
-        if settings.enabled and rendering.is_chart(top) and tool().helm:
+        if rendering is not None and rendering.enabled and rendering.is_chart(top) and rendering.can_render_helm():
             real_top = os.path.realpath(top)
             if real_top not in seen_real:
                 seen_real.add(real_top)
                 found.append(Candidate(top, real_top, render="helm"))
             return
-        if settings.enabled and rendering.kustomization_file(top):
-            if tool().kustomize:
+        if rendering is not None and rendering.enabled and rendering.kustomization_file(top):
+            if rendering.can_render_kustomize():
                 kustomizations.append(top)
             else:
                 problems.append(
@@ -1079,7 +1098,7 @@ def discover(
                         rendering.kustomization_file(top) or top,
                         "kustomization not rendered: its files are audited as they are",
                         "render-unavailable",
-                        rendering.KUSTOMIZE_HINT,
+                        rendering.kustomize_hint,
                     )
                 )
         try:
@@ -1124,7 +1143,7 @@ def discover(
                             full,
                             "Helm chart templates are not manifests until rendered; folder skipped",
                             "helm-templates",
-                            rendering.HELM_HINT if settings.enabled else "`render = false` in the configuration",
+                            _helm_hint(rendering),
                         )
                     )
                     continue
@@ -1163,7 +1182,7 @@ def discover(
                 add(path, True)
             else:
                 problems.append(_fs_problem(path, "not a regular file (a FIFO or device?), skipped", "unreadable"))
-    if kustomizations:
+    if kustomizations and rendering is not None:
         plan = rendering.plan_kustomize(kustomizations)
         problems.extend(plan.problems)
         found = [c for c in found if c.explicit or c.real not in plan.consumed]
@@ -1173,6 +1192,12 @@ def discover(
                 seen_real.add(real)
                 found.append(Candidate(folder, real, render="kustomize"))
     return found, problems
+
+
+def _helm_hint(rendering: Renderer | None) -> str:
+    if rendering is None:
+        return _TEMPLATE_HINT
+    return rendering.helm_hint if rendering.enabled else "`render = false` in the configuration"
 
 
 def _fs_problem(path: str, message: str, code: str, hint: str = "") -> LoadProblem:
@@ -1232,7 +1257,7 @@ def load(
     limits: Limits | None = None,
     stdin_name: str = "-",
     pure: bool = False,
-    render: RenderSettings | None = None,
+    render: Renderer | None = None,
     cache: ParseCache | None = None,
 ) -> LoadResult:
     """Load everything under ``paths``. Raises FileNotFoundError for a missing path.
@@ -1244,10 +1269,8 @@ def load(
     candidates, problems = discover(paths, exclude, limits, render)
     result = LoadResult(problems=problems)
     for candidate in candidates:
-        if candidate.render:
-            from auditor import render as rendering
-
-            rendering.load_rendered(result, candidate, render or rendering.RenderSettings(), known_kinds, limits, pure)
+        if candidate.render and render is not None:
+            render.load_rendered(result, candidate, known_kinds, limits, pure)
             continue
         file, problem = read_file(candidate, limits, stdin_name)
         result.files.append(file)

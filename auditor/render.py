@@ -77,6 +77,48 @@ class RenderSettings:
     timeout: float = 60.0
 
 
+class Renderer:
+    """Rendering as discovery uses it (:class:`auditor.loader.Renderer`): the settings, the tools found
+    on PATH (looked up once, on first use) and the functions of this module."""
+
+    helm_hint = HELM_HINT
+    kustomize_hint = KUSTOMIZE_HINT
+
+    def __init__(self, settings: RenderSettings | None = None) -> None:
+        self.settings = settings or RenderSettings()
+        self.enabled = self.settings.enabled
+        self._tools: Tools | None = None
+
+    @property
+    def tools(self) -> Tools:
+        if self._tools is None:
+            self._tools = find_tools()
+        return self._tools
+
+    def can_render_helm(self) -> bool:
+        return bool(self.tools.helm)
+
+    def can_render_kustomize(self) -> bool:
+        return bool(self.tools.kustomize)
+
+    @staticmethod
+    def is_chart(folder: str) -> bool:
+        return is_chart(folder)
+
+    @staticmethod
+    def kustomization_file(folder: str) -> str | None:
+        return kustomization_file(folder)
+
+    @staticmethod
+    def plan_kustomize(folders: list[str]) -> KustomizePlan:
+        return plan_kustomize(folders)
+
+    def load_rendered(
+        self, result: LoadResult, candidate: Candidate, known_kinds: frozenset[str], limits: Limits, pure: bool
+    ) -> None:
+        load_rendered(result, candidate, self.settings, known_kinds, limits, pure)
+
+
 @dataclass(frozen=True)
 class Tools:
     helm: str | None

@@ -14,11 +14,12 @@ from typing import TYPE_CHECKING
 from auditor import catalog, suppress
 from auditor.catalog import Rule
 from auditor.config import Config
-from auditor.engine import Context, run_rules, sub_id
+from auditor.context import Context
+from auditor.engine import run_rules, sub_id
 from auditor.findings import Finding, Severity
 from auditor.loader import Limits, LoadResult, SourceFile, load
 from auditor.model import KNOWN_KINDS, Model, build_model
-from auditor.render import RenderSettings
+from auditor.render import Renderer, RenderSettings
 
 if TYPE_CHECKING:
     from auditor.cache import ParseCache
@@ -111,7 +112,7 @@ def load_model(
     names it, and must when there are several (:class:`ClusterError` otherwise).
     """
     limits = limits or Limits(max_file_bytes=config.max_file_size)
-    render = RenderSettings(enabled=config.render, helm_values=config.helm_values)
+    render = Renderer(RenderSettings(enabled=config.render, helm_values=config.helm_values))
     loaded = load(
         paths, KNOWN_KINDS, exclude=config.exclude, limits=limits, stdin_name=stdin_name, pure=pure, render=render
     )
@@ -299,7 +300,7 @@ def _audit(
     limits = limits or Limits(max_file_bytes=config.max_file_size)
     stats = Stats()
     t0 = time.perf_counter()
-    render = RenderSettings(enabled=config.render, helm_values=config.helm_values)
+    render = Renderer(RenderSettings(enabled=config.render, helm_values=config.helm_values))
     loaded = load(
         paths,
         KNOWN_KINDS,
@@ -319,12 +320,13 @@ def _audit(
     rules = enabled_rules(config)
     early = [r for r in rules if not r.late]
     skip = skipped_sub_checks(config, rules)
+    severity = catalog.severities(config.severity)
     runs: list[ClusterRun] = []
     found: list[list[Finding]] = []
     directives: list[list[suppress.Directive]] = []
     for (name, part), model in zip(parts, models, strict=True):
         ctx = Context(load=part, model=model, config=config)
-        findings = run_rules(ctx, early, config.severity, debug=debug, skip=skip)
+        findings = run_rules(ctx, early, severity, debug=debug, skip=skip)
         if config.per_path_ignores:
             ignores = config.per_path_ignores
             findings = [
@@ -347,7 +349,7 @@ def _audit(
     notes: list[str] = [] if config.clusters else runs[0].context.notes
     for run, findings, these in zip(runs, found, directives, strict=True):
         run.context.suppression_problems = suppress.problems(these, known, ran)
-        late = run_rules(run.context, late_rules, config.severity, debug=debug, skip=skip)
+        late = run_rules(run.context, late_rules, severity, debug=debug, skip=skip)
         suppress.apply(late, these)
         findings += late
         if config.clusters:

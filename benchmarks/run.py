@@ -213,7 +213,7 @@ def child_phases(root: str, budget: str, ignore: str) -> dict[str, Any]:
     c_start = cpu()
     import auditor.run as run_mod
     from auditor import __version__
-    from auditor.engine import Context
+    from auditor.context import Context
     from auditor.report import render
 
     c_imported = cpu()

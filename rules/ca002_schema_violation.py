@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from auditor import schema
 from auditor.catalog import Example, Rule
-from auditor.engine import Context
+from auditor.context import Context
 from auditor.findings import Edit, Fix, Issue, Severity, format_path
 from auditor.model import CALICO_KINDS, Resource
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from auditor.catalog import Example, Rule
-from auditor.engine import Context, in_string
+from auditor.context import Context
+from auditor.engine import in_string
 from auditor.findings import Issue, Severity
 from auditor.model import SelectorRef, parse_selector_at
 

@@ -24,7 +24,7 @@ from auditor.calico_validation import (
     special_ip_problem,
 )
 from auditor.catalog import Example, Rule
-from auditor.engine import Context
+from auditor.context import Context
 from auditor.findings import Issue, PathT, Related, Severity
 from auditor.model import (
     BGPConfiguration,

@@ -14,7 +14,7 @@ from typing import Any
 
 from auditor.calico_validation import port_name_problem
 from auditor.catalog import Example, Rule
-from auditor.engine import Context
+from auditor.context import Context
 from auditor.findings import Issue, PathT, Related, Severity
 from auditor.model import (
     FelixConfiguration,

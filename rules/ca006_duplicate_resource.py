@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 from auditor.catalog import Example, Rule
 from auditor.config import Config
-from auditor.engine import Context, resolve
+from auditor.context import Context
+from auditor.engine import resolve
 from auditor.findings import Issue, Pointer, Related, Severity
 from auditor.model import Model, Resource
 from auditor.run import SHARED, UNSCOPED, cluster_of

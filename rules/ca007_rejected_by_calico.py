@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from auditor.catalog import Example, Rule, SubCheck
-from auditor.engine import Context
+from auditor.context import Context
 from auditor.findings import Severity
 from auditor.model import Resource
 from auditor.rules import (

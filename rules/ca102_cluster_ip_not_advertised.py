@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from netaddr import IPAddress
 
 from auditor.catalog import Example, Rule
-from auditor.engine import Context
+from auditor.context import Context
 from auditor.findings import Issue, Related, Severity
 from auditor.nets import describe
 from auditor.rules._fixtures import CLUSTER

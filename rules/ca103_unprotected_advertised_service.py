@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from auditor.addrset import AddressSet
 from auditor.catalog import Example, Rule
-from auditor.engine import Context
+from auditor.context import Context
 from auditor.findings import Issue, Related, Severity
 from auditor.model import HostEndpoint
 from auditor.nets import describe

@@ -8,7 +8,7 @@ from dataclasses import replace
 from netaddr import IPAddress, IPSet
 
 from auditor.catalog import Example, Rule
-from auditor.engine import Context
+from auditor.context import Context
 from auditor.findings import Issue, Related, Severity, Witness
 from auditor.model import PolicyRule, Service, ServicePort
 from auditor.packet.questions import TCP, Questions, ServiceAddress

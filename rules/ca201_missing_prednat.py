@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from auditor.catalog import Example, Rule
-from auditor.engine import Context
+from auditor.context import Context
 from auditor.findings import Issue, Related, Severity
 from auditor.model import PolicyRule
 from auditor.packet.questions import Evaluator

@@ -8,7 +8,7 @@ from itertools import pairwise
 from netaddr import IPSet
 
 from auditor.catalog import Example, Rule
-from auditor.engine import Context
+from auditor.context import Context
 from auditor.findings import Issue, Related, Severity
 from auditor.nets import describe
 from auditor.packet.questions import (

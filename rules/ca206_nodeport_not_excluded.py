@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from netaddr import IPAddress, IPSet
 
 from auditor.catalog import Example, Rule
-from auditor.engine import Context
+from auditor.context import Context
 from auditor.findings import Edit, Fix, Issue, Related, Severity, Witness
 from auditor.model import Policy, PolicyRule
 from auditor.packet.questions import TCP, Evaluator, Questions, ServiceAddress, Verdict, sample_address

@@ -8,7 +8,7 @@ from netaddr import IPAddress, IPSet
 
 from auditor.addrset import AddressSet
 from auditor.catalog import Example, Rule
-from auditor.engine import Context
+from auditor.context import Context
 from auditor.findings import Edit, Fix, Issue, Related, Severity, Witness
 from auditor.model import HostEndpoint, Policy, PolicyRule
 from auditor.nets import describe

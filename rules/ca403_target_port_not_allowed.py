@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from netaddr import IPSet
 
 from auditor.catalog import Example, Rule
-from auditor.engine import Context
+from auditor.context import Context
 from auditor.findings import Edit, Fix, Issue, Related, Severity, Witness
 from auditor.packet.questions import PodSide, PortMistake, Questions
 from auditor.wording import names, port_text, who, workload_name

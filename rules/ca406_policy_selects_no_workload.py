@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 from auditor import selector as sel
 from auditor.catalog import Example, Rule
-from auditor.engine import Context
+from auditor.context import Context
 from auditor.findings import Issue, Related, Severity
 from auditor.model import NS_LABEL, NS_PREFIX, ORCH_LABEL, SA_LABEL, SA_PREFIX, Model, Policy, Workload
 from auditor.packet.questions import decidable, host_flags, plain_selector

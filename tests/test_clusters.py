@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from auditor.config import ConfigError, from_mapping
-from auditor.engine import Context, run_rules
+from auditor.context import Context
+from auditor.engine import run_rules
 from auditor.findings import Finding, Severity
 from auditor.model import build_model
 from auditor.report import render

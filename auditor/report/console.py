@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 
 from auditor.engine import sub_id
 from auditor.findings import Finding, Severity, Span
-from auditor.report import (
+from auditor.report.common import (
     RuleCount,
     by_cluster,
     clean_span,

@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from auditor.findings import Finding, Severity
-from auditor.report import cluster_phrase
+from auditor.report.common import cluster_phrase
 
 if TYPE_CHECKING:
     from auditor.run import AuditResult

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from auditor import __version__
 from auditor.engine import sub_id
 from auditor.findings import Finding, Location
-from auditor.report import (
+from auditor.report.common import (
     SEVERITY_ORDER,
     failed,
     internal_errors,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from auditor.report import (
+from auditor.report.common import (
     cluster_label,
     failing_problems,
     internal_errors,

@@ -32,7 +32,7 @@ from urllib.parse import quote
 from auditor import __version__
 from auditor.engine import sub_id
 from auditor.findings import Finding, Location, Severity, Span
-from auditor.report import clean_span, cluster_phrase
+from auditor.report.common import clean_span, cluster_phrase
 
 if TYPE_CHECKING:
     from auditor.catalog import Rule
