@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from auditor.addrset import AddressSet
 from auditor.catalog import Example, Rule
 from auditor.context import Context
 from auditor.findings import Issue, Related, Severity, Witness
@@ -239,14 +240,20 @@ def check(ctx: Context) -> Iterator[Issue]:
             policies = ps.ingress_policies(w)
             if not policies:
                 continue  # no policy: the pods are open (CA103 reports an unprotected Service)
-            clients = [c for v in versions for c in ps.client_peers(w, v)]
             for target in ps.targets(svc, w):
                 if target.number is None or (id(svc), id(w), target.port.index) in ps.mistaken_targets:
                     continue
-                verdicts = [ps.verdict(w, c, target.number, target.protocol) for c in clients]
-                if not verdicts or any(v.allowed for v in verdicts):
+                # Per address family: a dual-stack Service whose pods admit IPv4 clients but no IPv6 client
+                # still blocks the IPv6 ones.
+                for version in versions:
+                    clients = ps.client_peers(w, version)
+                    verdicts = [ps.verdict(w, c, target.number, target.protocol) for c in clients]
+                    if verdicts and not any(v.allowed for v in verdicts):
+                        break
+                else:
                     continue
-                witness = q.denied_at_pod(svc, target.port, w, intended_only=False)
+                family = AddressSet.everything(version)
+                witness = q.denied_at_pod(svc, target.port, w, intended_only=False, sources=family)
                 if witness is None:
                     continue  # no outside client gets that far (the edge stops them first)
                 nodes = any(ps.verdict(w, a.peer, target.number, target.protocol).allowed for a in ps.node_addrs)

@@ -1145,11 +1145,6 @@ def test_dual_stack_clean_local_mode(tmp_path: Path) -> None:
     assert_clean(tmp_path, dual_local_repo(DUAL_LOCAL_POLICY))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="CA405 counts admitted clients across address families: a dual-stack Service advertised on IPv6 "
-    "whose pods admit no IPv6 client is not reported while IPv4 clients get in",
-)
 def test_dual_stack_defect_local_mode_ipv6_clients_blocked(tmp_path: Path) -> None:
     """Dual-stack local-mode Service whose pods admit IPv4 clients only: every IPv6 client is dropped."""
     result = audit_repo(tmp_path, dual_local_repo(LOCAL_POLICY))
