@@ -279,7 +279,9 @@ def check(ctx: Context) -> Iterator[Issue]:
     ps: PodSide = q.pods
     chosen: dict[tuple[int, int], list[PortMistake]] = {}
     for m in ps.port_mistakes:
-        chosen.setdefault((id(m.rule), id(m.ref)), []).append(m)
+        # One finding per ports item: a Kubernetes rule with several `from` peers becomes several Calico
+        # rules that share it.
+        chosen.setdefault((m.rule.policy.identity, m.ref.path), []).append(m)
     for group in chosen.values():
         group.sort(key=lambda m: m.why != "service-port")
         m = group[0]

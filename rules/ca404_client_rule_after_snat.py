@@ -308,6 +308,9 @@ def check(ctx: Context) -> Iterator[Issue]:
     for svc in ctx.model.services:
         if not svc.cluster_mode or not ps.advertised(svc):
             continue
+        if svc.external_traffic_policy_set and not svc.externally_accessible:
+            continue  # Kubernetes rejects the Service as written (CA105): no claim about its traffic
+            continue
         for w in ps.backends(svc):
             if id(w) in ps.local_backends:
                 continue  # a local-mode Service keeps client addresses for these pods

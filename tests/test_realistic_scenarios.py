@@ -375,11 +375,6 @@ spec:
     assert {g.split()[0] for g in got} == {"CA405"}, got
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="CA404 (cluster-mode SNAT) is also reported for a Service that CA105 says Kubernetes rejects: one defect, "
-    "two findings, the second about a Service that cannot exist",
-)
 def test_local_mode_defect_policy_on_cluster_ip_service(tmp_path: Path) -> None:
     """externalTrafficPolicy: Local on a ClusterIP Service without externalIPs: Kubernetes rejects it."""
     files = local_mode_repo(LOCAL_POLICY, service_type="ClusterIP")
@@ -754,11 +749,6 @@ def test_k8s_networkpolicy_clean_local_mode(tmp_path: Path) -> None:
     assert_clean(tmp_path, local_mode_repo(K8S_NP))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="CA403 reported twice at the same line, once per converted peer of the one NetworkPolicy rule "
-    "(the second says 'from any source' for a namespaceSelector peer)",
-)
 def test_k8s_networkpolicy_defect_service_port(tmp_path: Path) -> None:
     """The NetworkPolicy names the Service port 443; after DNAT the pods receive 8443."""
     policy = K8S_NP.replace("      port: https\n", "      port: 443  # the Service port\n")
