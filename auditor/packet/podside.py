@@ -532,7 +532,15 @@ class PodSide:
                 # family differs only by address (nets/ipBlock missing it): a gap. One labelled differently
                 # (a gateway, an edge host) may not be a Service node at all, and a mislabelled one is
                 # CA301's: stay quiet about those. A family no node gets in at all is denied outright.
-                denied = [a for a in denied if a.ip.version not in families or (a.ip.version, a.labels) in admitted]
+                # Automatic host endpoints are the Kubernetes nodes themselves: each runs kube-proxy and SNATs
+                # Service traffic, so a differently labelled one is a node the pods do not admit.
+                denied = [
+                    a
+                    for a in denied
+                    if a.ip.version not in families
+                    or (a.ip.version, a.labels) in admitted
+                    or (a.hep is not None and a.hep.auto)
+                ]
             if not denied:
                 return None
             return NodeDenial(denied, example, not admitted)

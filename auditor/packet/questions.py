@@ -254,9 +254,12 @@ class Questions:
         ``intended_only`` asks for an address some edge Allow names (the Service is meant to be reachable);
         ``sources`` narrows the clients (the ones a pod rule names, say)."""
         for address in self.pods.advertised(service):
-            for hep in self.ev.ingress_groups():
-                if intended_only and not self.edge_intends(address, hep):
-                    continue
+            groups = self.ev.ingress_groups()
+            # Intent is the address's: an edge Allow on some host endpoints means it to be reachable, and
+            # traffic to it arrives through every node (ECMP), those the Allow does not select included.
+            if intended_only and not any(self.edge_intends(address, hep) for hep in groups):
+                continue
+            for hep in groups:
                 for cls in self.ev.reachability(address, port, hep):
                     ips = cls.ips if sources is None else cls.ips & sources
                     if not ips:
