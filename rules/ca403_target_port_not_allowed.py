@@ -10,6 +10,7 @@ from auditor.catalog import Example, Rule
 from auditor.context import Context
 from auditor.findings import Edit, Fix, Issue, Related, Severity, Witness
 from auditor.packet.questions import PodSide, PortMistake, Questions
+from auditor.ports import protocol_name
 from auditor.wording import names, port_text, who, workload_name
 
 CLUSTER = """\
@@ -241,6 +242,13 @@ def _message(m: PortMistake) -> str:
             f"{who(rule.policy)} {rule.label} allows port {named}, the `port` of Service {svc.namespace}/{svc.name}, "
             f"but the pods never receive that port: kube-proxy DNATs Service traffic to the targetPort before pod "
             f"policy runs, so {workload_name(w)} receives it on {target.text}, where nothing admits it {source}"
+        )
+    elif m.why == "unknown-name":
+        what = (
+            f"{who(rule.policy)} {rule.label} admits {m.source} on the named port `{named}`, but no container of "
+            f"{workload_name(w)} declares a port of that name ({protocol_name(target.protocol)}), so the rule "
+            f"matches none of its traffic and Service {svc.namespace}/{svc.name}'s target port {target.text} is "
+            "admitted by nothing"
         )
     else:
         what = (

@@ -866,11 +866,6 @@ def test_named_ports_clean(tmp_path: Path) -> None:
     assert_clean(tmp_path, named_ports_repo())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a named port that resolves to no container port is not a CA403 port mistake (PodSide._mistakes_for "
-    "looks at numeric ports only): reported as CA402 at `ingress:` with a fix the policy already has",
-)
 def test_named_ports_defect_wrong_port_name(tmp_path: Path) -> None:
     """The pods' rule names `http` (the Service port's name), but the container port is `web-http`."""
     files = named_ports_repo(NAMED_POD_POLICY.replace("ports: [web-http, grpc]", "ports: [http, grpc]"))

@@ -655,7 +655,9 @@ class PodSide:
                 for target in self.targets(svc, w):
                     if target.number is None:
                         continue
-                    for mistake in self._mistakes_for(svc, w, target, policies, expected):
+                    found = [*self._mistakes_for(svc, w, target, policies, expected)]
+                    found += self._unknown_names(svc, w, target, policies, expected)
+                    for mistake in found:
                         key = (id(mistake.rule), id(mistake.ref), id(w))
                         if key not in seen:
                             seen.add(key)
@@ -725,6 +727,35 @@ class PodSide:
                         if rule_matches(rule, self.pod_packet(src, w, probe, protocol), self.model):
                             yield PortMistake(rule, ref, w, svc, target, why, src)
                             break
+
+    def _unknown_names(
+        self, svc: Service, w: Workload, target: Target, policies: Sequence[Policy], expected: Sequence[Peer]
+    ) -> Iterable[PortMistake]:
+        """(c) A rule would admit an expected source, but names a port the pods do not declare (for that
+        protocol), so it matches nothing of theirs: a named port with a typo, say."""
+        assert target.number is not None
+        number, protocol = target.number, target.protocol
+        proto = protocol_name(protocol)
+        for src in expected:
+            if self.verdict(w, src, number, protocol).allowed:
+                continue
+            for policy in policies:
+                for rule in policy.ingress:
+                    if rule.action != "Allow" or (rule.protocol is not None and rule.protocol.value != protocol):
+                        continue
+                    unknown = [
+                        r
+                        for r in rule.destination.ports
+                        if isinstance(r.value, str) and w.resolve_port(r.value, proto) is None
+                    ]
+                    if not unknown:
+                        continue
+                    anywhere = replace(rule.destination, ports=(), not_ports=())
+                    pkt = self.pod_packet(src, w, number, protocol)
+                    if entity_matches(rule.source, src, pkt.src_port, protocol, self.model) and entity_matches(
+                        anywhere, pkt.dst, number, protocol, self.model
+                    ):
+                        yield PortMistake(rule, unknown[0], w, svc, target, "unknown-name", src)
 
     def _any_rule_covers(self, w: Workload, number: int, protocol: int) -> bool:
         """Could any rule of W's ingress policies admit something on this port at all?"""
