@@ -155,7 +155,7 @@ def exposure_map(q: Questions, cluster: str = "", limit: int | None = None, witn
                 protocol=port.protocol,
                 via=hep.name if hep is not None else NO_HEP,
                 host_endpoints=tuple(h.name for h in group if h is not None),
-                mode=q.mode_of(svc, address.how),
+                mode=q.mode_of(svc),
                 reaching=reaching,
                 everyone=bool(reaching) and reaching == universe,
                 witness=_placed(witness),

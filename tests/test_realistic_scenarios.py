@@ -16,8 +16,6 @@ import ipaddress
 import textwrap
 from pathlib import Path
 
-import pytest
-
 from auditor.packet.questions import Questions
 from auditor.run import AuditResult
 from tests.conftest import run_files

@@ -809,20 +809,28 @@ class Evaluator:
                 if sp.node_port == port and sp.protocol == proto:
                     return svc, sp, "node port"
         if ip in self.facts.advertised and ip not in self.explicit_ips:
-            svc = self.unheld_service(ip, port, protocol)
-            return svc, svc.ports[0], "cluster IP"
+            unheld = self.unheld_service(ip, port, protocol)
+            if unheld is not None:
+                return unheld, unheld.ports[0], "cluster IP"
         return None
 
-    def unheld_service(self, ip: IPAddress, port: int, protocol: int) -> Service:
+    def unheld_service(self, ip: IPAddress, port: int, protocol: int) -> Service | None:
         """The Service behind an advertised address that no Service of the repository holds: it is somewhere
         else (or not yet created); kube-proxy sends its traffic to backends the repository does not show."""
         key = ("unheld", int(ip), port, protocol)
         found = self._reach_cache.get(key)
         if found is None:
-            bgp = self.facts.advertisement.where
-            raw = bgp.doc if bgp is not None else None
+            # Placed where the address is known to be advertised (the BGPConfiguration, or the rule that is
+            # the evidence); with only a configured range and no policy there is nowhere to point.
+            where = self.facts.advertisement.where
+            if where is not None:
+                raw = _raw_at(where)
+            elif self.model.policies:
+                raw = self.model.policies[0].raw
+            else:
+                return None
             found = self._reach_cache[key] = Service(
-                raw=_raw_at(bgp) if raw is not None else self.model.policies[0].raw,
+                raw=raw,
                 api_version="v1",
                 kind="Service",
                 name=f"(not in the repository, at {ip})",
@@ -852,7 +860,8 @@ class Evaluator:
                 continue
             for port, protocol in wanted or [(443, TCP)]:
                 svc = self.unheld_service(ip, port, protocol)
-                out.append(ServiceAddress(svc, ip, "cluster IP", ("metadata", "name"), True))
+                if svc is not None:
+                    out.append(ServiceAddress(svc, ip, "cluster IP", ("metadata", "name"), True))
         return out
 
     def backends(self, svc: Service, sp: ServicePort) -> list[Backend]:

@@ -25,6 +25,7 @@ from netaddr import IPAddress, IPSet
 
 from auditor.addrset import AddressSet
 from auditor.config import Config
+from auditor.facts import ClusterFacts
 from auditor.findings import FlowStep, Location, Witness
 from auditor.model import (
     NS_LABEL,
@@ -165,7 +166,7 @@ class Questions:
         return PodSide(self.ev)
 
     @property
-    def facts(self):  # noqa: ANN201 - ClusterFacts
+    def facts(self) -> ClusterFacts:
         return self.ev.facts
 
     # --- who reaches what ----------------------------------------------------------------------
@@ -176,7 +177,8 @@ class Questions:
         """Outside sources, class by class, and whether each reaches ``address``:``port`` through ``hep``."""
         return self.ev.reachability(address, port, hep, remember=remember)
 
-    def mode_of(self, svc: Service, how: str) -> str:
+    @staticmethod
+    def mode_of(svc: Service) -> str:
         return "local" if svc.local_mode else "cluster"
 
     def service_flow(
@@ -209,7 +211,7 @@ class Questions:
                 self.dport(address, port),
                 PROTOCOL_NUMBERS.get(port.protocol, TCP),
                 hep,
-                self.mode_of(address.service, address.how),
+                self.mode_of(address.service),
                 _backend_text(backend),
             )
         return None
