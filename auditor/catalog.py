@@ -93,8 +93,8 @@ class Rule:
     guide_step: str = ""
     security_severity: float | None = None  # GitHub code scanning score; derived from severity when None
     late: bool = False  # runs after suppressions are applied (it reports on them)
-    fix: str | None = None  # "safe" or "unsafe": the kind of fix `audit --fix` applies for it (None: no fix)
-    fix_text: str = ""  # what the fix changes (shown by --explain and docs/rules.md)
+    autofix: str | None = None  # "safe" or "unsafe": the kind of fix `audit --fix` applies for it (None: no fix)
+    autofix_text: str = ""  # what the fix changes (shown by --explain and docs/rules.md)
     # A rule made of per-kind checks: the engine dispatches the resources of ``scope`` (default: every
     # resource of the model) to the sub-checks of their kind; such a rule needs no check() function.
     sub_checks: tuple[SubCheck, ...] = field(default=(), compare=False, repr=False)
@@ -133,10 +133,10 @@ def _validate(rule: Rule, module: str) -> None:
             problems.append(f"empty {what}")
     if not any(e.failing for e in rule.examples) or all(e.failing for e in rule.examples):
         problems.append("needs at least one failing and one passing example")
-    if rule.fix not in (None, "safe", "unsafe"):
-        problems.append(f"fix must be 'safe', 'unsafe' or None, not {rule.fix!r}")
-    if bool(rule.fix) != bool(rule.fix_text.strip()):
-        problems.append("fix and fix_text go together")
+    if rule.autofix not in (None, "safe", "unsafe"):
+        problems.append(f"fix must be 'safe', 'unsafe' or None, not {rule.autofix!r}")
+    if bool(rule.autofix) != bool(rule.autofix_text.strip()):
+        problems.append("autofix and autofix_text go together")
     seen: set[str] = set()
     for sub in rule.sub_checks:
         if not SUB_ID_RE.match(sub.id) or sub.rule_id != rule.id:

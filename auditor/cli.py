@@ -461,7 +461,7 @@ def _list_rules(args: argparse.Namespace) -> int:
     if args.format == "json":
         payload = [
             {"id": r.id, "name": r.name, "severity": r.severity.label, "title": r.title, "help_uri": r.help_uri,
-             "fix": r.fix}
+             "fix": r.autofix}
             for r in rules
         ]
         _emit(json.dumps(payload, indent=2), args.output)

@@ -52,10 +52,10 @@ def rule_markdown(rule: Rule, heading: str = "##", sub_checks: bool = True) -> s
 
 def _fix_line(rule: Rule) -> str:
     """Whether ``audit --fix`` fixes the rule's findings, and how."""
-    if rule.fix is None:
+    if rule.autofix is None:
         return "Automatic fix: none."
-    how = "`audit --fix`" if rule.fix == "safe" else "`audit --fix --unsafe-fixes` (it changes behaviour)"
-    return f"Automatic fix: {rule.fix}, with {how}: {rule.fix_text.rstrip('.')}."
+    how = "`audit --fix`" if rule.autofix == "safe" else "`audit --fix --unsafe-fixes` (it changes behaviour)"
+    return f"Automatic fix: {rule.autofix}, with {how}: {rule.autofix_text.rstrip('.')}."
 
 
 _POLICY_KINDS = ("GlobalNetworkPolicy", "NetworkPolicy", "StagedGlobalNetworkPolicy", "StagedNetworkPolicy")

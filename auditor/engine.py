@@ -135,6 +135,7 @@ def stamp(rule: Rule, issue: Issue, severity: Severity, sub: SubCheck | None = N
         related=related,
         witness=witness,
         fix=issue.fix,
+        autofix=issue.autofix,
     )
     if sub is not None:
         finding.extra[SUB_ID] = sub.id

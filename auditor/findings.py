@@ -200,7 +200,7 @@ class Witness:
 
 @dataclass(frozen=True, slots=True)
 class Edit:
-    """One change of a :class:`Fix`, in data terms (``auditor.fix`` turns it into a text edit).
+    """One change of an :class:`AutoFix`, in data terms (``auditor.fix`` turns it into a text edit).
 
     ``op`` is one of:
 
@@ -223,7 +223,7 @@ class Edit:
 
 
 @dataclass(frozen=True, slots=True)
-class Fix:
+class AutoFix:
     """What ``audit --fix`` changes for a finding. ``safe`` fixes only remove the finding; unsafe ones
     (``--unsafe-fixes``) change behaviour beyond it, such as a new deny policy."""
 
@@ -247,7 +247,8 @@ class Issue:
     key: str = ""
     severity: Severity | None = None  # overrides the rule's severity (for example when a default was assumed)
     witness: Witness | None = None  # the flow that shows the claim (semantic findings)
-    fix: Fix | None = None  # what `audit --fix` would change
+    fix: str = ""  # what the user should do, one sentence (shown apart from the message)
+    autofix: AutoFix | None = None  # what `audit --fix` would change
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,7 +281,8 @@ class Finding:
     # a shared file that holds alike in several clusters is reported once and ``clusters`` names them all.
     cluster: str = ""
     clusters: tuple[str, ...] = ()
-    fix: Fix | None = None  # the rule's fix, still in data terms (``auditor.fix.resolve`` places it)
+    fix: str = ""  # what the user should do (the issue's fix text)
+    autofix: AutoFix | None = None  # the rule's fix, still in data terms (``auditor.fix.resolve`` places it)
 
     def sort_key(self) -> tuple[str, int, int, str, str]:
         s = self.location.span

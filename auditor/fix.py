@@ -23,7 +23,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from auditor.findings import Edit, Finding, Fix, PathT
+from auditor.findings import AutoFix, Edit, Finding, PathT
 from auditor.loader import _BOOL_WORDS, _LINE_BREAK, Document, RenderedDocument, SourceFile, parse_text
 
 Position = tuple[int, int]  # 1-based line, column (code points)
@@ -257,7 +257,7 @@ def _newline(file: SourceFile) -> str:
     return match.group(0) if match and match.group(0) in ("\r\n", "\r") else "\n"
 
 
-def resolve(fix: Fix) -> tuple[TextEdit, ...] | None:
+def resolve(fix: AutoFix) -> tuple[TextEdit, ...] | None:
     """The text edits of ``fix``, sorted; None when its text has a shape the fixer does not rewrite.
 
     Documents rendered from a Helm chart or a kustomization are not fixed (their text is the tool's
@@ -334,10 +334,10 @@ class FileResult:
 
 def fixable(finding: Finding, unsafe: bool) -> bool:
     return (
-        finding.fix is not None
+        finding.autofix is not None
         and finding.suppression is None
         and not finding.internal_error
-        and (finding.fix.safe or unsafe)
+        and (finding.autofix.safe or unsafe)
     )
 
 
@@ -379,11 +379,11 @@ def plan(findings: Iterable[Finding], unsafe: bool) -> dict[str, list[Planned]]:
     for finding in findings:
         if not fixable(finding, unsafe):
             continue
-        assert finding.fix is not None
-        edits = resolve(finding.fix)
+        assert finding.autofix is not None
+        edits = resolve(finding.autofix)
         if edits is None or edits in seen:
             continue
-        files = {e.at.doc.file for e in finding.fix.edits}
+        files = {e.at.doc.file for e in finding.autofix.edits}
         if len(files) != 1:
             continue
         path = edits[0].path
@@ -409,7 +409,7 @@ def _parsed(path: str, text: str) -> tuple[list[tuple[int, Any]], set[str]]:
 
 def fix_file(path: str, fixes: list[Planned]) -> FileResult:
     """Apply ``fixes`` to the text of one file (in memory) and check the result parses to the intended data."""
-    file = fixes[0].finding.fix.edits[0].at.doc.file  # type: ignore[union-attr]
+    file = fixes[0].finding.autofix.edits[0].at.doc.file  # type: ignore[union-attr]
     real = file.real or ""
     result = FileResult(path, real, "", "", fixes)
     try:
@@ -437,7 +437,7 @@ def fix_file(path: str, fixes: list[Planned]) -> FileResult:
     expected = copy.deepcopy(original)
     try:
         for planned in fixes:
-            for edit in planned.finding.fix.edits:  # type: ignore[union-attr]
+            for edit in planned.finding.autofix.edits:  # type: ignore[union-attr]
                 _data_effect(expected, edit)
     except (KeyError, IndexError, TypeError, StopIteration, Unfixable):
         result.error = "the fix does not fit the file's data"

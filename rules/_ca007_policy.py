@@ -6,7 +6,7 @@ from collections.abc import Iterable, Iterator
 
 from auditor.calico_validation import ACTIONS, protocol_problem, suggest_action, uses_global
 from auditor.catalog import SubCheck
-from auditor.findings import Edit, Fix, Issue, PathT, Related
+from auditor.findings import AutoFix, Edit, Issue, PathT, Related
 from auditor.model import Policy, PolicyRule, SelectorRef, as_dict
 from auditor.ports import PROTOCOL_NUMBERS
 from auditor.rules._ca007_common import POLICIES, each_rule, issue, raw_rule
@@ -65,18 +65,18 @@ def _action_spelling(rule: PolicyRule) -> Iterator[Issue]:
         rule.policy,
         f"action `{raw}` is not one of {', '.join(ACTIONS)} (case-sensitive): Calico rejects the policy; {fix}",
         path,
-        fix=_case_fix(rule.policy, path, raw, ACTIONS),
+        autofix=_case_fix(rule.policy, path, raw, ACTIONS),
     )
 
 
-def _case_fix(policy: Policy, path: PathT, raw: object, names: Iterable[str]) -> Fix | None:
+def _case_fix(policy: Policy, path: PathT, raw: object, names: Iterable[str]) -> AutoFix | None:
     """Safe fix: a name written in the wrong case becomes Calico's spelling (nothing else is guessed)."""
     if not isinstance(raw, str):
         return None
     right = next((n for n in names if n.lower() == raw.strip().lower()), None)
     if right is None or right == raw:
         return None
-    return Fix(f"write `{right}` instead of `{raw}`", (Edit("set", policy.ptr_at(path), right),))
+    return AutoFix(f"write `{right}` instead of `{raw}`", (Edit("set", policy.ptr_at(path), right),))
 
 
 def _protocol_spelling(rule: PolicyRule) -> Iterator[Issue]:
@@ -89,7 +89,7 @@ def _protocol_spelling(rule: PolicyRule) -> Iterator[Issue]:
                 rule.policy,
                 f"{field_name} `{ref.raw}` {why}",
                 ref.path,
-                fix=_case_fix(rule.policy, ref.path, ref.raw, PROTOCOL_NUMBERS),
+                autofix=_case_fix(rule.policy, ref.path, ref.raw, PROTOCOL_NUMBERS),
             )
 
 

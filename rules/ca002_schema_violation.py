@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from auditor import schema
 from auditor.catalog import Example, Rule
 from auditor.context import Context
-from auditor.findings import Edit, Fix, Issue, Severity, format_path
+from auditor.findings import AutoFix, Edit, Issue, Severity, format_path
 from auditor.model import CALICO_KINDS, Resource
 
 RULE = Rule(
@@ -32,8 +32,8 @@ RULE = Rule(
     ),
     tags=("structure",),
     guide_step="Step 2, third example (allow-traffic-hostendpoints)",
-    fix="safe",
-    fix_text=(
+    autofix="safe",
+    autofix_text=(
         "adds the missing `ingress:` (or `egress:`) key before rules that landed in `types` (the guide's third "
         "example), and quotes label and annotation values that YAML reads as booleans or numbers, as written"
     ),
@@ -160,11 +160,11 @@ def check(ctx: Context) -> Iterator[Issue]:
                 at=resource.ptr_at(problem.path, on_key=problem.on_key),
                 identity=resource.identity,
                 key=format_path(problem.path),
-                fix=_fix(resource, problem.path),
+                autofix=_fix(resource, problem.path),
             )
 
 
-def _fix(resource: Resource, path: tuple[str | int, ...]) -> Fix | None:
+def _fix(resource: Resource, path: tuple[str | int, ...]) -> AutoFix | None:
     """Two safe fixes: the guide's rules that landed in `types`, and label/annotation values YAML reads as
     booleans or numbers (quoted as written, so they stay the text the author meant)."""
     spec = resource.data.get("spec")
@@ -178,7 +178,7 @@ def _fix(resource: Resource, path: tuple[str | int, ...]) -> Fix | None:
         key = str(head[0]).lower()
         if key in spec:
             return None
-        return Fix(
+        return AutoFix(
             f"add the missing `{key}:` key before the rules that landed in `types`",
             (Edit("split-list", resource.ptr("spec", "types"), key=key, index=first),),
         )
@@ -188,5 +188,5 @@ def _fix(resource: Resource, path: tuple[str | int, ...]) -> Fix | None:
         value = group.get(path[2]) if isinstance(group, dict) else None
         if isinstance(value, (bool, int, float)):
             what = f"quote the value of {path[1][:-1]} `{path[2]}` as written"
-            return Fix(what, (Edit("quote", resource.ptr_at(path)),))
+            return AutoFix(what, (Edit("quote", resource.ptr_at(path)),))
     return None

@@ -77,8 +77,8 @@ RULE = Rule(
         "https://docs.tigera.io/calico/latest/reference/resources/ippool",
     ),
     tags=("structure", "validation"),
-    fix="safe",
-    fix_text=(
+    autofix="safe",
+    autofix_text=(
         "writes a rule's `action` or `protocol`/`notProtocol` in Calico's case (`tcp` -> `TCP`, `allow` -> `Allow`)"
     ),
     examples=(

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from auditor.catalog import Example, Rule
 from auditor.context import Context
-from auditor.findings import Edit, Fix, Issue, Related, Severity
+from auditor.findings import AutoFix, Edit, Issue, Related, Severity
 from auditor.model import Service
 from auditor.rules._fixtures import CLUSTER
 
@@ -30,8 +30,8 @@ RULE = Rule(
     references=("https://docs.tigera.io/calico/latest/network-policy/services/services-cluster-ips",),
     tags=("cluster-mode", "exposure"),
     guide_step="Cluster mode, step 1",
-    fix="unsafe",
-    fix_text=(
+    autofix="unsafe",
+    autofix_text=(
         "sets `spec.clusterIP` of the Service to the advertised address a host policy rule already names, when "
         "exactly one such address is unheld and exactly one Service has no pinned cluster IP (the Service must "
         "be re-created for it to take effect)"
@@ -250,11 +250,11 @@ def check(ctx: Context) -> Iterator[Issue]:
             related=related,
             identity=service.identity,
             witness=witness,
-            fix=_pin_fix(ctx, service),
+            autofix=_pin_fix(ctx, service),
         )
 
 
-def _pin_fix(ctx: Context, service: Service) -> Fix | None:
+def _pin_fix(ctx: Context, service: Service) -> AutoFix | None:
     """Unsafe fix: pin the one address the policies already name for the one Service without a pinned IP."""
     ev = ctx.packet.ev
     unpinned = [s for s in ctx.model.services if s.cluster_mode and not s.cluster_ip_explicit and s.ports]
@@ -270,7 +270,7 @@ def _pin_fix(ctx: Context, service: Service) -> Fix | None:
     free = [ip for ip in named if ip in ev.facts.advertised_cluster and ip not in ev.explicit_ips]
     if len(free) != 1:
         return None
-    return Fix(
+    return AutoFix(
         f"pin `spec.clusterIP: {free[0]}`, the advertised address the host policy names",
         (Edit("add-key", service.ptr("spec"), str(free[0]), key="clusterIP"),),
         safe=False,

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from auditor.catalog import Example, Rule
 from auditor.context import Context
-from auditor.findings import Edit, Fix, Issue, Related, Severity
+from auditor.findings import AutoFix, Edit, Issue, Related, Severity
 from auditor.rules._fixtures import CLUSTER
 
 RULE = Rule(
@@ -27,8 +27,10 @@ RULE = Rule(
     references=("https://docs.tigera.io/calico/latest/reference/host-endpoints/forwarded",),
     tags=("host-endpoints",),
     guide_step="Cluster mode, step 2",
-    fix="safe",
-    fix_text="adds `applyOnForward: true` after `preDNAT: true` or `doNotTrack: true` (not for the pod-CIDR findings)",
+    autofix="safe",
+    autofix_text=(
+        "adds `applyOnForward: true` after `preDNAT: true` or `doNotTrack: true` (not for the pod-CIDR findings)"
+    ),
     examples=(
         Example(
             title="preDNAT without applyOnForward (rejected), and a pod-CIDR rule on a normal host policy",
@@ -100,7 +102,7 @@ def check(ctx: Context) -> Iterator[Issue]:
                 ),
                 at=policy.ptr("spec", flag, on_key=True),
                 identity=policy.identity,
-                fix=Fix(
+                autofix=AutoFix(
                     f"add `applyOnForward: true` after `{flag}: true`",
                     (Edit("add-key", policy.ptr("spec"), True, key="applyOnForward", after=flag),),
                 ),

@@ -8,7 +8,7 @@ from netaddr import IPAddress, IPSet
 
 from auditor.catalog import Example, Rule
 from auditor.context import Context
-from auditor.findings import Edit, Fix, Issue, Related, Severity, Witness
+from auditor.findings import AutoFix, Edit, Issue, Related, Severity, Witness
 from auditor.model import Policy, PolicyRule
 from auditor.packet.questions import TCP, Evaluator, Questions, ServiceAddress, Verdict, sample_address
 from auditor.ports import ALL_PORTS, PROTOCOL_NUMBERS, PortRange, PortSet
@@ -34,8 +34,8 @@ RULE = Rule(
     references=("https://docs.tigera.io/calico/latest/network-policy/services/kubernetes-node-ports",),
     tags=("host-endpoints", "exposure"),
     guide_step="Cluster mode, step 2 (allow traffic destined for all host endpoints)",
-    fix="safe",
-    fix_text=(
+    autofix="safe",
+    autofix_text=(
         "adds the nodePort range to the rule's `destination.notPorts` (creating `notPorts` or `destination` "
         "when missing); only for the error-level findings, not for the good-practice notes"
     ),
@@ -171,7 +171,7 @@ def _decided_before(q: Questions, policy: Policy, gap: PortSet, protocol: int) -
     )
 
 
-def _not_ports_fix(rule: PolicyRule, node_ports: PortSet) -> Fix | None:
+def _not_ports_fix(rule: PolicyRule, node_ports: PortSet) -> AutoFix | None:
     """Exclude the nodePort range in the rule's destination (the guide's `notPorts: ["30000:32767"]`)."""
     ranges: list[str | int] = [f"{lo}:{hi}" if lo != hi else lo for lo, hi in node_ports.ranges]
     if len(ranges) != 1:
@@ -182,13 +182,13 @@ def _not_ports_fix(rule: PolicyRule, node_ports: PortSet) -> Fix | None:
     dst = item.get("destination") if isinstance(item, dict) else None
     if isinstance(dst, dict):
         if isinstance(dst.get("notPorts"), list):
-            return Fix(text, (Edit("append-item", rule.ptr("destination", "notPorts"), ranges[0]),))
+            return AutoFix(text, (Edit("append-item", rule.ptr("destination", "notPorts"), ranges[0]),))
         if "notPorts" in dst:
             return None
-        return Fix(text, (Edit("add-key", rule.ptr("destination"), ranges, key="notPorts"),))
+        return AutoFix(text, (Edit("add-key", rule.ptr("destination"), ranges, key="notPorts"),))
     if not isinstance(item, dict) or "destination" in item:
         return None
-    return Fix(text, (Edit("add-key", rule.ptr(), {"notPorts": ranges}, key="destination"),))
+    return AutoFix(text, (Edit("add-key", rule.ptr(), {"notPorts": ranges}, key="destination"),))
 
 
 def check(ctx: Context) -> Iterator[Issue]:
@@ -245,7 +245,7 @@ def check(ctx: Context) -> Iterator[Issue]:
                     identity=policy.identity,
                     key=rule.label,
                     witness=witness,
-                    fix=_not_ports_fix(rule, node_ports),
+                    autofix=_not_ports_fix(rule, node_ports),
                 )
                 continue
             if sees or _decided_before(q, policy, gap, protocol):

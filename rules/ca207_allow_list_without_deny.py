@@ -9,7 +9,7 @@ from netaddr import IPAddress, IPSet
 from auditor.addrset import AddressSet
 from auditor.catalog import Example, Rule
 from auditor.context import Context
-from auditor.findings import Edit, Fix, Issue, Related, Severity, Witness
+from auditor.findings import AutoFix, Edit, Issue, Related, Severity, Witness
 from auditor.model import HostEndpoint, Policy, PolicyRule
 from auditor.nets import describe
 from auditor.packet.questions import TCP, Evaluator, Questions, ServiceAddress, Verdict, sample_address
@@ -38,8 +38,8 @@ RULE = Rule(
     ),
     tags=("cluster-mode", "exposure"),
     guide_step="Cluster mode, step 2 (the guide omits the Deny)",
-    fix="unsafe",
-    fix_text=(
+    autofix="unsafe",
+    autofix_text=(
         "adds, after the allow-list's document, a GlobalNetworkPolicy with the same selector, `preDNAT: true`, "
         "`applyOnForward: true`, a higher `order` and an ingress Deny to the advertised range that holds the "
         "address: every source the allow-lists do not name loses access (for the findings on Service addresses)"
@@ -245,11 +245,11 @@ def check(ctx: Context) -> Iterator[Issue]:
             identity=rule.policy.identity,
             key=f"{rule.label}/{address.ip}",
             witness=witness,
-            fix=_deny_fix(ev, [r.policy for r, _ in rules], address, witness),
+            autofix=_deny_fix(ev, [r.policy for r, _ in rules], address, witness),
         )
 
 
-def _deny_fix(ev: Evaluator, listing: list[Policy], address: ServiceAddress, witness: Witness) -> Fix | None:
+def _deny_fix(ev: Evaluator, listing: list[Policy], address: ServiceAddress, witness: Witness) -> AutoFix | None:
     """Unsafe fix: the preDNAT Deny the guide omits, as a new policy document after the (first) allow-list.
 
     None when a Deny cannot help: the port of the leak is a failsafe port, which bypasses pre-DNAT policy.
@@ -283,7 +283,7 @@ def _deny_fix(ev: Evaluator, listing: list[Policy], address: ServiceAddress, wit
              "ingress": [{"action": "Deny", "destination": {"nets": nets}}]}
     document = {"apiVersion": "projectcalico.org/v3", "kind": "GlobalNetworkPolicy", "metadata": {"name": name},
                 "spec": spec}
-    return Fix(
+    return AutoFix(
         f"add GlobalNetworkPolicy {name}: a preDNAT Deny to {', '.join(nets)} after the allow-list",
         (Edit("add-document", policy.ptr(), document),),
         safe=False,

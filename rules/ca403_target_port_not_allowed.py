@@ -8,7 +8,7 @@ from netaddr import IPSet
 
 from auditor.catalog import Example, Rule
 from auditor.context import Context
-from auditor.findings import Edit, Fix, Issue, Related, Severity, Witness
+from auditor.findings import AutoFix, Edit, Issue, Related, Severity, Witness
 from auditor.packet.questions import PodSide, PortMistake, Questions
 from auditor.ports import protocol_name
 from auditor.wording import names, port_text, who, workload_name
@@ -88,8 +88,8 @@ RULE = Rule(
     ),
     tags=("ports", "dnat"),
     guide_step="Cluster mode step 3",
-    fix="unsafe",
-    fix_text=(
+    autofix="unsafe",
+    autofix_text=(
         "replaces a Service `port` named in the pod policy's `destination.ports` by the target port the pods "
         "receive (a single number only); the rule then no longer admits the Service port itself"
     ),
@@ -307,11 +307,11 @@ def check(ctx: Context) -> Iterator[Issue]:
             identity=m.rule.policy.identity,
             key=f"{m.rule.label}:{port_text(m.ref)}",
             witness=witness,
-            fix=_target_port_fix(m),
+            autofix=_target_port_fix(m),
         )
 
 
-def _target_port_fix(m: PortMistake) -> Fix | None:
+def _target_port_fix(m: PortMistake) -> AutoFix | None:
     """Unsafe fix: the Service port the rule names becomes the target port (only a single number is rewritten)."""
     raw = getattr(m.ref, "raw", None)
     number = m.target.number
@@ -321,7 +321,7 @@ def _target_port_fix(m: PortMistake) -> Fix | None:
         return None
     if int(raw) == number:
         return None
-    return Fix(
+    return AutoFix(
         f"name the target port {number} instead of the Service port {raw} in `destination.ports`",
         (Edit("set", m.rule.policy.ptr_at(m.ref.path), number),),
         safe=False,

@@ -17,11 +17,11 @@ from auditor import fix
 from auditor.catalog import Example, Rule, all_rules
 from auditor.cli import main
 from auditor.config import from_mapping
-from auditor.findings import Edit, Finding, Fix, Pointer
+from auditor.findings import AutoFix, Edit, Finding, Pointer
 from auditor.run import AuditResult, audit
 from tests.conftest import ROOT, SHARED
 
-FIXING = [rule for rule in all_rules() if rule.fix]
+FIXING = [rule for rule in all_rules() if rule.autofix]
 CASES = [(rule, ex) for rule in FIXING for ex in rule.examples if ex.failing]
 VARIANTS = sorted((ROOT / "examples" / "variants").glob("*.yaml"))
 
@@ -41,7 +41,7 @@ def _texts(folder: Path) -> dict[str, str]:
 
 def _fixable(result: AuditResult, rule_id: str | None, unsafe: bool) -> list[Finding]:
     return [f for f in result.findings if (rule_id is None or f.rule_id == rule_id) and fix.fixable(f, unsafe)
-            and fix.resolve(f.fix) is not None]  # type: ignore[arg-type]
+            and fix.resolve(f.autofix) is not None]  # type: ignore[arg-type]
 
 
 def _edit_lines(findings: list[Finding], unsafe: bool) -> dict[str, set[int]]:
@@ -106,7 +106,7 @@ def _write(folder: Path, files: dict[str, str] | object) -> None:
 @pytest.mark.parametrize(("rule", "example"), CASES, ids=[f"{r.id}-{e.title}" for r, e in CASES])
 def test_fix_on_rule_examples(rule: Rule, example: Example, tmp_path: Path) -> None:
     _write(tmp_path, example.files)
-    if not _check_fix(tmp_path, rule.id, dict(example.config), unsafe=rule.fix == "unsafe"):
+    if not _check_fix(tmp_path, rule.id, dict(example.config), unsafe=rule.autofix == "unsafe"):
         pytest.skip("this example's findings have no fix (test_every_fixing_rule_fixes_one_of_its_examples)")
 
 
@@ -116,7 +116,7 @@ def test_every_fixing_rule_fixes_one_of_its_examples(tmp_path: Path) -> None:
         for i, example in enumerate(e for e in rule.examples if e.failing):
             folder = tmp_path / f"{rule.id}-{i}"
             _write(folder, example.files)
-            offered += len(_fixable(_audit(folder, dict(example.config)), rule.id, rule.fix == "unsafe"))
+            offered += len(_fixable(_audit(folder, dict(example.config)), rule.id, rule.autofix == "unsafe"))
         if rule.id == "CA206":
             continue
         assert offered, rule.id
@@ -146,7 +146,7 @@ FIXED_VARIANTS = [
 def test_fix_on_variants(variant: Path, tmp_path: Path) -> None:
     folder = _examples_copy(tmp_path, [variant])
     rule_id = variant.name[:5].upper()
-    unsafe = next(r for r in FIXING if r.id == rule_id).fix == "unsafe"
+    unsafe = next(r for r in FIXING if r.id == rule_id).autofix == "unsafe"
     before = _audit(folder)
     assert any(f.rule_id == rule_id for f in _fixable(before, rule_id, unsafe)), f"{variant.name} offers no fix"
     assert _check_fix(folder, rule_id, {}, unsafe=unsafe) >= 1
@@ -211,7 +211,7 @@ def test_flow_mapping_spec_is_left_alone(tmp_path: Path) -> None:
     (tmp_path / "p.yaml").write_text(text, encoding="utf-8")
     result = _audit(tmp_path)
     ca202 = [f for f in result.findings if f.rule_id == "CA202"]
-    assert ca202 and ca202[0].fix is not None and fix.resolve(ca202[0].fix) is None
+    assert ca202 and ca202[0].autofix is not None and fix.resolve(ca202[0].autofix) is None
     done = fix.run(result.findings, False, dry=False)
     assert done.fixed == 0 and (tmp_path / "p.yaml").read_text(encoding="utf-8") == text
 
@@ -220,11 +220,11 @@ def test_a_fix_that_would_change_other_data_is_refused(tmp_path: Path) -> None:
     (tmp_path / "p.yaml").write_text(POLICY, encoding="utf-8")
     result = _audit(tmp_path)
     finding = next(f for f in result.findings if f.rule_id == "CA202")
-    assert finding.fix is not None
-    edit = finding.fix.edits[0]
+    assert finding.autofix is not None
+    edit = finding.autofix.edits[0]
     # A key whose value the renderer cannot keep on one line as intended: claim one value, write another.
-    bad = Fix("bad", (Edit("set", Pointer(edit.at.doc, ("spec", "preDNAT")), "true"),))
-    finding.fix = bad  # "true" written plain reads back as a boolean, not the string the edit claims
+    bad = AutoFix("bad", (Edit("set", Pointer(edit.at.doc, ("spec", "preDNAT")), "true"),))
+    finding.autofix = bad  # "true" written plain reads back as a boolean, not the string the edit claims
     done = fix.run([finding], False, dry=False)
     assert done.fixed == 0 and done.skipped and "intended data" in done.skipped[0].error
     assert (tmp_path / "p.yaml").read_text(encoding="utf-8") == POLICY
@@ -329,9 +329,9 @@ def test_rule_docs_say_whether_there_is_a_fix() -> None:
 
     for rule in all_rules():
         text = rule_markdown(rule)
-        assert ("Automatic fix: none." in text) == (rule.fix is None), rule.id
-        if rule.fix:
-            assert f"Automatic fix: {rule.fix}" in text
+        assert ("Automatic fix: none." in text) == (rule.autofix is None), rule.id
+        if rule.autofix:
+            assert f"Automatic fix: {rule.autofix}" in text
 
 
 def test_ca206_error_findings_get_not_ports_and_notes_do_not(tmp_path: Path) -> None:
@@ -340,7 +340,7 @@ def test_ca206_error_findings_get_not_ports_and_notes_do_not(tmp_path: Path) -> 
     notes_folder = tmp_path / "notes"
     _write(notes_folder, files)
     notes = [f for f in _audit(notes_folder).findings if f.rule_id == "CA206"]
-    assert notes and all(f.severity.label == "note" and f.fix is None for f in notes)
+    assert notes and all(f.severity.label == "note" and f.autofix is None for f in notes)
 
     # The same rules in a preDNAT policy: the node ports are exposed (errors), and the fix closes them.
     files["policy.yaml"] = files["policy.yaml"].replace(
@@ -350,7 +350,7 @@ def test_ca206_error_findings_get_not_ports_and_notes_do_not(tmp_path: Path) -> 
     files["policy.yaml"] += "  - action: Allow\n    protocol: SCTP\n"
     _write(tmp_path / "errors", files)
     errors = [f for f in _audit(tmp_path / "errors").findings if f.rule_id == "CA206"]
-    assert len(errors) == 3 and all(f.severity.label == "error" and f.fix is not None for f in errors)
+    assert len(errors) == 3 and all(f.severity.label == "error" and f.autofix is not None for f in errors)
     assert _check_fix(tmp_path / "errors", "CA206", {}, unsafe=False) == 3
     text = (tmp_path / "errors" / "policy.yaml").read_text(encoding="utf-8")
     assert 'notPorts: ["30000:31999", "30000:32767"]' in text  # appended to the partial exclusion
@@ -388,7 +388,7 @@ def test_json_manifests_get_only_json_safe_edits(tmp_path: Path) -> None:
     (tmp_path / "p.json").write_text(text, encoding="utf-8")
     result = _audit(tmp_path)
     ca202 = next(f for f in result.findings if f.rule_id == "CA202")
-    assert ca202.fix is not None and fix.resolve(ca202.fix) is None  # no YAML key inside a JSON object
+    assert ca202.autofix is not None and fix.resolve(ca202.autofix) is None  # no YAML key inside a JSON object
     done = fix.run(result.findings, False, dry=False, reaudit=lambda: _audit(tmp_path).findings)
     assert done.fixed == 1
     fixed = (tmp_path / "p.json").read_text(encoding="utf-8")
@@ -409,9 +409,9 @@ def test_rendered_kustomize_output_is_not_fixed(tmp_path: Path) -> None:
         result = audit(["kustomize"], from_mapping({"cluster": {"host-endpoints": "declared-only"}}), debug=True)
     finally:
         os.chdir(old)
-    ca007 = [f for f in result.findings if f.rule_id == "CA007" and f.fix is not None]
+    ca007 = [f for f in result.findings if f.rule_id == "CA007" and f.autofix is not None]
     assert ca007, "the base's lowercase protocol is reported with a fix in data terms"
-    assert all(fix.resolve(f.fix) is None for f in ca007)  # type: ignore[arg-type]
+    assert all(fix.resolve(f.autofix) is None for f in ca007)  # type: ignore[arg-type]
     assert fix.run(result.findings, True, dry=False).fixed == 0
     assert _texts(tmp_path) == before
 

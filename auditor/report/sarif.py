@@ -422,11 +422,11 @@ _STEP_KINDS = {
 
 def _fixes(f: Finding) -> list[dict[str, Any]]:
     """What ``audit --fix`` would change (SARIF §3.55): the replacements, with the fix's safety in properties."""
-    if f.fix is None or f.suppression is not None:
+    if f.autofix is None or f.suppression is not None:
         return []
     from auditor.fix import resolve
 
-    edits = resolve(f.fix)
+    edits = resolve(f.autofix)
     if not edits:
         return []
     replacements = [
@@ -443,9 +443,9 @@ def _fixes(f: Finding) -> list[dict[str, Any]]:
     ]
     return [
         {
-            "description": {"text": f.fix.description},
+            "description": {"text": f.autofix.description},
             "artifactChanges": [{"artifactLocation": _artifact(edits[0].path), "replacements": replacements}],
-            "properties": {"calicoAudit/safety": "safe" if f.fix.safe else "unsafe"},
+            "properties": {"calicoAudit/safety": "safe" if f.autofix.safe else "unsafe"},
         }
     ]
 
