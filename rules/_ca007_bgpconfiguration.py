@@ -10,9 +10,8 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterator
 
+from auditor.api import Issue, Related, Severity, SubCheck
 from auditor.calico_validation import IGNORED_INTERFACE_RE, community_problem, is_subdomain
-from auditor.catalog import SubCheck
-from auditor.findings import Issue, Related, Severity
 from auditor.model import BGPConfiguration, Resource, as_dict, as_list
 from auditor.nets import NetError, parse_cidr
 from auditor.rules._ca007_common import issue, lower_case_value

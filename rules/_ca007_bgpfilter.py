@@ -13,9 +13,8 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from auditor.api import Issue, PathT, SubCheck
 from auditor.calico_validation import PLACEHOLDER_FIX, looks_like_placeholder
-from auditor.catalog import SubCheck
-from auditor.findings import Issue, PathT
 from auditor.model import Resource, as_dict, as_list
 from auditor.nets import NetError, parse_cidr
 from auditor.rules._ca007_common import issue

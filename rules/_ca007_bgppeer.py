@@ -13,9 +13,8 @@ import ipaddress
 from collections.abc import Iterator
 from typing import Any
 
+from auditor.api import Issue, Related, SubCheck
 from auditor.calico_validation import split_ip_port
-from auditor.catalog import SubCheck
-from auditor.findings import Issue, Related
 from auditor.model import Resource
 from auditor.rules._ca007_common import issue
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from auditor.findings import Issue, PathT
+from auditor.api import Issue, PathT
 from auditor.model import Policy, PolicyRule, Resource, as_dict, as_list
 
 ALL = ("*",)  # every Calico resource (CA007 runs on projectcalico.org resources only)

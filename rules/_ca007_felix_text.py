@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from auditor.api import Issue, SubCheck
 from auditor.calico_validation import (
     HEALTH_OVERRIDE_NAME_RE,
     IFACE_FILTER_RE,
@@ -19,8 +20,6 @@ from auditor.calico_validation import (
     interface_name_problem,
     key_value_list_problem,
 )
-from auditor.catalog import SubCheck
-from auditor.findings import Issue
 from auditor.model import Resource, as_dict, as_list
 from auditor.nets import NetError, parse_cidr
 from auditor.rules._ca007_bgpconfiguration import LOG_LEVELS

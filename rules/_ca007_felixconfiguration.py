@@ -12,9 +12,8 @@ import ipaddress
 from collections.abc import Iterator
 from typing import Any
 
+from auditor.api import Issue, PathT, Related, SubCheck
 from auditor.calico_validation import IFACE_FILTER_RE, interface_name_problem
-from auditor.catalog import SubCheck
-from auditor.findings import Issue, PathT, Related
 from auditor.model import FelixConfiguration, Resource, as_dict, as_list
 from auditor.nets import NetError, parse_cidr
 from auditor.rules._ca007_common import issue

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from auditor.api import Issue, SubCheck
 from auditor.calico_validation import (
     PLACEHOLDER_FIX,
     interface_name_problem,
@@ -12,8 +13,6 @@ from auditor.calico_validation import (
     looks_like_placeholder,
     protocol_problem,
 )
-from auditor.catalog import SubCheck
-from auditor.findings import Issue
 from auditor.model import HostEndpoint, as_dict, as_list
 from auditor.nets import parse_cidr
 from auditor.rules._ca007_common import HEP, issue

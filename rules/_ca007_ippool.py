@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from auditor.api import Issue, Related, SubCheck
 from auditor.calico_validation import uses_global
-from auditor.catalog import SubCheck
-from auditor.findings import Issue, Related
 from auditor.model import IPPool, Resource, as_list
 from auditor.nets import NetError, parse_cidr
 from auditor.rules._ca007_common import POOL, issue

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from auditor.api import Issue, PathT, SubCheck
 from auditor.calico_validation import (
     ANNOTATIONS_LIMIT,
     annotation_key_problem,
@@ -11,8 +12,6 @@ from auditor.calico_validation import (
     label_value_problem,
     name_problem,
 )
-from auditor.catalog import SubCheck
-from auditor.findings import Issue, PathT
 from auditor.model import NS_LABEL, NetworkSet, Resource, as_dict, as_list
 from auditor.rules._ca007_common import ALL, issue
 

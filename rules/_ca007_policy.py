@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
+from auditor.api import AutoFix, Edit, Issue, PathT, Related, SubCheck
 from auditor.calico_validation import ACTIONS, protocol_problem, suggest_action, uses_global
-from auditor.catalog import SubCheck
-from auditor.findings import AutoFix, Edit, Issue, PathT, Related
 from auditor.model import Policy, PolicyRule, SelectorRef, as_dict
 from auditor.ports import PROTOCOL_NUMBERS
 from auditor.rules._ca007_common import POLICIES, each_rule, issue, raw_rule

@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from auditor.api import Issue, Related, SubCheck
 from auditor.calico_validation import ACTIONS
-from auditor.catalog import SubCheck
-from auditor.findings import Issue, Related
 from auditor.model import EntityRule, PolicyRule, as_dict, as_list
 from auditor.rules._ca007_common import POLICIES, each_rule, issue, raw_entity, raw_rule
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from auditor.catalog import SubCheck
-from auditor.findings import Issue
+from auditor.api import Issue, SubCheck
 from auditor.model import Tier
 from auditor.rules._ca007_common import issue
 

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from auditor.catalog import Example, Rule
-from auditor.context import Context
-from auditor.findings import Issue, Location, Severity
+from auditor.api import Context, Example, Issue, Location, Rule, Severity
 
 RULE = Rule(
     id="CA001",

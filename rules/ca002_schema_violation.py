@@ -5,9 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from auditor import schema
-from auditor.catalog import Example, Rule
-from auditor.context import Context
-from auditor.findings import AutoFix, Edit, Issue, Severity, format_path
+from auditor.api import AutoFix, Context, Edit, Example, Issue, Rule, Severity, format_path
 from auditor.model import CALICO_KINDS, Resource
 
 RULE = Rule(

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from auditor.catalog import Example, Rule
-from auditor.context import Context
-from auditor.engine import in_string
-from auditor.findings import Issue, Severity
+from auditor.api import Context, Example, Issue, Rule, Severity, in_string
 from auditor.model import SelectorRef, parse_selector_at
 
 # Selectors outside policies: which pools apply to which nodes/namespaces, which BGP peers.

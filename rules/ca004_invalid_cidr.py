@@ -15,6 +15,7 @@ from typing import Any
 
 from netaddr import IPNetwork
 
+from auditor.api import Context, Example, Issue, PathT, Related, Rule, Severity
 from auditor.calico_validation import (
     PLACEHOLDER_FIX,
     NetProblem,
@@ -23,9 +24,6 @@ from auditor.calico_validation import (
     net_problem,
     special_ip_problem,
 )
-from auditor.catalog import Example, Rule
-from auditor.context import Context
-from auditor.findings import Issue, PathT, Related, Severity
 from auditor.model import (
     BGPConfiguration,
     FelixConfiguration,

@@ -12,10 +12,8 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from auditor.api import Context, Example, Issue, PathT, Related, Rule, Severity
 from auditor.calico_validation import port_name_problem
-from auditor.catalog import Example, Rule
-from auditor.context import Context
-from auditor.findings import Issue, PathT, Related, Severity
 from auditor.model import (
     FelixConfiguration,
     HostEndpoint,

@@ -6,11 +6,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from auditor.catalog import Example, Rule
-from auditor.config import Config
-from auditor.context import Context
-from auditor.engine import resolve
-from auditor.findings import Issue, Pointer, Related, Severity
+from auditor.api import Config, Context, Example, Issue, Pointer, Related, Rule, Severity, resolve
 from auditor.model import Model, Resource
 from auditor.run import SHARED, UNSCOPED, cluster_of
 

@@ -15,9 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from auditor.catalog import Example, Rule, SubCheck
-from auditor.context import Context
-from auditor.findings import Severity
+from auditor.api import Context, Example, Rule, Severity, SubCheck
 from auditor.model import Resource
 from auditor.rules import (
     _ca007_bgpconfiguration,

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from auditor.catalog import Example, Rule
-from auditor.context import Context
-from auditor.findings import AutoFix, Edit, Issue, Related, Severity
+from auditor.api import AutoFix, Context, Edit, Example, Issue, Related, Rule, Severity
 from auditor.model import Service
 from auditor.rules._fixtures import CLUSTER
 

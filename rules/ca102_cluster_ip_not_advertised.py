@@ -6,9 +6,7 @@ from collections.abc import Iterator
 
 from netaddr import IPAddress
 
-from auditor.catalog import Example, Rule
-from auditor.context import Context
-from auditor.findings import Issue, Related, Severity
+from auditor.api import Context, Example, Issue, Related, Rule, Severity
 from auditor.nets import describe
 from auditor.rules._fixtures import CLUSTER
 

@@ -5,9 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from auditor.addrset import AddressSet
-from auditor.catalog import Example, Rule
-from auditor.context import Context
-from auditor.findings import Issue, Related, Severity
+from auditor.api import Context, Example, Issue, Related, Rule, Severity
 from auditor.model import HostEndpoint
 from auditor.nets import describe
 from auditor.packet.questions import Evaluator, ServiceAddress

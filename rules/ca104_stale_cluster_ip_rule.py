@@ -7,9 +7,7 @@ from dataclasses import replace
 
 from netaddr import IPAddress, IPSet
 
-from auditor.catalog import Example, Rule
-from auditor.context import Context
-from auditor.findings import Issue, Related, Severity, Witness
+from auditor.api import Context, Example, Issue, Related, Rule, Severity, Witness
 from auditor.model import PolicyRule, Service, ServicePort
 from auditor.packet.questions import TCP, Questions, ServiceAddress
 from auditor.ports import PROTOCOL_NUMBERS, PortRange

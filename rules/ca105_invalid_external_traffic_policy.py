@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from auditor.catalog import Example, Rule
-from auditor.context import Context
-from auditor.findings import Issue, Severity
+from auditor.api import Context, Example, Issue, Rule, Severity
 
 RULE = Rule(
     id="CA105",

@@ -7,9 +7,7 @@ from itertools import pairwise
 
 from netaddr import IPSet
 
-from auditor.catalog import Example, Rule
-from auditor.context import Context
-from auditor.findings import Issue, Related, Severity
+from auditor.api import Context, Example, Issue, Related, Rule, Severity
 from auditor.nets import describe
 from auditor.packet.questions import (
     ANY_POD,

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from auditor.catalog import Example, Rule
-from auditor.context import Context
-from auditor.findings import Issue, Related, Severity, Witness
+from auditor.api import Context, Example, Issue, Related, Rule, Severity, Witness
 from auditor.model import HostEndpoint, Policy
 from auditor.packet.questions import TCP, UDP, Evaluator, Questions, is_sample, sample_address
 from auditor.rules._fixtures import CLUSTER

@@ -6,9 +6,7 @@ from collections.abc import Iterator
 
 from netaddr import IPAddress, IPSet
 
-from auditor.catalog import Example, Rule
-from auditor.context import Context
-from auditor.findings import AutoFix, Edit, Issue, Related, Severity, Witness
+from auditor.api import AutoFix, Context, Edit, Example, Issue, Related, Rule, Severity, Witness
 from auditor.model import Policy, PolicyRule
 from auditor.packet.questions import TCP, Evaluator, Questions, ServiceAddress, Verdict, sample_address
 from auditor.ports import ALL_PORTS, PROTOCOL_NUMBERS, PortRange, PortSet

@@ -7,9 +7,7 @@ from collections.abc import Iterator
 from netaddr import IPAddress, IPSet
 
 from auditor.addrset import AddressSet
-from auditor.catalog import Example, Rule
-from auditor.context import Context
-from auditor.findings import AutoFix, Edit, Issue, Related, Severity, Witness
+from auditor.api import AutoFix, Context, Edit, Example, Issue, Related, Rule, Severity, Witness
 from auditor.model import HostEndpoint, Policy, PolicyRule
 from auditor.nets import describe
 from auditor.packet.questions import TCP, Evaluator, Questions, ServiceAddress, Verdict, sample_address

@@ -7,9 +7,7 @@ from collections.abc import Iterable, Iterator, Sequence
 
 from netaddr import IPSet
 
-from auditor.catalog import Example, Rule
-from auditor.context import Context
-from auditor.findings import Issue, Related, Severity, Witness
+from auditor.api import Context, Example, Issue, Related, Rule, Severity, Witness
 from auditor.model import EntityRule, Policy, PolicyRule
 from auditor.packet.questions import Evaluator, Questions
 from auditor.ports import ALL_PORTS, PortRange, PortSet

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from auditor.catalog import Example, Rule
-from auditor.context import Context
-from auditor.findings import Issue, Pointer, Related, Severity
+from auditor.api import Context, Example, Issue, Pointer, Related, Rule, Severity
 from auditor.model import AUTO_HEP_LABEL, HostEndpoint, Model, Policy
 from auditor.packet.questions import PodSide, host_flags, plain_selector, why_no_hosts
 from auditor.wording import names, selector_ptr, who

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from auditor.catalog import Example, Rule
-from auditor.context import Context
-from auditor.findings import Issue, Related, Severity
+from auditor.api import Context, Example, Issue, Related, Rule, Severity
 from auditor.model import HostEndpoint, PolicyRule
 from auditor.wording import names, who
 

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from auditor.catalog import Example, Rule
-from auditor.context import Context
-from auditor.findings import Issue, Related, Severity
+from auditor.api import Context, Example, Issue, Related, Rule, Severity
 from auditor.model import Policy, Service, ServicePort, Workload
 from auditor.packet.questions import Peer, PodSide, entity_matches, rule_matches
 from auditor.wording import names, selector_ptr, selector_text, who, workload_name

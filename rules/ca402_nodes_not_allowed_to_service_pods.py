@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from auditor.catalog import Example, Rule
-from auditor.context import Context
-from auditor.findings import Issue, Related, Severity, Witness
+from auditor.api import Context, Example, Issue, Related, Rule, Severity, Witness
 from auditor.model import Policy, Service, Workload
 from auditor.packet.questions import NodeDenial, PodSide, Target
 from auditor.wording import ingress_ptr, names, who, workload_name

@@ -6,9 +6,7 @@ from collections.abc import Iterator
 
 from netaddr import IPSet
 
-from auditor.catalog import Example, Rule
-from auditor.context import Context
-from auditor.findings import AutoFix, Edit, Issue, Related, Severity, Witness
+from auditor.api import AutoFix, Context, Edit, Example, Issue, Related, Rule, Severity, Witness
 from auditor.packet.questions import PodSide, PortMistake, Questions
 from auditor.ports import protocol_name
 from auditor.wording import names, port_text, who, workload_name

@@ -7,9 +7,7 @@ from typing import Any
 
 from netaddr import IPSet
 
-from auditor.catalog import Example, Rule
-from auditor.context import Context
-from auditor.findings import Issue, Related, Severity, Witness
+from auditor.api import Context, Example, Issue, Related, Rule, Severity, Witness
 from auditor.model import PolicyRule, Service, Workload
 from auditor.packet.questions import PodSide, Questions, Verdict, entity_matches
 from auditor.wording import names, who, workload_name

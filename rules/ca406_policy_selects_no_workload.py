@@ -7,9 +7,7 @@ import re
 from collections.abc import Iterator
 
 from auditor import selector as sel
-from auditor.catalog import Example, Rule
-from auditor.context import Context
-from auditor.findings import Issue, Related, Severity
+from auditor.api import Context, Example, Issue, Related, Rule, Severity
 from auditor.model import NS_LABEL, NS_PREFIX, ORCH_LABEL, SA_LABEL, SA_PREFIX, Model, Policy, Workload
 from auditor.packet.questions import decidable, host_flags, plain_selector
 from auditor.wording import names, selector_ptr, selector_text, who
