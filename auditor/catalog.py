@@ -15,7 +15,7 @@ import importlib
 import pkgutil
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -170,8 +170,8 @@ def all_rules() -> tuple[Rule, ...]:
             if key in seen:
                 raise RuntimeError(f"{key} is defined twice ({seen[key]} and {info.name})")
             seen[key] = info.name
-        object.__setattr__(rule, "check", check)
-        rules.append(rule)
+        # The catalog's rule carries its module's check() (RULE itself, written before the function, does not).
+        rules.append(replace(rule, check=check) if check is not None else rule)
     return tuple(sorted(rules, key=lambda r: r.id))
 
 

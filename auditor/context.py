@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
 
 from auditor.config import Config
+from auditor.findings import SuppressionProblem
 from auditor.loader import LoadResult
 from auditor.model import Model
 from auditor.packet.questions import Questions
@@ -22,7 +22,7 @@ class Context:
     model: Model
     config: Config
     notes: list[str] = field(default_factory=list)
-    suppression_problems: list[Any] = field(default_factory=list)
+    suppression_problems: list[SuppressionProblem] = field(default_factory=list)
 
     @cached_property
     def packet(self) -> Questions:

@@ -260,6 +260,15 @@ class Suppression:
     source: str  # "comment", "annotation", "file", "baseline"
 
 
+@dataclass(frozen=True, slots=True)
+class SuppressionProblem:
+    """A suppression that names an unknown rule, gives no reason or covers no finding (CA008 reports it)."""
+
+    message: str
+    location: Location
+    key: str
+
+
 @dataclass(slots=True)
 class Finding:
     """A rule violation, fully placed and stamped by the engine."""

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 from auditor.catalog import matches_sub, normalize_selector
 from auditor.engine import sub_id
-from auditor.findings import Finding, Location, Span, Suppression
+from auditor.findings import Finding, Location, Span, Suppression, SuppressionProblem
 from auditor.loader import Document, LoadResult, SourceFile
 from auditor.model import Model
 
@@ -74,13 +74,6 @@ class Directive:
 def _covers_sub(token: str, finding: Finding) -> bool:
     sub = sub_id(finding)
     return bool(sub) and matches_sub(sub, token)
-
-
-@dataclass
-class SuppressionProblem:
-    message: str
-    location: Location
-    key: str
 
 
 def _comment_of(line: str) -> re.Match[str] | None:
