@@ -34,7 +34,7 @@ from netaddr import IPAddress, IPNetwork, IPSet
 
 from auditor.addrset import AddressSet
 from auditor.config import Config
-from auditor.facts import ClusterFacts, cluster_facts
+from auditor.model.facts import ClusterFacts, cluster_facts
 from auditor.findings import Pointer
 from auditor.model import (
     EntityRule,

@@ -25,7 +25,7 @@ from netaddr import IPAddress, IPSet
 
 from auditor.addrset import AddressSet
 from auditor.config import Config
-from auditor.facts import ClusterFacts
+from auditor.model.facts import ClusterFacts
 from auditor.findings import FlowStep, Location, Witness
 from auditor.model import (
     NS_LABEL,
