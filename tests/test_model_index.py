@@ -7,7 +7,7 @@ import random
 import pytest
 
 from auditor import selector as sel
-from auditor.model import _LabelIndex
+from auditor.model.index import LabelIndex
 
 SELECTORS = [
     "all()",
@@ -40,7 +40,7 @@ def _labels(rng: random.Random) -> dict[str, str]:
 def test_selection_equals_a_scan_in_order(seed: int) -> None:
     rng = random.Random(seed)
     items = [(_labels(rng), f"hep-{i}") for i in range(300)]
-    index: _LabelIndex[str] = _LabelIndex(items)
+    index: LabelIndex[str] = LabelIndex(items)
     assert len(index.classes) < 40  # 300 objects, few distinct label sets
     for text in SELECTORS:
         selector = sel.parse(text)
@@ -78,7 +78,7 @@ def test_a_selector_is_evaluated_once_per_distinct_label_set_and_answered_once()
     # 3,000 host endpoints in 3 zones, all `k8s-role: node`, plus 10 that are something else.
     items = [({"k8s-role": "node", "zone": "abc"[i % 3]}, i) for i in range(3000)]
     items += [({"app": "x", "i": str(i)}, 3000 + i) for i in range(10)]
-    index: _LabelIndex[int] = _LabelIndex(items)
+    index: LabelIndex[int] = LabelIndex(items)
     node = _Counting("k8s-role == 'node'")
     assert index.select(node) == list(range(3000))  # type: ignore[arg-type]
     assert node.calls == 3  # one per label set carrying k8s-role=node, not one per endpoint

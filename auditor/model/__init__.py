@@ -1,4 +1,109 @@
-"""The one resource model (split into modules in the next commit)."""
+"""The one resource model: typed, read-only views of every manifest, built once per run.
 
-from auditor.model.resources import *  # noqa: F403
-from auditor.model.resources import _LabelIndex  # noqa: F401
+One concern per module: :mod:`~auditor.model.resources` (the resource types), :mod:`~auditor.model.fields`
+(reading fields into :class:`Ref` s), :mod:`~auditor.model.calico` (Calico resources),
+:mod:`~auditor.model.kubernetes` (Kubernetes translation), :mod:`~auditor.model.index` (the :class:`Model`
+and its label indexes), :mod:`~auditor.model.build` (:func:`build_model`) and :mod:`~auditor.model.facts`
+(what the cluster's configuration says: node-port range, failsafe ports, advertised ranges).
+The public names are re-exported here: ``from auditor.model import Policy, build_model``.
+"""
+
+from auditor.model.build import build_model
+from auditor.model.calico import infer_types
+from auditor.model.fields import parse_selector_at
+from auditor.model.index import Model
+from auditor.model.resources import (
+    AUTO_HEP_LABEL,
+    CALICO_GROUPS,
+    CALICO_KINDS,
+    CALICO_NAMESPACED,
+    DEFAULT_TIER_ORDER,
+    K8S_CLUSTER_SCOPED,
+    K8S_KINDS,
+    K8S_NAMESPACED,
+    KNOWN_KINDS,
+    NS_LABEL,
+    NS_PREFIX,
+    ORCH_LABEL,
+    SA_LABEL,
+    SA_PREFIX,
+    WORKLOAD_KINDS,
+    BGPConfiguration,
+    ContainerPort,
+    EntityRule,
+    FelixConfiguration,
+    HostEndpoint,
+    IPPool,
+    KubeControllersConfiguration,
+    Namespace,
+    NetworkSet,
+    Node,
+    Policy,
+    PolicyRule,
+    ProtoPort,
+    Ref,
+    Resource,
+    SelectorRef,
+    Service,
+    ServiceAccount,
+    ServicePort,
+    Tier,
+    Workload,
+    as_bool,
+    as_dict,
+    as_list,
+    as_str,
+    implied_host_endpoint,
+    label_text,
+    labels_of,
+)
+
+__all__ = [
+    "AUTO_HEP_LABEL",
+    "CALICO_GROUPS",
+    "CALICO_KINDS",
+    "CALICO_NAMESPACED",
+    "DEFAULT_TIER_ORDER",
+    "K8S_CLUSTER_SCOPED",
+    "K8S_KINDS",
+    "K8S_NAMESPACED",
+    "KNOWN_KINDS",
+    "NS_LABEL",
+    "NS_PREFIX",
+    "ORCH_LABEL",
+    "SA_LABEL",
+    "SA_PREFIX",
+    "WORKLOAD_KINDS",
+    "BGPConfiguration",
+    "ContainerPort",
+    "EntityRule",
+    "FelixConfiguration",
+    "HostEndpoint",
+    "IPPool",
+    "KubeControllersConfiguration",
+    "Model",
+    "Namespace",
+    "NetworkSet",
+    "Node",
+    "Policy",
+    "PolicyRule",
+    "ProtoPort",
+    "Ref",
+    "Resource",
+    "SelectorRef",
+    "Service",
+    "ServiceAccount",
+    "ServicePort",
+    "Tier",
+    "Workload",
+    "as_bool",
+    "as_dict",
+    "as_list",
+    "as_str",
+    "build_model",
+    "implied_host_endpoint",
+    "infer_types",
+    "label_text",
+    "labels_of",
+    "parse_selector_at",
+]

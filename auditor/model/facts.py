@@ -13,7 +13,8 @@ from netaddr import IPNetwork, IPSet
 from auditor import selector as sel
 from auditor.config import DEFAULT_NODE_PORT_RANGE, DEFAULT_POD_CIDRS, DEFAULT_SERVICE_CIDRS, Config
 from auditor.findings import Pointer
-from auditor.model import BGPConfiguration, Model, ProtoPort
+from auditor.model.index import Model
+from auditor.model.resources import BGPConfiguration, ProtoPort
 from auditor.nets import NetError, parse_cidr
 from auditor.ports import PortError, PortSet, parse_range_text
 

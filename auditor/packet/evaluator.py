@@ -34,7 +34,6 @@ from netaddr import IPAddress, IPNetwork, IPSet
 
 from auditor.addrset import AddressSet
 from auditor.config import Config
-from auditor.model.facts import ClusterFacts, cluster_facts
 from auditor.findings import Pointer
 from auditor.model import (
     EntityRule,
@@ -48,6 +47,7 @@ from auditor.model import (
     Workload,
     implied_host_endpoint,
 )
+from auditor.model.facts import ClusterFacts, cluster_facts
 from auditor.ports import PROTOCOL_NUMBERS, PortRange, protocol_name
 from auditor.wording import who
 

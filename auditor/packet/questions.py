@@ -25,7 +25,6 @@ from netaddr import IPAddress, IPSet
 
 from auditor.addrset import AddressSet
 from auditor.config import Config
-from auditor.model.facts import ClusterFacts
 from auditor.findings import FlowStep, Location, Witness
 from auditor.model import (
     NS_LABEL,
@@ -39,6 +38,7 @@ from auditor.model import (
     ServicePort,
     Workload,
 )
+from auditor.model.facts import ClusterFacts
 from auditor.packet.evaluator import (
     EPHEMERAL_PORT,
     NO_ADDRESSES,
