@@ -363,7 +363,7 @@ def _audit(argv: list[str]) -> int:
 
         _emit(f"# from: {config.source}\n" + json.dumps(config.as_mapping(), indent=2), args.output)
         return EXIT_OK
-    from auditor.loader import Limits, display_path
+    from auditor.load import Limits, display_path
     from auditor.report import render
     from auditor.run import AuditResult, audit
     from auditor.suppress import BaselineError, write_baseline
@@ -475,7 +475,7 @@ def _list_rules(args: argparse.Namespace) -> int:
 def _trace(argv: list[str]) -> int:
     args = build_trace_parser().parse_args(argv)
     config = _configure(args)
-    from auditor.loader import Limits
+    from auditor.load import Limits
     from auditor.run import ClusterError, load_model
     from auditor.trace import TraceError, render_trace, trace_flow
 
@@ -502,7 +502,7 @@ def _exposure(argv: list[str]) -> int:
     args = build_exposure_parser().parse_args(argv)
     config = _configure(args)
     from auditor.exposure import ExposureError, exposure_diff, load_paths, maps_of, render_diff, render_map
-    from auditor.loader import Limits
+    from auditor.load import Limits
 
     if args.fail_on_open and not args.base:
         raise UsageError("audit exposure: --fail-on-open needs --base REF")

@@ -7,7 +7,7 @@ from functools import cached_property
 
 from auditor.config import Config
 from auditor.findings import SuppressionProblem
-from auditor.loader import LoadResult
+from auditor.load import LoadResult
 from auditor.model import Model
 from auditor.packet.questions import Questions
 

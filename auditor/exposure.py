@@ -22,7 +22,7 @@ from auditor.config import Config
 from auditor.context import Context
 from auditor.engine import resolve
 from auditor.findings import FlowStep, Witness
-from auditor.loader import Limits, LoadResult, display_path, load, load_texts
+from auditor.load import Limits, LoadResult, display_path, load, load_texts
 from auditor.model import KNOWN_KINDS, HostEndpoint, ServicePort, build_model
 from auditor.nets import describe
 from auditor.packet.questions import Questions, ServiceAddress

@@ -61,7 +61,7 @@ class Location:
 
 
 class Document(Protocol):
-    """What a place needs of a parsed document (:class:`auditor.loader.Document` is one): its file, its
+    """What a place needs of a parsed document (:class:`auditor.load.Document` is one): its file, its
     index in the file, its data and the positions of its nodes."""
 
     file: Any

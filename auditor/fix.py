@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from auditor.findings import AutoFix, Edit, Finding, PathT
-from auditor.loader import _BOOL_WORDS, _LINE_BREAK, Document, RenderedDocument, SourceFile, parse_text
+from auditor.load import _BOOL_WORDS, _LINE_BREAK, Document, RenderedDocument, SourceFile, parse_text
 
 Position = tuple[int, int]  # 1-based line, column (code points)
 

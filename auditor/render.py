@@ -6,7 +6,7 @@ files configured in ``helm-values``); a folder with a ``kustomization.yaml`` wit
 as a whole, and, for a kustomization, every file it uses (resources, patches, bases, components), so
 nothing is audited twice. A kustomization that another one uses is rendered through that one only.
 
-Every rendered document is a :class:`~auditor.loader.RenderedDocument` whose origin places a finding
+Every rendered document is a :class:`~auditor.load.RenderedDocument` whose origin places a finding
 in the source: for Helm the template named by the ``# Source:`` comment helm writes (the line with
 the same text or key, else the document start), for kustomize the resource file named by kustomize's
 own origin annotations (``buildMetadata: [originAnnotations]``, asked for through a throwaway
@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from auditor.findings import Location, PathT, Span
-from auditor.loader import (
+from auditor.load import (
     Candidate,
     Document,
     Limits,
@@ -78,7 +78,7 @@ class RenderSettings:
 
 
 class Renderer:
-    """Rendering as discovery uses it (:class:`auditor.loader.Renderer`): the settings, the tools found
+    """Rendering as discovery uses it (:class:`auditor.load.Renderer`): the settings, the tools found
     on PATH (looked up once, on first use) and the functions of this module."""
 
     helm_hint = HELM_HINT

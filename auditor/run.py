@@ -17,7 +17,7 @@ from auditor.config import Config
 from auditor.context import Context
 from auditor.engine import run_rules, sub_id
 from auditor.findings import Finding, Severity
-from auditor.loader import Limits, LoadResult, SourceFile, load
+from auditor.load import Limits, LoadResult, SourceFile, load
 from auditor.model import KNOWN_KINDS, Model, build_model
 from auditor.render import Renderer, RenderSettings
 

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from auditor.catalog import matches_sub, normalize_selector
 from auditor.engine import sub_id
 from auditor.findings import Finding, Location, Span, Suppression, SuppressionProblem
-from auditor.loader import Document, LoadResult, SourceFile
+from auditor.load import Document, LoadResult, SourceFile
 from auditor.model import Model
 
 ANNOTATION = "calico-audit.io/ignore"

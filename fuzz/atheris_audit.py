@@ -27,7 +27,7 @@ with atheris.instrument_imports():
     import ruamel.yaml  # noqa: F401
 
     import auditor.cli
-    import auditor.loader
+    import auditor.load
     import auditor.model
     import auditor.run  # noqa: F401
     from auditor import catalog

@@ -734,7 +734,7 @@ def check_input(
     when a guarantee is broken.
     """
     from auditor.config import Config
-    from auditor.loader import display_path
+    from auditor.load import display_path
     from auditor.report import render
     from auditor.run import audit
 

@@ -17,7 +17,7 @@ from auditor import cache as cache_mod
 from auditor.cache import MAGIC, ParseCache, decode_entry, decode_pack, encode_entry, encode_pack
 from auditor.cli import main
 from auditor.config import Config, cache_folder, load_config
-from auditor.loader import Limits, load
+from auditor.load import Limits, load
 from auditor.model import KNOWN_KINDS
 
 from .conftest import ROOT, SHARED

@@ -16,7 +16,7 @@ from auditor.addrset import AddressSet
 from auditor.cli import main
 from auditor.config import Config
 from auditor.exposure import load_paths, maps_of, markdown_section, read_revision
-from auditor.loader import Limits, load_texts
+from auditor.load import Limits, load_texts
 from auditor.model import KNOWN_KINDS
 from auditor.run import audit
 from tests.conftest import ROOT

@@ -26,7 +26,7 @@ import pytest
 
 from auditor import cli
 from auditor.config import Config
-from auditor.loader import Limits
+from auditor.load import Limits
 from auditor.run import AuditResult, audit
 
 GOOD = """\

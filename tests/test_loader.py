@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from auditor.loader import SourceFile, parse_text
+from auditor.load import SourceFile, parse_text
 from tests.conftest import ROOT, SHARED
 
 TEXT = """\

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from auditor.loader import SourceFile, parse_text, resources_of
+from auditor.load import SourceFile, parse_text, resources_of
 from tests.conftest import places, run_files
 
 CAPITALISED = """\

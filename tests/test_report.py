@@ -19,7 +19,7 @@ from auditor import __version__
 from auditor.catalog import Rule
 from auditor.config import Config
 from auditor.findings import Finding, Location, Severity, Span, Suppression
-from auditor.loader import LoadResult, SourceFile
+from auditor.load import LoadResult, SourceFile
 from auditor.model import Model
 from auditor.report import FORMATS, github, jsonfmt, markdown, render, sarif, summary_line
 from auditor.run import AuditResult, Stats

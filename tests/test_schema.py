@@ -19,7 +19,7 @@ from auditor import schema
 from auditor.schema import SchemaIssue, has_schema, validate
 
 try:  # the project's loader gives exactly the data the CA002 rule will see
-    from auditor.loader import SourceFile, parse_text
+    from auditor.load import SourceFile, parse_text
 
     def load_all(text: str, name: str = "test.yaml") -> list[Any]:
         docs, _problems = parse_text(SourceFile(name, None, text))

@@ -28,7 +28,7 @@ from referencing.jsonschema import DRAFT7
 
 from auditor import schema as tool
 from auditor.cli import main
-from auditor.loader import SourceFile, parse_text
+from auditor.load import SourceFile, parse_text
 from auditor.schema_export import DRAFT_07, export
 from tests.conftest import ROOT, SHARED
 

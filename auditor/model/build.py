@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from auditor.loader import RawResource
+from auditor.load import RawResource
 from auditor.model.calico import build_calico_policy, build_host_endpoint, order_of, proto_ports
 from auditor.model.fields import cidr_items, meta_of, net_refs, port_refs, simple_resource
 from auditor.model.index import Model

@@ -9,7 +9,7 @@ from typing import Any
 
 from auditor import selector as sel
 from auditor.findings import PathT
-from auditor.loader import RawResource
+from auditor.load import RawResource
 from auditor.model.fields import (
     Meta,
     ip_refs,

@@ -10,7 +10,7 @@ from netaddr import IPNetwork
 
 from auditor import selector as sel
 from auditor.findings import PathT
-from auditor.loader import RawResource
+from auditor.load import RawResource
 from auditor.model.resources import (
     CALICO_GROUPS,
     CALICO_NAMESPACED,

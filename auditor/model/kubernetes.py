@@ -11,7 +11,7 @@ from netaddr import IPNetwork
 
 from auditor import selector as sel
 from auditor.findings import PathT
-from auditor.loader import RawResource
+from auditor.load import RawResource
 from auditor.model.fields import Meta, ip_refs, net_refs, protocol_ref, scoped_selector, simple_resource
 from auditor.model.resources import (
     NS_LABEL,

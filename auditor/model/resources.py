@@ -17,7 +17,7 @@ from netaddr import IPNetwork
 
 from auditor import selector as sel
 from auditor.findings import PathT, Pointer
-from auditor.loader import RawResource
+from auditor.load import RawResource
 from auditor.ports import PortRange
 
 T = TypeVar("T")

@@ -126,7 +126,7 @@ class Step:
 
 
 def _raw_at(where: Pointer) -> Any:
-    from auditor.loader import RawResource
+    from auditor.load import RawResource
 
     return RawResource(where.doc, (), where.doc.data if isinstance(where.doc.data, dict) else {})
 

@@ -43,7 +43,7 @@ from auditor.report.common import (
 )
 
 if TYPE_CHECKING:
-    from auditor.loader import SourceFile
+    from auditor.load import SourceFile
     from auditor.run import AuditResult
 
 # A line is a list of (text, style) segments; style "" is unstyled.

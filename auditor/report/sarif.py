@@ -36,7 +36,7 @@ from auditor.report.common import clean_span, cluster_phrase
 
 if TYPE_CHECKING:
     from auditor.catalog import Rule
-    from auditor.loader import SourceFile
+    from auditor.load import SourceFile
     from auditor.run import AuditResult
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
