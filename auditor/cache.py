@@ -67,8 +67,10 @@ def _loader_digest() -> str:
     digest = hashlib.blake2b(digest_size=8)
     digest.update(f"{__version__}\0{FORMAT}\0{sys.version}\0{_MARSHAL_VERSION}\0".encode())
     try:
-        with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "loader.py"), "rb") as fh:
-            digest.update(fh.read())
+        folder = os.path.join(os.path.dirname(os.path.abspath(__file__)), "load")
+        for name in sorted(n for n in os.listdir(folder) if n.endswith(".py")):
+            with open(os.path.join(folder, name), "rb") as fh:
+                digest.update(fh.read())
     except (OSError, TypeError):  # a frozen or zipped install: the version alone
         pass
     return digest.hexdigest()

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from auditor.findings import AutoFix, Edit, Finding, PathT
-from auditor.load import _BOOL_WORDS, _LINE_BREAK, Document, RenderedDocument, SourceFile, parse_text
+from auditor.load import BOOL_WORDS, LINE_BREAK, Document, RenderedDocument, SourceFile, parse_text
 
 Position = tuple[int, int]  # 1-based line, column (code points)
 
@@ -46,7 +46,7 @@ class Unfixable(Exception):
 # ---- rendering new YAML -------------------------------------------------------------------------------
 
 _PLAIN_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_./-]*$")
-_RESERVED = {w.lower() for w in _BOOL_WORDS} | {"null", "~"}
+_RESERVED = {w.lower() for w in BOOL_WORDS} | {"null", "~"}
 
 
 def scalar_text(value: object) -> str:
@@ -253,7 +253,7 @@ def _newline(file: SourceFile) -> str:
         text = _read(file.real)[1] if file.real else file.text or ""
     except (OSError, UnicodeDecodeError):
         text = ""
-    match = _LINE_BREAK.search(text)
+    match = LINE_BREAK.search(text)
     return match.group(0) if match and match.group(0) in ("\r\n", "\r") else "\n"
 
 
@@ -349,7 +349,7 @@ def _overlaps(a: TextEdit, b: TextEdit) -> bool:
 
 def _offsets(text: str) -> list[int]:
     starts = [0]
-    starts.extend(m.end() for m in _LINE_BREAK.finditer(text))
+    starts.extend(m.end() for m in LINE_BREAK.finditer(text))
     return starts
 
 
@@ -418,7 +418,7 @@ def fix_file(path: str, fixes: list[Planned]) -> FileResult:
         result.error = f"cannot read it as UTF-8: {exc}"
         return result
     result.before = result.after = before
-    lines = _LINE_BREAK.split(before)
+    lines = LINE_BREAK.split(before)
     if lines and lines[-1] == "":
         lines.pop()
     if lines != file.lines:

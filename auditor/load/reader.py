@@ -1,0 +1,197 @@
+"""Reading the input: files, folders or in-memory blobs -> :class:`~auditor.load.document.LoadResult`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any, Protocol
+
+from auditor.findings import Span
+from auditor.load.compose import TEMPLATE_HINT, parse_text
+from auditor.load.decode import decode
+from auditor.load.discover import (
+    SKIP_DIRS,
+    YAML_SUFFIXES,
+    Renderer,
+    discover,
+    excluded,
+    fs_problem,
+    read_file,
+    size_text,
+)
+from auditor.load.document import Document, LoadResult
+from auditor.load.resources import resources_of
+from auditor.load.source import Limits, LoadProblem, SourceFile
+
+
+class ParseCache(Protocol):
+    """What the loader asks of the cache of parsed files (:class:`auditor.cache.ParseCache` is one)."""
+
+    def key(self, text: str, *parts: object) -> str: ...
+
+    def get(self, real: str, key: str) -> Any: ...
+
+    def put(self, real: str, key: str, value: Any) -> None: ...
+
+
+
+def load(
+    paths: Iterable[str],
+    known_kinds: frozenset[str],
+    exclude: Iterable[str] = (),
+    limits: Limits | None = None,
+    stdin_name: str = "-",
+    pure: bool = False,
+    render: Renderer | None = None,
+    cache: ParseCache | None = None,
+) -> LoadResult:
+    """Load everything under ``paths``. Raises FileNotFoundError for a missing path.
+
+    With a ``cache``, files whose text was parsed before (by the same version of the loader, with
+    the same parser and limits) are not parsed again: the result is the same either way.
+    """
+    limits = limits or Limits()
+    candidates, problems = discover(paths, exclude, limits, render)
+    result = LoadResult(problems=problems)
+    for candidate in candidates:
+        if candidate.render and render is not None:
+            render.load_rendered(result, candidate, known_kinds, limits, pure)
+            continue
+        file, problem = read_file(candidate, limits, stdin_name)
+        result.files.append(file)
+        if problem is not None:
+            result.problems.append(problem)
+            continue
+        add_file(result, file, known_kinds, limits, pure, cache)
+        file.release()
+    return result
+
+
+
+def parse_cached(
+    file: SourceFile, limits: Limits, pure: bool, cache: ParseCache
+) -> tuple[list[Document], list[LoadProblem]]:
+    """:func:`parse_text` through the on-disk cache of parsed files (see :mod:`auditor.cache`)."""
+    if file.real is None:  # standard input: nothing to file it under
+        return parse_text(file, limits, pure)
+    text = file.text or ""
+    key = cache.key(
+        text,
+        "pure" if pure else "c",
+        file.path.endswith(".json"),
+        limits.max_depth,
+        limits.max_nodes,
+        limits.max_alias_nodes,
+    )
+    entry = cache.get(file.real, key)
+    if entry is not None:
+        cached_docs, cached_problems = entry
+        docs = [Document(file, index, data, pos) for index, data, pos in cached_docs]
+        problems = [
+            LoadProblem(file, Span(line, col, end_line, end_col), message, code, hint)
+            for line, col, end_line, end_col, message, code, hint in cached_problems
+        ]
+        return docs, problems
+    docs, problems = parse_text(file, limits, pure)
+    cache.put(
+        file.real,
+        key,
+        (
+            [(d.index, d.data, d.pos) for d in docs],
+            [
+                (p.span.line, p.span.column, p.span.end_line, p.span.end_column, p.message, p.code, p.hint)
+                for p in problems
+            ],
+        ),
+    )
+    return docs, problems
+
+
+
+def add_file(
+    result: LoadResult,
+    file: SourceFile,
+    known_kinds: frozenset[str],
+    limits: Limits,
+    pure: bool = False,
+    cache: ParseCache | None = None,
+) -> None:
+    docs, problems = parse_text(file, limits, pure) if cache is None else parse_cached(file, limits, pure, cache)
+    add_documents(result, docs, problems, known_kinds)
+
+
+
+def add_documents(
+    result: LoadResult, docs: Iterable[Document], problems: Iterable[LoadProblem], known_kinds: frozenset[str]
+) -> None:
+    """Add parsed documents (and their file's problems) to ``result``."""
+    result.problems.extend(problems)
+    for doc in docs:
+        result.documents.append(doc)
+        if doc.data is None:
+            result.empty_documents += 1
+            continue
+        found, is_resource = resources_of(doc, known_kinds)
+        if is_resource:
+            result.resources.extend(found)
+        else:
+            result.skipped_documents += 1
+
+
+
+def load_texts(
+    files: Mapping[str, bytes],
+    known_kinds: frozenset[str],
+    exclude: Iterable[str] = (),
+    limits: Limits | None = None,
+    pure: bool = False,
+) -> LoadResult:
+    """Load in-memory files (display path -> raw bytes), such as a git revision's blobs, the way
+    :func:`load` loads a folder: the same suffixes, skipped folders, ``exclude`` globs, Helm
+    ``templates/`` folders, size limit and decoding. Paths use ``/``; they are shown as given."""
+    limits = limits or Limits()
+    exclude = list(exclude)
+    result = LoadResult()
+    present = set(files)
+    templates: set[str] = set()
+    for path in sorted(files, key=lambda p: p.split("/")):
+        parts = path.split("/")
+        if not parts[-1].endswith(YAML_SUFFIXES):
+            continue
+        folders = ["/".join(parts[: i + 1]) for i in range(len(parts) - 1)]
+        if any(part in SKIP_DIRS for part in parts[:-1]):
+            continue
+        if any(excluded(rel, rel.rsplit("/", 1)[-1], exclude) for rel in [*folders, path]):
+            continue
+        charted = [f for f in folders if f.rsplit("/", 1)[-1] == "templates"]
+        chart = next((f for f in charted if f[: -len("templates")] + "Chart.yaml" in present), None)
+        if chart is not None:
+            if chart not in templates:
+                templates.add(chart)
+                result.problems.append(
+                    fs_problem(chart, "Helm chart templates are not manifests until rendered; folder skipped",
+                                "helm-templates", TEMPLATE_HINT)
+                )
+            continue
+        file = SourceFile(path, None)
+        raw = files[path]
+        result.files.append(file)
+        if len(raw) > limits.max_file_bytes:
+            result.problems.append(
+                LoadProblem(
+                    file,
+                    Span.point(1, 1),
+                    f"file is {size_text(len(raw))}, above the {size_text(limits.max_file_bytes)} limit; not read",
+                    "too-large",
+                    "raise the limit with --max-file-size if this file really is a manifest",
+                )
+            )
+            continue
+        text, message, span = decode(raw)
+        if text is None:
+            code = "binary" if "binary" in message else "encoding"
+            hint = "save the file as UTF-8" if code == "encoding" else ""
+            result.problems.append(LoadProblem(file, span, message, code, hint))
+            continue
+        file.text = text
+        add_file(result, file, known_kinds, limits, pure)
+    return result
