@@ -14,7 +14,6 @@ from auditor.findings import (
     Issue,
     Location,
     Pointer,
-    Related,
     Severity,
     Span,
     Target,
@@ -252,7 +251,3 @@ def dedupe(findings: Iterable[Finding]) -> list[Finding]:
             seen.add(key)
             out.append(f)
     return out
-
-
-def related(target: Target, message: str) -> Related:
-    return Related(target, message)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable
 from functools import lru_cache
 
 from netaddr import IPNetwork, IPSet
@@ -52,10 +51,6 @@ def parse_ip(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
         if "/" in text:
             raise NetError(f"{value!r} is a CIDR, but a single IP address is expected here") from None
         raise NetError(f"{value!r} is not a valid IP address") from None
-
-
-def ip_set(nets: Iterable[IPNetwork | str]) -> IPSet:
-    return IPSet([str(n) for n in nets])
 
 
 def family(net: IPNetwork) -> int:

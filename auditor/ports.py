@@ -192,22 +192,6 @@ ALL_PORTS = PortSet([(MIN_PORT, MAX_PORT)])
 NO_PORTS = PortSet()
 
 
-def parse_port_list(values: Iterable[object]) -> tuple[PortSet, tuple[str, ...]]:
-    """Numeric part and named ports of a valid Calico port list (invalid entries are skipped)."""
-    numeric: list[tuple[int, int]] = []
-    named: list[str] = []
-    for value in values:
-        try:
-            parsed = parse_port(value)
-        except PortError:
-            continue
-        if isinstance(parsed, PortRange):
-            numeric.append((parsed.lo, parsed.hi))
-        else:
-            named.append(parsed)
-    return PortSet(numeric), tuple(named)
-
-
 def parse_range_text(text: str) -> PortSet:
     """``"30000-32767"`` or ``"30000:32767"`` (config and kube-apiserver syntax) as a PortSet."""
     cleaned = text.replace("-", ":").strip()

@@ -144,6 +144,28 @@ def _assume_advertised(facts: ClusterFacts, model: Model) -> None:
     )
 
 
+def node_port_range(model: Model, config: Config) -> tuple[PortSet, Fact]:
+    """The node-port range every rule uses, and where it comes from (one precedence for all of them):
+    the valid ``kubeNodePortRanges`` of FelixConfiguration ``default`` (``repo``, pointing at the field),
+    else ``cluster.node-port-range`` of the configuration (``config``), else the Kubernetes default
+    30000:32767 (``default``; also when the configured range does not parse, with no note)."""
+    felix = model.felix_default
+    ranges = felix.kube_node_port_ranges if felix is not None else None
+    valid = [r.value for r in ranges or () if r.value is not None and not isinstance(r.value, str)]
+    if felix is not None and valid:
+        where = felix.ptr("spec", "kubeNodePortRanges")
+        return PortSet.of(*valid), Fact("repo", where, "kubeNodePortRanges of FelixConfiguration default")
+    default = parse_range_text(DEFAULT_NODE_PORT_RANGE)
+    if config.node_port_range:
+        try:
+            return parse_range_text(config.node_port_range), Fact(
+                "config", None, "cluster.node-port-range in the configuration"
+            )
+        except (PortError, ValueError):
+            return default, Fact("default")
+    return default, Fact("default", None, "the Kubernetes default 30000:32767 (set cluster.node-port-range)")
+
+
 def cluster_facts(model: Model, config: Config) -> ClusterFacts:
     facts = ClusterFacts()
     bgp = model.bgp_default
@@ -188,22 +210,8 @@ def cluster_facts(model: Model, config: Config) -> ClusterFacts:
         facts.service_cidrs = _ipset(list(DEFAULT_SERVICE_CIDRS))
         facts.service = Fact("default", None, "the Kubernetes default 10.96.0.0/12 (set cluster.service-cidrs)")
 
+    facts.node_ports, facts.node_port = node_port_range(model, config)
     felix = model.felix_default
-    ranges = felix.kube_node_port_ranges if felix is not None else None
-    valid = [r.value for r in ranges or () if r.value is not None and not isinstance(r.value, str)]
-    if felix is not None and valid:
-        facts.node_ports = PortSet.of(*valid)
-        facts.node_port = Fact(
-            "repo", felix.ptr("spec", "kubeNodePortRanges"), "kubeNodePortRanges of FelixConfiguration default"
-        )
-    elif config.node_port_range:
-        try:
-            facts.node_ports = parse_range_text(config.node_port_range)
-            facts.node_port = Fact("config", None, "cluster.node-port-range in the configuration")
-        except (PortError, ValueError):
-            pass
-    else:
-        facts.node_port = Fact("default", None, "the Kubernetes default 30000:32767 (set cluster.node-port-range)")
     if felix is not None and (felix.failsafe_inbound is not None or felix.failsafe_outbound is not None):
         if felix.failsafe_inbound is not None:
             facts.failsafe_in = felix.failsafe_inbound

@@ -4,7 +4,7 @@ label indexes that answer "what does this selector match" without testing every 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Generic
@@ -58,9 +58,6 @@ class Model:
 
     # --- lookups ---------------------------------------------------------------------------
 
-    def of_kind(self, *kinds: str) -> Iterator[Resource]:
-        return (r for r in self.resources if r.kind in kinds)
-
     @property
     def bgp_default(self) -> BGPConfiguration | None:
         for config in self.bgp_configurations:
@@ -101,10 +98,6 @@ class Model:
                     )
                 )
         return out
-
-    @property
-    def enforced_policies(self) -> list[Policy]:
-        return [p for p in self.policies if not p.staged]
 
     def tier_order(self, name: str) -> float:
         tier = self.tiers.get(name)
@@ -160,13 +153,6 @@ class Model:
                 if all(w.pod_labels.get(k) == v for k, v in want.items())
             ]
         return found
-
-    def policies_selecting(self, labels: Mapping[str, str], policies: Iterable[Policy] | None = None) -> list[Policy]:
-        return [
-            p
-            for p in (self.policies if policies is None else policies)
-            if p.effective_selector is not None and p.effective_selector.matches(labels)
-        ]
 
 
 class LabelIndex(Generic[T]):

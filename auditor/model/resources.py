@@ -315,21 +315,6 @@ class EntityRule:
     def valid_nets(self) -> list[IPNetwork]:
         return [r.value for r in self.nets if r.value is not None]
 
-    @property
-    def valid_not_nets(self) -> list[IPNetwork]:
-        return [r.value for r in self.not_nets if r.value is not None]
-
-    @property
-    def matches_any_address(self) -> bool:
-        """No criterion on addresses or endpoints (ports aside)."""
-        return (
-            not self.nets
-            and not self.not_nets
-            and self.effective_selector is None
-            and self.effective_not_selector is None
-            and not self.services
-        )
-
 
 @dataclass(frozen=True, eq=False, slots=True)
 class PolicyRule:
