@@ -53,7 +53,7 @@ class Model:
 
     def __post_init__(self) -> None:
         self._indexes: dict[str, LabelIndex[Any]] = {}
-        self._service_workloads: dict[int, list[Workload]] = {}
+        self._service_workloads: dict[Service, list[Workload]] = {}
         self._workloads_by_namespace: dict[str | None, list[Workload]] = {}
 
     # --- lookups ---------------------------------------------------------------------------
@@ -141,13 +141,13 @@ class Model:
         """Workloads in the Service's namespace whose pod labels match its selector (cached)."""
         if service.selector is None:
             return []
-        found = self._service_workloads.get(id(service))
+        found = self._service_workloads.get(service)
         if found is None:
             if not self._workloads_by_namespace:
                 for w in self.workloads:
                     self._workloads_by_namespace.setdefault(w.namespace, []).append(w)
             want = service.selector
-            found = self._service_workloads[id(service)] = [
+            found = self._service_workloads[service] = [
                 w
                 for w in self._workloads_by_namespace.get(service.namespace, ())
                 if all(w.pod_labels.get(k) == v for k, v in want.items())

@@ -180,7 +180,7 @@ class Verdict:
 
     def key(self) -> tuple[Any, ...]:
         """Identity of the decision chain (to merge classes with the same story)."""
-        return tuple((s.stage, s.outcome, id(s.policy), id(s.rule)) for s in self.steps if s.outcome != "info")
+        return tuple((s.stage, s.outcome, s.policy, s.rule) for s in self.steps if s.outcome != "info")
 
 
 @dataclass
@@ -461,12 +461,12 @@ class Evaluator:
         self.config = config
         self.facts: ClusterFacts = cluster_facts(model, config)
         self._reach_cache: dict[tuple[Any, ...], Any] = {}
-        self._hep_policies: dict[int, list[Policy]] = {}
+        self._hep_policies: dict[HostEndpoint, list[Policy]] = {}
         self._hep_policies_by_labels: dict[tuple[tuple[str, str], ...], list[Policy]] = {}
-        self._workload_policies: dict[int, list[Policy]] = {}
+        self._workload_policies: dict[Workload, list[Policy]] = {}
         self._chains: dict[tuple[Any, ...], ChainIndex] = {}
         self._chain_of_list: dict[tuple[str, int], tuple[Sequence[Policy], ChainIndex]] = {}
-        self._backends: dict[tuple[int, int], list[Backend]] = {}
+        self._backends: dict[tuple[Service, int], list[Backend]] = {}
 
     def chain(self, policies: Sequence[Policy], direction: str) -> ChainIndex:
         """The indexed chain of ``policies`` (in evaluation order) for ``direction``, built once."""
@@ -549,7 +549,7 @@ class Evaluator:
 
     def policies_for_hep(self, hep: HostEndpoint) -> list[Policy]:
         """Host policies selecting ``hep``, in evaluation order (model.policies is kept sorted)."""
-        found = self._hep_policies.get(id(hep))
+        found = self._hep_policies.get(hep)
         if found is None:
             # Endpoints with the same labels are selected by the same policies: one scan per label set.
             labels = _label_key(hep.labels)
@@ -560,7 +560,7 @@ class Evaluator:
                     for p in self.host_policies
                     if p.effective_selector is not None and p.effective_selector.matches(hep.labels)
                 ]
-            self._hep_policies[id(hep)] = found
+            self._hep_policies[hep] = found
         return found
 
     def untracked_for(self, hep: HostEndpoint) -> list[Policy]:
@@ -577,7 +577,7 @@ class Evaluator:
         return self._stage(hep, "forward", lambda p: not p.pre_dnat and not p.do_not_track and p.apply_on_forward)
 
     def _stage(self, hep: HostEndpoint, stage: str, keep: Callable[[Policy], bool]) -> list[Policy]:
-        key = ("stage", stage, id(hep))
+        key = ("stage", stage, hep)
         found = self._reach_cache.get(key)
         if found is None:
             found = self._reach_cache[key] = [p for p in self.policies_for_hep(hep) if keep(p)]
@@ -585,10 +585,10 @@ class Evaluator:
 
     def policies_for_workload(self, workload: Workload) -> list[Policy]:
         """Workload policies selecting ``workload``'s pods, in evaluation order."""
-        found = self._workload_policies.get(id(workload))
+        found = self._workload_policies.get(workload)
         if found is None:
             labels = workload.endpoint_labels
-            found = self._workload_policies[id(workload)] = [
+            found = self._workload_policies[workload] = [
                 p
                 for p in self._policy_index.candidates(labels)
                 if p.effective_selector.matches(labels)  # type: ignore[union-attr]
@@ -616,8 +616,8 @@ class Evaluator:
             dst.kind,
             str(dst.ip),
             tuple(dst.ips.iter_cidrs()) if dst.ip is None else (),  # content, not id(): sets are transient
-            id(dst.workload),
-            id(dst.host_endpoint),
+            dst.workload,
+            dst.host_endpoint,
             tuple(tuple(sorted(labels.items())) for labels in dst.labels) if dst.workload is None else (),
             pkt.port,
             pkt.protocol,
@@ -748,7 +748,7 @@ class Evaluator:
     def node_peer(self, hep: HostEndpoint, version: int | None = None) -> Peer:
         """The node's own address (the source after SNAT): known to rules only through expectedIPs. With
         ``version``, the address of that family only (an IPv6 flow is SNATed to the node's IPv6 address)."""
-        key = ("node-peer", id(hep), version)
+        key = ("node-peer", hep, version)
         found = self._reach_cache.get(key)
         if found is None:
             found = self._reach_cache[key] = self._node_peer(hep, version)
@@ -865,7 +865,7 @@ class Evaluator:
         return out
 
     def backends(self, svc: Service, sp: ServicePort) -> list[Backend]:
-        key = (id(svc), sp.index)
+        key = (svc, sp.index)
         found = self._backends.get(key)
         if found is None:
             found = self._backends[key] = self._find_backends(svc, sp)
@@ -1041,7 +1041,7 @@ class Evaluator:
             if local:
                 verdict = self.pod_ingress(backend.workload, pkt)
             else:  # the SNAT source does not depend on the client: one verdict per node and backend
-                key = ("pod", id(backend.workload), id(hep), pkt.port, protocol, dst_ip.version)
+                key = ("pod", backend.workload, hep, pkt.port, protocol, dst_ip.version)
                 verdict = self._reach_cache.get(key)
                 if verdict is None:
                     verdict = self._reach_cache[key] = self.pod_ingress(backend.workload, pkt)
@@ -1174,14 +1174,14 @@ class Evaluator:
     # --- which policies police hosts --------------------------------------------------------
 
     @cached_property
-    def selected_heps(self) -> dict[int, list[HostEndpoint]]:
+    def selected_heps(self) -> dict[Policy, list[HostEndpoint]]:
         """Host endpoints each host-capable policy selects (by ``id`` of the policy)."""
-        out: dict[int, list[HostEndpoint]] = {}
+        out: dict[Policy, list[HostEndpoint]] = {}
         shared: dict[str, list[HostEndpoint]] = {}  # one list per selector, shared by its policies
         for policy in self.host_policies:
             chosen = policy.effective_selector
             if chosen is None:
-                out[id(policy)] = []
+                out[policy] = []
                 continue
             found = shared.get(str(chosen))
             if found is None:
@@ -1190,11 +1190,11 @@ class Evaluator:
                 else:  # assumed endpoints: a handful, not in the model's index
                     found = [h for h in self.host_endpoints if chosen.matches(h.labels)]
                 shared[str(chosen)] = found
-            out[id(policy)] = found
+            out[policy] = found
         return out
 
     def heps_of(self, policy: Policy) -> list[HostEndpoint]:
-        return self.selected_heps.get(id(policy), [])
+        return self.selected_heps.get(policy, [])
 
     def is_host_policy(self, policy: Policy) -> bool:
         """A policy that applies to host endpoints: it selects one in the repository, or, when the
@@ -1230,11 +1230,11 @@ class Evaluator:
         found = list(exact.get((ip.version, int(ip)), ()))
         found += [(p, r, i) for p, r, i in wide if ip in r.destination.nets[i].value]
         order = self._host_policy_order
-        return sorted(found, key=lambda item: (order[id(item[0])], item[1].index, item[2]))
+        return sorted(found, key=lambda item: (order[item[0]], item[1].index, item[2]))
 
     @cached_property
-    def _host_policy_order(self) -> dict[int, int]:
-        return {id(p): n for n, p in enumerate(self.host_policies)}
+    def _host_policy_order(self) -> dict[Policy, int]:
+        return {p: n for n, p in enumerate(self.host_policies)}
 
     @cached_property
     def explicit_ips(self) -> dict[IPAddress, list[ServiceAddress]]:
@@ -1338,7 +1338,7 @@ class Evaluator:
 
         Answers over the whole outside world are remembered for the other rules and reports, unless
         ``remember`` is False (a rule that asks about every address once)."""
-        key = (id(address.service), str(address.ip), port.index, id(hep))
+        key = (address.service, str(address.ip), port.index, hep)
         if within is None and key in self._reach_cache:
             return self._reach_cache[key]
         classes = self._reachability(address, port, hep, within)

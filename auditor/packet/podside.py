@@ -202,13 +202,13 @@ class PodSide:
         self.model = ev.model
         self.facts = ev.facts
         # Caches keyed by object identity; the cached values keep their keys' objects alive.
-        self._policies: dict[int, tuple[Workload, list[Policy]]] = {}
-        self._pods: dict[int, tuple[Workload, Peer]] = {}
-        self._verdicts: dict[tuple[int, int, int, int], tuple[Peer, Verdict]] = {}
-        self._clients: dict[tuple[int, int], list[Peer]] = {}
+        self._policies: dict[Workload, tuple[Workload, list[Policy]]] = {}
+        self._pods: dict[Workload, tuple[Workload, Peer]] = {}
+        self._verdicts: dict[tuple[Workload, int, int, int], tuple[Peer, Verdict]] = {}
+        self._clients: dict[tuple[Workload, int], list[Peer]] = {}
         self._splits: dict[tuple[int, frozenset[int]], Any] = {}
-        self._sources: dict[int, tuple[PolicyRule, list[Peer]]] = {}
-        self._groups: dict[int, list[list[NodeAddr]]] = {}
+        self._sources: dict[PolicyRule, tuple[PolicyRule, list[Peer]]] = {}
+        self._groups: dict[Workload, list[list[NodeAddr]]] = {}
         self._shapes: dict[tuple[Any, ...], list[list[NodeAddr]]] = {}
         self._named: dict[sel.Selector, list[HostEndpoint]] = {}
 
@@ -216,34 +216,34 @@ class PodSide:
 
     def ingress_policies(self, w: Workload) -> list[Policy]:
         """Enforced policies that select W and govern ingress, in Calico's evaluation order."""
-        hit = self._policies.get(id(w))
+        hit = self._policies.get(w)
         if hit is None:
             policies = [p for p in self.ev.policies_for_workload(w) if p.governs("ingress")]
-            hit = self._policies[id(w)] = (w, policies)
+            hit = self._policies[w] = (w, policies)
         return hit[1]
 
     def workloads_of(self, policy: Policy) -> list[Workload]:
         """The (non-hostNetwork) workloads the policy's selector matches, Calico scoping applied."""
-        return self._selected.get(id(policy), [])
+        return self._selected.get(policy, [])
 
     @cached_property
-    def _selected(self) -> dict[int, list[Workload]]:
+    def _selected(self) -> dict[Policy, list[Workload]]:
         # A namespaced policy's selector requires `projectcalico.org/namespace == <its namespace>`, so
         # only that namespace's pods are candidates; global ones go through the model's label index.
         by_ns: dict[str, list[Workload]] = {}
         for w in self.model.workloads:
             if not w.host_network:
                 by_ns.setdefault(w.endpoint_labels.get(NS_LABEL, ""), []).append(w)
-        out: dict[int, list[Workload]] = {}
+        out: dict[Policy, list[Workload]] = {}
         for policy in self.model.policies:
             selector = policy.effective_selector
             if selector is None:
                 continue
             if policy.is_global:
-                out[id(policy)] = self.model.workloads_matching(selector)
+                out[policy] = self.model.workloads_matching(selector)
             else:
                 candidates = by_ns.get(policy.namespace or "default", [])
-                out[id(policy)] = [w for w in candidates if selector.matches(w.endpoint_labels)]
+                out[policy] = [w for w in candidates if selector.matches(w.endpoint_labels)]
         return out
 
     def selected(self, w: Workload) -> bool:
@@ -253,20 +253,20 @@ class PodSide:
 
     def backends(self, svc: Service) -> list[Workload]:
         """The Service's backend workloads that Calico polices (hostNetwork pods are host traffic)."""
-        return self._backends.get(id(svc), [])
+        return self._backends.get(svc, [])
 
     @cached_property
-    def _backends(self) -> dict[int, list[Workload]]:
+    def _backends(self) -> dict[Service, list[Workload]]:
         by_ns: dict[str | None, list[Workload]] = {}
         for w in self.model.workloads:
             if not w.host_network:
                 by_ns.setdefault(w.namespace, []).append(w)
-        out: dict[int, list[Workload]] = {}
+        out: dict[Service, list[Workload]] = {}
         for svc in self.model.services:
             want = svc.selector
             if want is None:
                 continue  # no selector: endpoints managed by hand (as Model.service_workloads)
-            out[id(svc)] = [
+            out[svc] = [
                 w for w in by_ns.get(svc.namespace, []) if all(w.pod_labels.get(k) == v for k, v in want.items())
             ]
         return out
@@ -281,13 +281,13 @@ class PodSide:
         return out
 
     def advertised(self, svc: Service) -> list[ServiceAddress]:
-        return self._advertised.get(id(svc), [])
+        return self._advertised.get(svc, [])
 
     @cached_property
-    def _advertised(self) -> dict[int, list[ServiceAddress]]:
-        out: dict[int, list[ServiceAddress]] = {}
+    def _advertised(self) -> dict[Service, list[ServiceAddress]]:
+        out: dict[Service, list[ServiceAddress]] = {}
         for address in self.ev.advertised_addresses():
-            out.setdefault(id(address.service), []).append(address)
+            out.setdefault(address.service, []).append(address)
         return out
 
     @staticmethod
@@ -376,9 +376,9 @@ class PodSide:
     # --- peers and verdicts --------------------------------------------------------------------
 
     def pod_peer(self, w: Workload) -> Peer:
-        hit = self._pods.get(id(w))
+        hit = self._pods.get(w)
         if hit is None:
-            hit = self._pods[id(w)] = (w, self.ev.pod_peer(w))
+            hit = self._pods[w] = (w, self.ev.pod_peer(w))
         return hit[1]
 
     def pod_packet(self, src: Peer, w: Workload, port: int, protocol: int) -> Packet:
@@ -386,7 +386,7 @@ class PodSide:
 
     def verdict(self, w: Workload, src: Peer, port: int, protocol: int) -> Verdict:
         """W's ingress verdict for ``src`` (the evaluator's ``pod_ingress``, with W's policies cached)."""
-        key = (id(w), id(src), port, protocol)
+        key = (w, id(src), port, protocol)
         hit = self._verdicts.get(key)
         if hit is None:
             hit = self._verdicts[key] = (src, self.ev.pod_ingress(w, self.pod_packet(src, w, port, protocol)))
@@ -410,9 +410,9 @@ class PodSide:
 
     def source_peers(self, rule: PolicyRule) -> list[Peer]:
         """Representative peers that ``rule.source`` stands for (only those it really matches)."""
-        hit = self._sources.get(id(rule))
+        hit = self._sources.get(rule)
         if hit is None:
-            hit = self._sources[id(rule)] = (rule, self._source_peers(rule))
+            hit = self._sources[rule] = (rule, self._source_peers(rule))
         return hit[1]
 
     def _source_peers(self, rule: PolicyRule) -> list[Peer]:
@@ -478,7 +478,7 @@ class PodSide:
     def node_groups(self, w: Workload) -> list[list[NodeAddr]]:
         """Node addresses W's ingress policies cannot tell apart (same labels, same side of every rule
         CIDR): one verdict per group is exact for all its members."""
-        hit = self._groups.get(id(w))
+        hit = self._groups.get(w)
         if hit is not None:
             return hit
         policies = self.ingress_policies(w)
@@ -506,7 +506,7 @@ class PodSide:
                 )
                 groups.setdefault(key, []).append(addr)
             out = self._shapes[shape] = list(groups.values())
-        self._groups[id(w)] = out
+        self._groups[w] = out
         return out
 
     def nodes_denied(self, w: Workload, target: Target) -> NodeDenial | None:
@@ -613,7 +613,7 @@ class PodSide:
     def client_peers(self, w: Workload, version: int) -> list[Peer]:
         """One outside client per class of addresses W's ingress policies tell apart (node addresses,
         pod and service ranges excluded)."""
-        hit = self._clients.get((id(w), version))
+        hit = self._clients.get((w, version))
         if hit is not None:
             return hit
         universe = _minus(self.ev.outside_universe(version), self.node_ips)
@@ -622,7 +622,7 @@ class PodSide:
             rep = representative(ipset)
             if rep.version == version:
                 peers.append(self.ev.outside_peer(rep, text=_describe(ipset)))
-        self._clients[(id(w), version)] = peers
+        self._clients[(w, version)] = peers
         return peers
 
     def expected_sources(self, svc: Service, w: Workload) -> list[Peer]:
@@ -658,7 +658,7 @@ class PodSide:
                     found = [*self._mistakes_for(svc, w, target, policies, expected)]
                     found += self._unknown_names(svc, w, target, policies, expected)
                     for mistake in found:
-                        key = (id(mistake.rule), id(mistake.ref), id(w))
+                        key = (mistake.rule, id(mistake.ref), w)
                         if key not in seen:
                             seen.add(key)
                             out.append(mistake)
