@@ -25,7 +25,7 @@ from auditor.findings import FlowStep, Witness
 from auditor.load import Limits, LoadResult, display_path, load, load_texts
 from auditor.model import KNOWN_KINDS, HostEndpoint, ServicePort, build_model
 from auditor.nets import describe
-from auditor.packet.questions import Questions, ServiceAddress
+from auditor.packet.questions import AddressKind, Questions, ServiceAddress
 from auditor.run import split_clusters
 
 MAX_SERVICES = 20  # flows drawn in the job summary's Mermaid map
@@ -121,7 +121,8 @@ def _targets(q: Questions) -> list[tuple[ServiceAddress, ServicePort, list[HostE
                 for hep in group:
                     for ip in hep.valid_expected_ips:
                         path = (*port.path, "nodePort")
-                        out.append((ServiceAddress(svc, IPAddress(str(ip)), "node port", path, True), port, [hep]))
+                        address = ServiceAddress(svc, IPAddress(str(ip)), AddressKind.NODE_PORT, path, True)
+                        out.append((address, port, [hep]))
     return out
 
 

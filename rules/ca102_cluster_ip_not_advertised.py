@@ -8,6 +8,7 @@ from netaddr import IPAddress
 
 from auditor.api import Context, Example, Issue, Related, Rule, Severity
 from auditor.nets import describe
+from auditor.packet.questions import AddressKind
 from auditor.rules._fixtures import CLUSTER
 
 RULE = Rule(
@@ -90,9 +91,9 @@ def check(ctx: Context) -> Iterator[Issue]:
     if not facts.advertisement_known or facts.advertisement.assumed:
         return  # only a declared advertisement says what is not advertised
     ranges = {
-        "cluster IP": (facts.advertised_cluster, "serviceClusterIPs"),
-        "external IP": (facts.advertised_external, "serviceExternalIPs"),
-        "load-balancer IP": (facts.advertised_lb, "serviceLoadBalancerIPs"),
+        AddressKind.CLUSTER_IP: (facts.advertised_cluster, "serviceClusterIPs"),
+        AddressKind.EXTERNAL_IP: (facts.advertised_external, "serviceExternalIPs"),
+        AddressKind.LOAD_BALANCER_IP: (facts.advertised_lb, "serviceLoadBalancerIPs"),
     }
     where = facts.advertisement.where
     related = (Related(where, "the advertised ranges"),) if where is not None else ()

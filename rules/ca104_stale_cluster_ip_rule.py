@@ -9,7 +9,7 @@ from netaddr import IPAddress, IPSet
 
 from auditor.api import Context, Example, Issue, Related, Rule, Severity, Witness
 from auditor.model import PolicyRule, Service, ServicePort
-from auditor.packet.questions import TCP, Questions, ServiceAddress
+from auditor.packet.questions import TCP, AddressKind, Questions, ServiceAddress
 from auditor.ports import PROTOCOL_NUMBERS, PortRange
 from auditor.rules._fixtures import CLUSTER, SVC_A
 
@@ -105,7 +105,7 @@ def _missed(q: Questions, rule: PolicyRule, ip: IPAddress) -> tuple[Service, Wit
     if unnamed is None or (rule.source.nets and not clients):
         return None
     for svc, sp in _meant_for(q, rule):
-        address = ServiceAddress(svc, unnamed, "cluster IP", ("spec", "clusterIP"), True)
+        address = ServiceAddress(svc, unnamed, AddressKind.CLUSTER_IP, ("spec", "clusterIP"), True)
         for hep in q.ev.ingress_groups():
             sources = clients if clients is not None else q.ev.outside_universe(int(ip.version))
             found = q.service_flow(address, sp, hep, sources, False)

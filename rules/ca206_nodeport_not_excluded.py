@@ -8,7 +8,7 @@ from netaddr import IPAddress, IPSet
 
 from auditor.api import AutoFix, Context, Edit, Example, Issue, Related, Rule, Severity, Witness
 from auditor.model import Policy, PolicyRule
-from auditor.packet.questions import TCP, Evaluator, Questions, ServiceAddress, Verdict, sample_address
+from auditor.packet.questions import TCP, AddressKind, Evaluator, Questions, ServiceAddress, Verdict, sample_address
 from auditor.ports import ALL_PORTS, PROTOCOL_NUMBERS, PortRange, PortSet
 from auditor.rules._fixtures import CLUSTER
 
@@ -141,7 +141,7 @@ def _exposure(q: Questions, policy: Policy, rule: PolicyRule, gap: PortSet, prot
                 if not hep.valid_expected_ips:
                     continue
                 node_ip = IPAddress(str(hep.valid_expected_ips[0]))
-                address = ServiceAddress(svc, node_ip, "node port", ("spec", "ports"), True)
+                address = ServiceAddress(svc, node_ip, AddressKind.NODE_PORT, ("spec", "ports"), True)
                 found = q.service_flow(address, sp, hep, client, True, lambda v: _decided_by(v, rule))
                 if found is not None:
                     return found

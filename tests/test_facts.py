@@ -56,3 +56,29 @@ def test_cluster_facts_use_the_same_range() -> None:
     model, config = _model(FELIX), from_mapping({"cluster": {"node-port-range": "20000-21000"}})
     facts = cluster_facts(model, config)
     assert (facts.node_ports, facts.node_port) == node_port_range(model, config)
+
+
+SERVICE = b"""apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: shop}
+spec:
+  type: LoadBalancer
+  clusterIP: 10.96.0.10
+  externalIPs: [203.0.113.5]
+  ports: [{port: 443, nodePort: 30443}]
+status:
+  loadBalancer: {ingress: [{ip: 198.51.100.9}]}
+"""
+
+
+def test_service_addresses_say_how_with_an_enum_that_reads_as_the_words() -> None:
+    from auditor.packet.questions import AddressKind, Questions
+
+    model = build_model(load_texts({"svc.yaml": SERVICE}, KNOWN_KINDS).resources)
+    addresses = Questions(model, Config()).ev.service_addresses
+    kinds = {str(a.ip): a.how for a in addresses}
+    assert kinds["10.96.0.10"] is AddressKind.CLUSTER_IP
+    assert kinds["203.0.113.5"] is AddressKind.EXTERNAL_IP
+    assert all(isinstance(a.how, AddressKind) for a in addresses)
+    assert f"{AddressKind.NODE_PORT} 10.0.0.1" == "node port 10.0.0.1"
+    assert AddressKind.LOAD_BALANCER_IP == "load-balancer IP"

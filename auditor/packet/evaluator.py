@@ -23,6 +23,7 @@ policies and rules that decided it.
 from __future__ import annotations
 
 import bisect
+import enum
 import ipaddress
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -52,6 +53,15 @@ from auditor.ports import PROTOCOL_NUMBERS, PortRange, protocol_name
 from auditor.wording import who
 
 TCP, UDP, SCTP, ICMP = 6, 17, 132, 1
+
+
+class AddressKind(enum.StrEnum):
+    """How a Service is reached at an address: the words messages and the exposure map show."""
+
+    CLUSTER_IP = "cluster IP"
+    EXTERNAL_IP = "external IP"
+    LOAD_BALANCER_IP = "load-balancer IP"
+    NODE_PORT = "node port"
 ACTIONS = ("Allow", "Deny", "Pass", "Log")
 NO_ADDRESSES = IPSet()  # a Peer's ``ips`` when its single address ``ip`` is known (never consulted then)
 EPHEMERAL_PORT = 40000  # the client's source port for outside traffic (source ports are not known statically)
@@ -787,14 +797,14 @@ class Evaluator:
 
     # --- DNAT ----------------------------------------------------------------------------------
 
-    def service_for(self, ip: IPAddress, port: int, protocol: int) -> tuple[Service, ServicePort, str] | None:
+    def service_for(self, ip: IPAddress, port: int, protocol: int) -> tuple[Service, ServicePort, AddressKind] | None:
         """The Service and port a destination address maps to, and how (cluster IP, external IP…)."""
         proto = protocol_name(protocol)
         for svc in self.model.services:
             for how, refs in (
-                ("cluster IP", svc.cluster_ips),
-                ("external IP", svc.external_ips),
-                ("load-balancer IP", svc.load_balancer_ips),
+                (AddressKind.CLUSTER_IP, svc.cluster_ips),
+                (AddressKind.EXTERNAL_IP, svc.external_ips),
+                (AddressKind.LOAD_BALANCER_IP, svc.load_balancer_ips),
             ):
                 if any(r.value is not None and IPAddress(str(r.value)) == ip for r in refs):
                     for sp in svc.ports:
@@ -807,11 +817,11 @@ class Evaluator:
                 continue
             for sp in svc.ports:
                 if sp.node_port == port and sp.protocol == proto:
-                    return svc, sp, "node port"
+                    return svc, sp, AddressKind.NODE_PORT
         if ip in self.facts.advertised and ip not in self.explicit_ips:
             unheld = self.unheld_service(ip, port, protocol)
             if unheld is not None:
-                return unheld, unheld.ports[0], "cluster IP"
+                return unheld, unheld.ports[0], AddressKind.CLUSTER_IP
         return None
 
     def unheld_service(self, ip: IPAddress, port: int, protocol: int) -> Service | None:
@@ -861,7 +871,7 @@ class Evaluator:
             for port, protocol in wanted or [(443, TCP)]:
                 svc = self.unheld_service(ip, port, protocol)
                 if svc is not None:
-                    out.append(ServiceAddress(svc, ip, "cluster IP", ("metadata", "name"), True))
+                    out.append(ServiceAddress(svc, ip, AddressKind.CLUSTER_IP, ("metadata", "name"), True))
         return out
 
     def backends(self, svc: Service, sp: ServicePort) -> list[Backend]:
@@ -926,11 +936,11 @@ class Evaluator:
         return "none"
 
     def to_service(
-        self, client: Peer, hep: HostEndpoint | None, svc: Service, sp: ServicePort, dst_ip: IPAddress, how: str
+        self, client: Peer, hep: HostEndpoint | None, svc: Service, sp: ServicePort, dst_ip: IPAddress, how: AddressKind
     ) -> list[tuple[Backend, Verdict]]:
         """Outside client -> service address, through ``hep`` (None: no host endpoint polices it)."""
         protocol = PROTOCOL_NUMBERS.get(sp.protocol, TCP)
-        dport = sp.node_port if how == "node port" and sp.node_port else (sp.port or 0)
+        dport = sp.node_port if how == AddressKind.NODE_PORT and sp.node_port else (sp.port or 0)
         original = Packet(client, self.address_peer(dst_ip), dport, protocol)
         head: list[Step] = []
         pre = "none"
@@ -988,7 +998,7 @@ class Evaluator:
                 fwd = self.forward_for(hep)
                 if fwd:
                     seen = forwarded
-                    if how == "node port" and self.facts.kube_proxy_mode == "ipvs":
+                    if how == AddressKind.NODE_PORT and self.facts.kube_proxy_mode == "ipvs":
                         # IPVS: Felix sends NodePort traffic to a host address down the forward path while it
                         # is still addressed to the node (StaticFilterInputForwardCheckChain).
                         seen = Packet(client, self.host_peer(hep), dport, protocol)
@@ -1020,7 +1030,7 @@ class Evaluator:
                 source = client
                 caveat = (
                     " (kube-proxy may still SNAT traffic sent to a cluster IP when --cluster-cidr is set)"
-                    if how == "cluster IP"
+                    if how == AddressKind.CLUSTER_IP
                     else ""
                 )
                 steps.append(Step("SNAT", "info", f"externalTrafficPolicy: Local: the client address is kept{caveat}"))
@@ -1300,9 +1310,9 @@ class Evaluator:
             if svc.type == "ExternalName":
                 continue
             for how, refs, advertised in (
-                ("cluster IP", svc.cluster_ips, facts.advertised_cluster),
-                ("external IP", svc.external_ips, facts.advertised_external),
-                ("load-balancer IP", svc.load_balancer_ips, facts.advertised_lb),
+                (AddressKind.CLUSTER_IP, svc.cluster_ips, facts.advertised_cluster),
+                (AddressKind.EXTERNAL_IP, svc.external_ips, facts.advertised_external),
+                (AddressKind.LOAD_BALANCER_IP, svc.load_balancer_ips, facts.advertised_lb),
             ):
                 for ref in refs:
                     if ref.value is None:
@@ -1378,7 +1388,7 @@ class Evaluator:
     ) -> tuple[list[IPNetwork], bool]:
         """Source nets of the rules that can match this Service flow at any stage of its path."""
         protocol = PROTOCOL_NUMBERS.get(port.protocol, TCP)
-        dport = port.node_port if address.how == "node port" and port.node_port else (port.port or 0)
+        dport = port.node_port if address.how == AddressKind.NODE_PORT and port.node_port else (port.port or 0)
         probe = Peer("outside", None, IPSet())
         original = Packet(probe, Peer("service", address.ip, NO_ADDRESSES), dport, protocol)
         cuts: list[IPNetwork] = []
@@ -1405,7 +1415,7 @@ class Evaluator:
 class ServiceAddress:
     service: Service
     ip: IPAddress
-    how: str  # "cluster IP", "external IP", "load-balancer IP"
+    how: AddressKind
     path: tuple[str | int, ...]  # where it is written, relative to the Service
     advertised: bool
 

@@ -44,6 +44,7 @@ from auditor.packet.evaluator import (
     NO_ADDRESSES,
     TCP,
     UDP,
+    AddressKind,
     Backend,
     Evaluator,
     Packet,
@@ -77,6 +78,7 @@ __all__ = [
     "NO_ADDRESSES",
     "TCP",
     "UDP",
+    "AddressKind",
     "AddressSet",
     "Backend",
     "Evaluator",
@@ -219,7 +221,7 @@ class Questions:
     def unpinned_exposure(self, service: Service, ip: IPAddress) -> Witness | None:
         """A flow from outside that reaches ``service`` when Kubernetes assigns it the cluster IP ``ip``
         (through any host endpoint, on any of its ports), or None when the packet path stops every one."""
-        address = ServiceAddress(service, ip, "cluster IP", ("spec", "clusterIP"), True)
+        address = ServiceAddress(service, ip, AddressKind.CLUSTER_IP, ("spec", "clusterIP"), True)
         for port in service.ports:
             for hep in self.ev.ingress_groups():
                 for cls in self.ev.reachability(address, port, hep, remember=False):
@@ -292,7 +294,7 @@ class Questions:
 
     @staticmethod
     def dport(address: ServiceAddress, port: ServicePort) -> int:
-        return port.node_port if address.how == "node port" and port.node_port else (port.port or 0)
+        return port.node_port if address.how == AddressKind.NODE_PORT and port.node_port else (port.port or 0)
 
     # --- what does this flow do ------------------------------------------------------------------
 
@@ -324,7 +326,7 @@ class Questions:
             if svc.name == name and (svc.namespace or "") == namespace:
                 for sp in svc.ports:
                     if sp.port == port and PROTOCOL_NUMBERS.get(sp.protocol, TCP) == protocol:
-                        return svc, sp, "cluster IP"
+                        return svc, sp, AddressKind.CLUSTER_IP
         return None
 
     def source_peer(self, src: IPAddress) -> Peer:
