@@ -18,6 +18,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from auditor.k8snames import MAX_LABEL, MAX_SUBDOMAIN, NameFault, label_value_fault, qualified_name_fault
+from auditor.k8snames import is_subdomain as is_subdomain  # re-exported: rules take it from here
 from auditor.nets import NetError, parse_cidr, parse_ip
 from auditor.ports import PROTOCOL_NUMBERS, to_int
 
@@ -31,10 +33,7 @@ _LABEL_RE = re.compile(f"^{_LABEL}$")
 _SUBDOMAIN_RE = re.compile(f"^{_SUBDOMAIN}$")
 _GNP_NAME_RE = re.compile(rf"^({_LABEL}\.)?{_LABEL}$")
 _NP_NAME_RE = re.compile(rf"^(({_LABEL})(\.{_LABEL})?|((knp|ossg)\.default\.{_SUBDOMAIN}))$")
-_QUALIFIED_PART_RE = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
-
-MAX_SUBDOMAIN = 253
-MAX_LABEL = 63
+_CHARACTERS = "may only use letters, digits, '-', '_' and '.', and must start and end with a letter or digit"
 
 GLOBAL_POLICY_KINDS = frozenset({"GlobalNetworkPolicy", "StagedGlobalNetworkPolicy"})
 NAMESPACED_POLICY_KINDS = frozenset({"NetworkPolicy", "StagedNetworkPolicy"})
@@ -108,38 +107,30 @@ def _name_problem(kind: str, name: str) -> str | None:
     return None
 
 
-def is_subdomain(text: str) -> bool:
-    return len(text) <= MAX_SUBDOMAIN and bool(_SUBDOMAIN_RE.match(text))
-
-
 def label_key_problem(key: str) -> str | None:
     """Why Kubernetes' qualified-name check rejects a label key, or None."""
-    parts = key.split("/")
-    if len(parts) > 2:
-        return "has more than one '/'"
-    name = parts[-1]
-    if len(parts) == 2:
-        prefix = parts[0]
-        if not prefix:
-            return "has an empty prefix before '/'"
-        if not is_subdomain(prefix):
-            return f"has an invalid prefix `{prefix}` (it must be a lower-case DNS subdomain)"
-    if not name:
-        return "has an empty name part"
-    if len(name) > MAX_LABEL:
-        return f"has a name part of {len(name)} characters (at most {MAX_LABEL})"
-    if not _QUALIFIED_PART_RE.match(name):
-        return "may only use letters, digits, '-', '_' and '.', and must start and end with a letter or digit"
-    return None
+    fault = qualified_name_fault(key)
+    if fault in (NameFault.LONG_PREFIX, NameFault.BAD_PREFIX):
+        return f"has an invalid prefix `{key.partition('/')[0]}` (it must be a lower-case DNS subdomain)"
+    if fault is NameFault.LONG_NAME:
+        return f"has a name part of {len(key.rpartition('/')[2])} characters (at most {MAX_LABEL})"
+    return _KEY_FAULTS.get(fault) if fault is not None else None
+
+
+_KEY_FAULTS = {
+    NameFault.SLASHES: "has more than one '/'",
+    NameFault.EMPTY_PREFIX: "has an empty prefix before '/'",
+    NameFault.EMPTY_NAME: "has an empty name part",
+    NameFault.BAD_NAME: _CHARACTERS,
+}
 
 
 def label_value_problem(value: str) -> str | None:
     """Why Kubernetes rejects a label value, or None."""
-    if len(value) > MAX_LABEL:
+    fault = label_value_fault(value)
+    if fault is NameFault.LONG_NAME:
         return f"is {len(value)} characters long (at most {MAX_LABEL})"
-    if value and not _QUALIFIED_PART_RE.match(value):
-        return "may only use letters, digits, '-', '_' and '.', and must start and end with a letter or digit"
-    return None
+    return _CHARACTERS if fault is not None else None
 
 
 # ------------------------------------------------------------------------------------------

@@ -24,6 +24,8 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NoReturn
 
+from auditor.k8snames import NameFault, label_value_fault, qualified_name_fault
+
 __all__ = [
     "ALL",
     "MAX_LABEL_LENGTH",
@@ -1255,54 +1257,36 @@ ALL: Selector = parse("")
 # Kubernetes LabelSelector
 # ---------------------------------------------------------------------------------------------
 
-_K8S_NAME = re.compile(r"(?:[A-Za-z0-9](?:[-A-Za-z0-9_.]*[A-Za-z0-9])?)\Z")
-_DNS_SUBDOMAIN = re.compile(r"[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*\Z")
 _K8S_OPERATORS = ("In", "NotIn", "Exists", "DoesNotExist")
 
 
-def _qualified_name_problem(key: str) -> str | None:
-    """Why ``key`` is not a Kubernetes qualified name (label key), or None if it is one."""
-    parts = key.split("/")
-    if len(parts) > 2:
-        return "a label key may contain at most one '/'"
-    name = parts[-1]
-    if len(parts) == 2:
-        prefix = parts[0]
-        if not prefix:
-            return "the prefix before '/' must not be empty"
-        if len(prefix) > 253:
-            return "the prefix before '/' must be at most 253 characters"
-        if not _DNS_SUBDOMAIN.match(prefix):
-            return "the prefix before '/' must be a DNS subdomain (lowercase a-z, 0-9, '-' and '.')"
-    if not name:
-        return "the name part must not be empty"
-    if len(name) > 63:
-        return "the name part must be at most 63 characters"
-    if not _K8S_NAME.match(name):
-        return (
-            "the name part must consist of alphanumerics, '-', '_' or '.', "
-            "and start and end with an alphanumeric character"
-        )
-    return None
-
-
-def _label_value_problem(value: str) -> str | None:
-    if len(value) > 63:
-        return "a label value must be at most 63 characters"
-    if value and not _K8S_NAME.match(value):
-        return (
-            "a label value must be empty or consist of alphanumerics, '-', '_' or '.', "
-            "starting and ending with an alphanumeric character"
-        )
-    return None
+_KEY_FAULTS = {
+    NameFault.SLASHES: "a label key may contain at most one '/'",
+    NameFault.EMPTY_PREFIX: "the prefix before '/' must not be empty",
+    NameFault.LONG_PREFIX: "the prefix before '/' must be at most 253 characters",
+    NameFault.BAD_PREFIX: "the prefix before '/' must be a DNS subdomain (lowercase a-z, 0-9, '-' and '.')",
+    NameFault.EMPTY_NAME: "the name part must not be empty",
+    NameFault.LONG_NAME: "the name part must be at most 63 characters",
+    NameFault.BAD_NAME: (
+        "the name part must consist of alphanumerics, '-', '_' or '.', "
+        "and start and end with an alphanumeric character"
+    ),
+}
+_VALUE_FAULTS = {
+    NameFault.LONG_NAME: "a label value must be at most 63 characters",
+    NameFault.BAD_NAME: (
+        "a label value must be empty or consist of alphanumerics, '-', '_' or '.', "
+        "starting and ending with an alphanumeric character"
+    ),
+}
 
 
 def _check_k8s_key(key: object, path: tuple[str | int, ...]) -> str:
     if not isinstance(key, str):
         raise LabelSelectorError(f"label key must be a string, not {type(key).__name__}", path)
-    problem = _qualified_name_problem(key)
-    if problem is not None:
-        raise LabelSelectorError(f"invalid label key {key!r}: {problem}", path)
+    fault = qualified_name_fault(key)
+    if fault is not None:
+        raise LabelSelectorError(f"invalid label key {key!r}: {_KEY_FAULTS[fault]}", path)
     return key
 
 
@@ -1311,9 +1295,9 @@ def _check_k8s_value(value: object, path: tuple[str | int, ...]) -> str:
         raise LabelSelectorError(
             f"label value must be a string, not {type(value).__name__} (quote it in YAML)", path
         )
-    problem = _label_value_problem(value)
-    if problem is not None:
-        raise LabelSelectorError(f"invalid label value {value!r}: {problem}", path)
+    fault = label_value_fault(value)
+    if fault is not None:
+        raise LabelSelectorError(f"invalid label value {value!r}: {_VALUE_FAULTS[fault]}", path)
     return value
 
 
