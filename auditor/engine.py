@@ -17,6 +17,7 @@ from auditor.findings import (
     Severity,
     Span,
     Target,
+    Witness,
     format_path,
 )
 
@@ -33,6 +34,14 @@ def resolve(target: Target) -> Location:
     if origin is not None:
         return origin.locate(target.doc, target.path, target.on_key)
     return Location(target.doc.file.path, target.doc.locate(target.path, target.on_key))
+
+
+def placed(witness: Witness) -> Witness:
+    """The witness with its steps placed at file:line:col (as findings and the exposure map carry them)."""
+    steps = tuple(
+        FlowStep(s.stage, s.outcome, s.text, resolve(s.at) if s.at is not None else None) for s in witness.steps
+    )
+    return replace(witness, steps=steps)
 
 
 def rendered_related(target: Target) -> tuple[Location, str] | None:
@@ -118,9 +127,7 @@ def stamp(rule: Rule, issue: Issue, severity: Severity, sub: SubCheck | None = N
         unsaid = [a for a in witness.assumptions if a not in message]
         if unsaid:
             message = f"{message.rstrip('.')}. Assumed: {'; '.join(unsaid)}"
-        steps = tuple(FlowStep(s.stage, s.outcome, s.text, resolve(s.at) if s.at is not None else None)
-                      for s in witness.steps)
-        witness = replace(witness, steps=steps)
+        witness = placed(witness)
     finding = Finding(
         rule_id=rule.id,
         rule_name=rule.name,

@@ -20,8 +20,8 @@ from netaddr import IPAddress
 from auditor.addrset import AddressSet
 from auditor.config import Config
 from auditor.context import Context
-from auditor.engine import resolve
-from auditor.findings import FlowStep, Witness
+from auditor.engine import placed
+from auditor.findings import Witness
 from auditor.load import Limits, LoadResult, display_path, load, load_texts
 from auditor.model import KNOWN_KINDS, HostEndpoint, ServicePort, build_model
 from auditor.nets import describe
@@ -60,8 +60,7 @@ class Flow:
 
     @property
     def target(self) -> str:
-        dst = f"[{self.destination}]" if ":" in self.destination else self.destination
-        return f"{dst}:{self.port}/{self.protocol}"
+        return _target(self)
 
     @property
     def via_text(self) -> str:
@@ -69,36 +68,41 @@ class Flow:
         return self.via + (f" (+{more})" if more > 0 else "")
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "cluster": self.cluster,
-            "service": self.service,
-            "how": self.how,
-            "source": _cidrs_text(self.reaching),
-            "sources": [str(c) for c in self.reaching.iter_cidrs()],
-            "description": self.description,
-            "everyone": self.everyone,
-            "destination": self.destination,
-            "port": self.port,
-            "protocol": self.protocol,
-            "via": self.via,
-            "host_endpoints": list(self.host_endpoints),
-            "mode": self.mode,
-            "witness": self.witness.as_dict() if self.witness is not None else None,
-        }
+        return _as_dict(self, self.reaching, everyone=self.everyone)
 
 
 def _cidrs_text(ips: AddressSet) -> str:
     return ", ".join(str(c) for c in ips.iter_cidrs())
 
 
+def _target(item: Flow | Change) -> str:
+    dst = f"[{item.destination}]" if ":" in item.destination else item.destination
+    return f"{dst}:{item.port}/{item.protocol}"
+
+
+def _as_dict(item: Flow | Change, sources: AddressSet, **extra: Any) -> dict[str, Any]:
+    """A flow or a change as JSON (``extra`` goes after ``description``)."""
+    return {
+        "cluster": item.cluster,
+        "service": item.service,
+        "how": item.how,
+        "source": _cidrs_text(sources),
+        "sources": [str(c) for c in sources.iter_cidrs()],
+        "description": item.description,
+        **extra,
+        "destination": item.destination,
+        "port": item.port,
+        "protocol": item.protocol,
+        "via": item.via,
+        "host_endpoints": list(item.host_endpoints),
+        "mode": item.mode,
+        "witness": item.witness.as_dict() if item.witness is not None else None,
+    }
+
+
 def _placed(witness: Witness | None) -> Witness | None:
     """The witness with its steps placed at file:line:col (as findings carry them)."""
-    if witness is None:
-        return None
-    steps = tuple(
-        FlowStep(s.stage, s.outcome, s.text, resolve(s.at) if s.at is not None else None) for s in witness.steps
-    )
-    return replace(witness, steps=steps)
+    return placed(witness) if witness is not None else None
 
 
 def _targets(q: Questions) -> list[tuple[ServiceAddress, ServicePort, list[HostEndpoint | None]]]:
@@ -278,25 +282,10 @@ class Change:
 
     @property
     def target(self) -> str:
-        dst = f"[{self.destination}]" if ":" in self.destination else self.destination
-        return f"{dst}:{self.port}/{self.protocol}"
+        return _target(self)
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "cluster": self.cluster,
-            "service": self.service,
-            "how": self.how,
-            "source": _cidrs_text(self.sources),
-            "sources": [str(c) for c in self.sources.iter_cidrs()],
-            "description": self.description,
-            "destination": self.destination,
-            "port": self.port,
-            "protocol": self.protocol,
-            "via": self.via,
-            "host_endpoints": list(self.host_endpoints),
-            "mode": self.mode,
-            "witness": self.witness.as_dict() if self.witness is not None else None,
-        }
+        return _as_dict(self, self.sources)
 
 
 @dataclass

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import fnmatch
+import functools
 import os
 import stat
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -137,6 +138,18 @@ def discover(
         seen_real.add(real)
         found.append(Candidate(path, real, explicit))
 
+    def add_regular(path: str, explicit: bool, status: Callable[[], os.stat_result]) -> None:
+        """Add a regular file; a FIFO, a device or a file that cannot be read is reported instead."""
+        try:
+            mode = status().st_mode
+        except OSError as exc:
+            problems.append(fs_problem(path, f"cannot read: {exc.strerror or exc}", "unreadable"))
+            return
+        if stat.S_ISREG(mode):
+            add(path, explicit)
+        else:
+            problems.append(fs_problem(path, "not a regular file (a FIFO or device?), skipped", "unreadable"))
+
     def walk(top: str, active: set[str]) -> None:
         if rendering is not None and rendering.enabled and rendering.is_chart(top) and rendering.can_render_helm():
             real_top = os.path.realpath(top)
@@ -208,15 +221,7 @@ def discover(
                     continue
                 walk(full, active | {real})
             elif entry.name.endswith(YAML_SUFFIXES):
-                try:
-                    mode = entry.stat(follow_symlinks=True).st_mode
-                except OSError as exc:
-                    problems.append(fs_problem(full, f"cannot read: {exc.strerror or exc}", "unreadable"))
-                    continue
-                if stat.S_ISREG(mode):
-                    add(full, False)
-                else:
-                    problems.append(fs_problem(full, "not a regular file (a FIFO or device?), skipped", "unreadable"))
+                add_regular(full, False, functools.partial(entry.stat, follow_symlinks=True))
 
     for path in paths:
         if path == "-":
@@ -228,15 +233,7 @@ def discover(
             real = os.path.realpath(path)
             walk(path, {real})
         else:
-            try:
-                mode = os.stat(path).st_mode
-            except OSError as exc:
-                problems.append(fs_problem(path, f"cannot read: {exc.strerror or exc}", "unreadable"))
-                continue
-            if stat.S_ISREG(mode):
-                add(path, True)
-            else:
-                problems.append(fs_problem(path, "not a regular file (a FIFO or device?), skipped", "unreadable"))
+            add_regular(path, True, functools.partial(os.stat, path))
     if kustomizations and rendering is not None:
         plan = rendering.plan_kustomize(kustomizations)
         problems.extend(plan.problems)

@@ -18,35 +18,11 @@ from auditor.model.resources import BGPConfiguration, ProtoPort
 from auditor.nets import NetError, parse_cidr
 from auditor.ports import PortError, PortSet, parse_range_text
 
-# Calico's default failsafe ports (felix/config/config_params.go).
-DEFAULT_FAILSAFE_IN = tuple(
-    ProtoPort(p, n, None)
-    for p, n in (
-        ("TCP", 22),
-        ("UDP", 68),
-        ("TCP", 179),
-        ("TCP", 2379),
-        ("TCP", 2380),
-        ("TCP", 5473),
-        ("TCP", 6443),
-        ("TCP", 6666),
-        ("TCP", 6667),
-    )
-)
-DEFAULT_FAILSAFE_OUT = tuple(
-    ProtoPort(p, n, None)
-    for p, n in (
-        ("UDP", 53),
-        ("UDP", 67),
-        ("TCP", 179),
-        ("TCP", 2379),
-        ("TCP", 2380),
-        ("TCP", 5473),
-        ("TCP", 6443),
-        ("TCP", 6666),
-        ("TCP", 6667),
-    )
-)
+# Calico's default failsafe ports (felix/config/config_params.go): each direction's own two, then the
+# TCP ports both directions share.
+_FAILSAFE_BOTH = tuple(("TCP", n) for n in (179, 2379, 2380, 5473, 6443, 6666, 6667))
+DEFAULT_FAILSAFE_IN = tuple(ProtoPort(p, n, None) for p, n in (("TCP", 22), ("UDP", 68), *_FAILSAFE_BOTH))
+DEFAULT_FAILSAFE_OUT = tuple(ProtoPort(p, n, None) for p, n in (("UDP", 53), ("UDP", 67), *_FAILSAFE_BOTH))
 
 
 @dataclass(frozen=True)
