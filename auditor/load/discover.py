@@ -279,13 +279,7 @@ def read_file(candidate: Candidate, limits: Limits, stdin_name: str = "-") -> tu
         try:
             size = os.stat(candidate.real).st_size
             if size > limits.max_file_bytes:
-                return file, LoadProblem(
-                    file,
-                    Span.point(1, 1),
-                    f"file is {size_text(size)}, above the {size_text(limits.max_file_bytes)} limit; not read",
-                    "too-large",
-                    "raise the limit with --max-file-size if this file really is a manifest",
-                )
+                return file, too_large(file, size, limits)
             with open(candidate.real, "rb") as fh:
                 raw = fh.read(limits.max_file_bytes + 1)
         except OSError as exc:
@@ -298,9 +292,25 @@ def read_file(candidate: Candidate, limits: Limits, stdin_name: str = "-") -> tu
             "too-large",
             "raise the limit with --max-file-size if this really is a manifest",
         )
+    return file, decode_into(file, raw)
+
+
+def too_large(file: SourceFile, size: int, limits: Limits) -> LoadProblem:
+    """The problem of a file above the size limit (not read)."""
+    return LoadProblem(
+        file,
+        Span.point(1, 1),
+        f"file is {size_text(size)}, above the {size_text(limits.max_file_bytes)} limit; not read",
+        "too-large",
+        "raise the limit with --max-file-size if this file really is a manifest",
+    )
+
+
+def decode_into(file: SourceFile, raw: bytes) -> LoadProblem | None:
+    """Decode ``raw`` as the text of ``file``; a binary or undecodable file is a problem instead."""
     text, message, span = decode(raw)
     if text is None:
         code = "binary" if "binary" in message else "encoding"
-        return file, LoadProblem(file, span, message, code, "save the file as UTF-8" if code == "encoding" else "")
+        return LoadProblem(file, span, message, code, "save the file as UTF-8" if code == "encoding" else "")
     file.text = text
-    return file, None
+    return None

@@ -7,16 +7,16 @@ from typing import Any, Protocol
 
 from auditor.findings import Span
 from auditor.load.compose import TEMPLATE_HINT, parse_text
-from auditor.load.decode import decode
 from auditor.load.discover import (
     SKIP_DIRS,
     YAML_SUFFIXES,
     Renderer,
+    decode_into,
     discover,
     excluded,
     fs_problem,
     read_file,
-    size_text,
+    too_large,
 )
 from auditor.load.document import Document, LoadResult
 from auditor.load.resources import resources_of
@@ -175,23 +175,9 @@ def load_texts(
         file = SourceFile(path, None)
         raw = files[path]
         result.files.append(file)
-        if len(raw) > limits.max_file_bytes:
-            result.problems.append(
-                LoadProblem(
-                    file,
-                    Span.point(1, 1),
-                    f"file is {size_text(len(raw))}, above the {size_text(limits.max_file_bytes)} limit; not read",
-                    "too-large",
-                    "raise the limit with --max-file-size if this file really is a manifest",
-                )
-            )
+        problem = too_large(file, len(raw), limits) if len(raw) > limits.max_file_bytes else decode_into(file, raw)
+        if problem is not None:
+            result.problems.append(problem)
             continue
-        text, message, span = decode(raw)
-        if text is None:
-            code = "binary" if "binary" in message else "encoding"
-            hint = "save the file as UTF-8" if code == "encoding" else ""
-            result.problems.append(LoadProblem(file, span, message, code, hint))
-            continue
-        file.text = text
         add_file(result, file, known_kinds, limits, pure)
     return result

@@ -60,17 +60,11 @@ class Model:
 
     @property
     def bgp_default(self) -> BGPConfiguration | None:
-        for config in self.bgp_configurations:
-            if config.name == "default":
-                return config
-        return None
+        return _named_default(self.bgp_configurations)
 
     @property
     def felix_default(self) -> FelixConfiguration | None:
-        for config in self.felix_configurations:
-            if config.name == "default":
-                return config
-        return None
+        return _named_default(self.felix_configurations)
 
     @property
     def auto_host_endpoints_enabled(self) -> bool:
@@ -153,6 +147,11 @@ class Model:
                 if all(w.pod_labels.get(k) == v for k, v in want.items())
             ]
         return found
+
+
+def _named_default(configs: Iterable[T]) -> T | None:
+    """The first configuration named ``default`` (the cluster-wide one Calico reads)."""
+    return next((c for c in configs if getattr(c, "name", None) == "default"), None)
 
 
 class LabelIndex(Generic[T]):
