@@ -2,7 +2,8 @@
 
 A rule module defines ``RULE = Rule(...)`` (ID, name, title, severity, rationale, remediation,
 references and examples) and a ``check(ctx)`` function yielding :class:`~auditor.findings.Issue`
-objects; it takes this contract from :mod:`auditor.api` in one import. A rule may instead be a list of small per-kind checks, ``Rule(sub_checks=(SubCheck(...), ...))``:
+objects; it takes this contract from :mod:`auditor.api` in one import. A rule may instead be a list of
+small per-kind checks, ``Rule(sub_checks=(SubCheck(...), ...))``:
 the engine dispatches each resource to the sub-checks of its kind, and every sub-check has a stable
 sub-ID (``CA007/ippool-block-size``) that selection, suppressions and the reports understand.
 The catalog is discovered by importing those modules; nothing else lists the rules, and the console,

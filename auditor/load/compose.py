@@ -15,17 +15,14 @@ from array import array
 from typing import Any
 
 from auditor.findings import Span
-from auditor.load.document import _COL_BITS, Document, pack_mark
+from auditor.load.document import COL_BITS, Document, pack_mark
 from auditor.load.source import Limits, LoadProblem, SourceFile
 
 _TAG = "tag:yaml.org,2002:"
 
-
 _STR, _INT, _FLOAT, _BOOL, _NULL = (_TAG + t for t in ("str", "int", "float", "bool", "null"))
 
-
 _MERGE = _TAG + "merge"
-
 
 # Kubernetes decodes YAML with go-yaml v2 rules: these plain words are booleans there (YAML 1.1),
 # while YAML 1.2 (ruamel's default) keeps them as strings.
@@ -34,12 +31,9 @@ BOOL_WORDS = {
     **dict.fromkeys(("n", "N", "no", "No", "NO", "off", "Off", "OFF"), False),
 }
 
-
 _TEMPLATE_RE = re.compile(r"\{\{-?\s*[\w.$/\"(|-]|\{%")
 
-
 _DOC_SPLIT_RE = re.compile(r"^(?:---|\.\.\.)(?:[ \t].*)?$", re.M)
-
 
 
 class _Limit(Exception):
@@ -48,7 +42,6 @@ class _Limit(Exception):
         self.message = message
         self.mark = mark
         self.index = index  # the document (within the text parsed) when known
-
 
 
 class _Builder:
@@ -204,14 +197,12 @@ class _Builder:
         raise _Limit("complex mapping keys (a list or mapping used as a key) are not supported", knode.start_mark)
 
 
-
 def span_of(node: Any, width: int = 1) -> Span:
     line, col = node.start_mark.line + 1, node.start_mark.column + 1
     return Span.point(line, col, width)
 
 
 _INT_RE = re.compile(r"[-+]?(?:0|[1-9][0-9_]*)$")
-
 
 #: Tags that are plain YAML: the core schema and the widely known types (still loaded as plain data).
 _KNOWN_TAGS = frozenset(
@@ -234,7 +225,6 @@ _KNOWN_TAGS = frozenset(
 ) | {"!"}
 
 
-
 def _scalar(node: Any, tag: str | None = None) -> Any:
     tag = node.tag if tag is None else tag
     value = node.value
@@ -253,7 +243,6 @@ def _scalar(node: Any, tag: str | None = None) -> Any:
     if tag == _FLOAT:
         return _to_float(value)
     return value  # timestamps, binary and unknown or custom tags stay text: nothing is constructed
-
 
 
 def _to_int(text: str) -> Any:
@@ -276,7 +265,6 @@ def _to_int(text: str) -> Any:
     return text
 
 
-
 def _to_float(text: str) -> Any:
     low = text.lower().lstrip("+")
     if low in (".inf", "-.inf"):
@@ -287,7 +275,6 @@ def _to_float(text: str) -> Any:
         return float(text.replace("_", ""))
     except ValueError:
         return text
-
 
 
 def _fast_resolver() -> type:
@@ -337,7 +324,6 @@ def _fast_resolver() -> type:
     return FastResolver
 
 
-
 def _yaml(pure: bool) -> Any:
     from ruamel.yaml import YAML
 
@@ -349,13 +335,11 @@ def _yaml(pure: bool) -> Any:
 _PARSERS: dict[bool, Any] = {}
 
 
-
 def _composer(pure: bool = False) -> Any:
     parser = _PARSERS.get(pure)
     if parser is None:
         parser = _PARSERS[pure] = _yaml(pure)
     return parser
-
 
 
 def _error_position(exc: BaseException, text: str, line_offset: int) -> tuple[Span, str]:
@@ -377,7 +361,6 @@ def _error_position(exc: BaseException, text: str, line_offset: int) -> tuple[Sp
     return Span.point(line, col), message
 
 
-
 def _template_span(text: str) -> Span | None:
     for number, line in enumerate(text.splitlines(), 1):
         stripped = line.lstrip()
@@ -390,7 +373,6 @@ def _template_span(text: str) -> Span | None:
 
 
 TEMPLATE_HINT = "render it first, e.g. `helm template RELEASE CHART | audit -` or `kustomize build DIR | audit -`"
-
 
 
 def parse_text(
@@ -439,7 +421,6 @@ def parse_text(
     return docs, problems
 
 
-
 def _failure(
     file: SourceFile, exc: BaseException, text: str, line_offset: int, index: int, limits: Limits
 ) -> LoadProblem:
@@ -463,9 +444,7 @@ def _failure(
 #: C stack (tens of thousands of levels crash the process with SIGSEGV), the pure one on Python's.
 _SAFE_NESTING = 300
 
-
 _BLOCK_PREFIX_RE = re.compile(r"^(?:---[ \t]+)?[ \t]*(?:[-?:][ \t]+)*", re.M)
-
 
 
 def _nesting_bound(text: str) -> int:
@@ -479,7 +458,6 @@ def _nesting_bound(text: str) -> int:
         return bound
     prefix = max((m.end() - m.start() for m in _BLOCK_PREFIX_RE.finditer(text)), default=0)
     return bound + 2 * prefix + 2
-
 
 
 def _check_nesting(text: str, limits: Limits, pure: bool) -> None:
@@ -507,7 +485,6 @@ def _check_nesting(text: str, limits: Limits, pure: bool) -> None:
         events.close()
 
 
-
 def _split_documents(text: str) -> list[tuple[int, str]]:
     chunks: list[tuple[int, str]] = []
     starts = [0] + [m.start() for m in _DOC_SPLIT_RE.finditer(text)]
@@ -519,7 +496,6 @@ def _split_documents(text: str) -> list[tuple[int, str]]:
             line_offset = text.count("\n", 0, start)
             chunks.append((line_offset, chunk))
     return chunks
-
 
 
 def _compose_into(
@@ -576,9 +552,8 @@ def _compose_into(
         docs.append(Document(file, index, data, builder.pos))
 
 
-
 def _shift(pos: array, lines: int) -> None:
-    delta = lines << _COL_BITS
+    delta = lines << COL_BITS
     for i, value in enumerate(pos):
         if value >= 0:
             pos[i] = value + delta

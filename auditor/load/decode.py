@@ -15,7 +15,6 @@ _BOMS = (
 )
 
 
-
 def decode(raw: bytes) -> tuple[str | None, str, Span]:
     """Bytes -> text. On failure returns (None, message, span of the bad byte)."""
     for bom, encoding in _BOMS:

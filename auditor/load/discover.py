@@ -43,7 +43,6 @@ class Renderer(Protocol):
 
 YAML_SUFFIXES = (".yaml", ".yml", ".json")
 
-
 #: Folders never descended into: version control and tool caches.
 SKIP_DIRS = frozenset(
     {
@@ -72,7 +71,6 @@ SKIP_DIRS = frozenset(
 )
 
 
-
 def display_path(path: str) -> str:
     """Relative to the working directory when below it, always with ``/``."""
     try:
@@ -84,14 +82,12 @@ def display_path(path: str) -> str:
     return rel.replace(os.sep, "/")
 
 
-
 @dataclass
 class Candidate:
     path: str  # path as found (for display)
     real: str | None  # resolved path, None for stdin
     explicit: bool = False
     render: str = ""  # "helm" or "kustomize": a folder to render (auditor.render) instead of a file
-
 
 
 def excluded(rel: str, name: str, patterns: Iterable[str]) -> bool:
@@ -102,7 +98,6 @@ def excluded(rel: str, name: str, patterns: Iterable[str]) -> bool:
         if pat.startswith("**/") and fnmatch.fnmatch(rel, pat[3:]):
             return True
     return False
-
 
 
 def discover(
@@ -246,17 +241,14 @@ def discover(
     return found, problems
 
 
-
 def _helm_hint(rendering: Renderer | None) -> str:
     if rendering is None:
         return TEMPLATE_HINT
     return rendering.helm_hint if rendering.enabled else "`render = false` in the configuration"
 
 
-
 def fs_problem(path: str, message: str, code: str, hint: str = "") -> LoadProblem:
     return LoadProblem(SourceFile(display_path(path), None), Span.point(1, 1), message, code, hint)
-
 
 
 def size_text(size: int) -> str:
@@ -266,7 +258,6 @@ def size_text(size: int) -> str:
             value = size / scale
             return f"{value:.0f} {unit}" if value == int(value) else f"{value:.1f} {unit}"
     return f"{size} bytes"
-
 
 
 def read_file(candidate: Candidate, limits: Limits, stdin_name: str = "-") -> tuple[SourceFile, LoadProblem | None]:

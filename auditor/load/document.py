@@ -14,21 +14,17 @@ from typing import Any, Protocol
 from auditor.findings import Location, PathT, Span
 from auditor.load.source import LoadProblem, SourceFile
 
-_COL_BITS = 24
+COL_BITS = 24
 
-
-_COL_MASK = (1 << _COL_BITS) - 1
-
+COL_MASK = (1 << COL_BITS) - 1
 
 
 def pack_mark(mark: Any) -> int:
-    return ((mark.line + 1) << _COL_BITS) | min(mark.column + 1, _COL_MASK)
-
+    return ((mark.line + 1) << COL_BITS) | min(mark.column + 1, COL_MASK)
 
 
 def unpack_mark(value: int) -> tuple[int, int]:
-    return value >> _COL_BITS, value & _COL_MASK
-
+    return value >> COL_BITS, value & COL_MASK
 
 
 class Origin(Protocol):
@@ -47,7 +43,6 @@ class Origin(Protocol):
     def document(self) -> Document | None:
         """The source document, when the source is YAML (kustomize), for comment suppressions."""
         ...
-
 
 
 class Document:
@@ -166,7 +161,6 @@ class Document:
         return Span.point(line, col)
 
 
-
 class RenderedDocument(Document):
     """A document of rendered output (``helm template``, ``kustomize build``) that knows its source."""
 
@@ -175,7 +169,6 @@ class RenderedDocument(Document):
     def __init__(self, doc: Document, origin: Origin) -> None:
         super().__init__(doc.file, doc.index, doc.data, doc.pos)
         self.origin = origin  # type: ignore[misc]
-
 
 
 def _size(value: Any, memo: dict[int, int]) -> int:
@@ -191,7 +184,6 @@ def _size(value: Any, memo: dict[int, int]) -> int:
             memo[key] = 1 + sum(_size(v, memo) for v in value)
         return memo[key]
     return 1
-
 
 
 @dataclass
@@ -220,7 +212,6 @@ class RawResource:
         if self.renamed and path and isinstance(path[0], str) and path[0] in self.renamed:
             return (self.renamed[path[0]], *path[1:])
         return path
-
 
 
 @dataclass

@@ -33,7 +33,6 @@ class ParseCache(Protocol):
     def put(self, real: str, key: str, value: Any) -> None: ...
 
 
-
 def load(
     paths: Iterable[str],
     known_kinds: frozenset[str],
@@ -64,7 +63,6 @@ def load(
         add_file(result, file, known_kinds, limits, pure, cache)
         file.release()
     return result
-
 
 
 def parse_cached(
@@ -106,7 +104,6 @@ def parse_cached(
     return docs, problems
 
 
-
 def add_file(
     result: LoadResult,
     file: SourceFile,
@@ -117,7 +114,6 @@ def add_file(
 ) -> None:
     docs, problems = parse_text(file, limits, pure) if cache is None else parse_cached(file, limits, pure, cache)
     add_documents(result, docs, problems, known_kinds)
-
 
 
 def add_documents(
@@ -135,7 +131,6 @@ def add_documents(
             result.resources.extend(found)
         else:
             result.skipped_documents += 1
-
 
 
 def load_texts(

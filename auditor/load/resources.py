@@ -11,9 +11,7 @@ from auditor.load.document import Document, RawResource
 # first, exactly, to pick the type; the typed decode that follows matches names case-insensitively).
 _CASE_FOLDED = {"metadata": "metadata", "spec": "spec", "status": "status"}
 
-
 _CALICOCTL_API = "projectcalico.org/v3"
-
 
 
 def _is_resource(data: Any, known_kinds: frozenset[str]) -> bool:
@@ -21,7 +19,6 @@ def _is_resource(data: Any, known_kinds: frozenset[str]) -> bool:
         return False
     kind = data.get("kind")
     return isinstance(kind, str) and (isinstance(data.get("apiVersion"), str) or kind in known_kinds)
-
 
 
 def _resource(doc: Document, base: PathT, data: dict[str, Any]) -> RawResource:
@@ -43,7 +40,6 @@ def _resource(doc: Document, base: PathT, data: dict[str, Any]) -> RawResource:
         elif renamed[real] == key:
             decoded[real] = value
     return RawResource(doc, base, decoded, written=data, renamed=renamed)
-
 
 
 def resources_of(doc: Document, known_kinds: frozenset[str]) -> tuple[list[RawResource], bool]:

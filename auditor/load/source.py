@@ -12,7 +12,6 @@ from auditor.load.decode import decode
 LINE_BREAK = re.compile("\r\n|\r|\n|\x85|\u2028|\u2029")
 
 
-
 @dataclass
 class Limits:
     """Resource limits for hostile input (documented in docs/limits.md)."""
@@ -22,7 +21,6 @@ class Limits:
     max_nodes: int = 2_000_000
     max_alias_nodes: int = 200_000
     follow_symlinks_outside: bool = False
-
 
 
 class SourceFile:
@@ -76,7 +74,6 @@ class SourceFile:
 
     def __repr__(self) -> str:
         return f"SourceFile({self.path!r})"
-
 
 
 @dataclass
