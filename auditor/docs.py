@@ -75,7 +75,7 @@ def _base_markdown(names: Sequence[str], heading: str) -> list[str]:
         f"{heading}# Shared base files",
         "",
         "Examples include these files by name (`# include: cluster`, from `rules/examples/_base/`): each is "
-        "audited as `<name>.yaml` beside the example's own files.",
+        "audited as `<name>.yaml` beside the example's own files (docs/rule-examples.md: how to add an example).",
         "",
     ]
     for name in names:
