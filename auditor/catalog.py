@@ -318,7 +318,7 @@ def default_column(line: str) -> int:
 
 
 @dataclass
-class _Parsed:
+class ParsedExample:
     """One example file, parsed: its directives, its YAML as audited and its markers (line, column, ID)."""
 
     directives: list[tuple[str, str]]
@@ -330,7 +330,7 @@ def _ids(text: str) -> list[str]:
     return [part.strip() for part in text.split(",")]
 
 
-def parse_example(text: str, where: str = "<example>") -> _Parsed:
+def parse_example(text: str, where: str = "<example>") -> ParsedExample:
     """Split an example file into its header directives, the YAML as audited and the expectation markers.
 
     The header is the run of ``# key: value`` lines (title, include, config, file, expect-at) at the top.
@@ -360,7 +360,7 @@ def parse_example(text: str, where: str = "<example>") -> _Parsed:
                 "YAML on the line, or `#    ^ CA201` on the line below, the caret under the column)"
             )
         out.append(line)
-    return _Parsed(directives, "\n".join(out), marks)
+    return ParsedExample(directives, "\n".join(out), marks)
 
 
 def _base_file(name: str, root: Path, where: str) -> str:
@@ -376,7 +376,7 @@ def load_example(rule_id: str, path: Path, root: Path | None = None) -> Example:
     root = root or examples_root()
     where = str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
     if path.is_dir():
-        sources = {str(p.relative_to(path)): p for p in sorted(path.rglob("*")) if p.is_file()}
+        sources = {str(p.relative_to(path)): p for p in sorted(path.rglob("*.yaml")) if p.is_file()}
     else:
         sources = {"": path}
     parsed = {name: parse_example(p.read_text(encoding="utf-8"), f"{where}/{name}".rstrip("/"))
