@@ -15,7 +15,7 @@ from auditor.catalog import SubCheck
 from auditor.findings import Issue, Related, Severity
 from auditor.model import BGPConfiguration, Resource, as_dict, as_list
 from auditor.nets import NetError, parse_cidr
-from auditor.rules._ca007_common import issue, lower_case_value
+from auditor.rules._ca007_common import cidr_issue, issue, lower_case_value
 
 _BGP = ("BGPConfiguration",)
 LOG_LEVELS = ("Trace", "Debug", "Info", "Warning", "Error", "Fatal")
@@ -101,11 +101,7 @@ def _prefix_advertisements(config: Resource) -> Iterator[Issue]:
             try:
                 parse_cidr(cidr, strict=True, allow_bare_ip=True)
             except NetError as exc:
-                yield issue(
-                    config,
-                    f"prefixAdvertisements cidr: {exc}; Calico rejects it",
-                    ("spec", "prefixAdvertisements", i, "cidr"),
-                )
+                yield cidr_issue(config, "prefixAdvertisements cidr", exc, ("spec", "prefixAdvertisements", i, "cidr"))
         for j, community in enumerate(as_list(entry.get("communities"))):
             if not isinstance(community, str) or community in names:
                 continue

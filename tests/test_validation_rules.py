@@ -464,7 +464,7 @@ def test_ca007_action_synonym_and_protocol_numbers(tmp_path: Path) -> None:
     text = gnp("  - action: drop\n    protocol: 0\n  - action: Pass\n    notProtocol: '256'\n")
     got = findings(tmp_path, text, "CA007")
     assert [p for p, _ in got] == ["8:13", "9:15", "11:18"]
-    assert "write `Deny`" in got[0][1]
+    assert "fix: Write `Deny`." in got[0][1]
 
 
 def test_ca007_missing_action_is_a_schema_error_only(tmp_path: Path) -> None:
@@ -923,6 +923,7 @@ def _ca007_rows(result: object, base: str, subs: set[str]) -> list[dict[str, obj
                 "path": os.path.relpath(os.path.abspath(f.location.path), base),
                 "span": [s.line, s.column, s.end_line, s.end_column],
                 "message": f.message,
+                "fix": f.fix,
                 "fingerprint": f.fingerprint,
                 "severity": f.severity.label,
                 "sub": sub_id(f),
@@ -941,8 +942,15 @@ def test_ca007_findings_and_fingerprints_unchanged_since_the_single_module_rule(
     from auditor.config import from_mapping
     from auditor.run import audit
 
+    from auditor.rules._ca007_common import split_remedy
+
     golden = json.loads(GOLDEN.read_text(encoding="utf-8"))
     subs = set(golden["sub_checks"])
+    # Stored before the fix text left the message: "<what and why>; <remedy>" is now message and fix.
+    for rows in golden["findings"].values():
+        for row in rows:
+            row["message"], row["fix"] = split_remedy(row["message"])
+        rows.sort(key=lambda r: (r["path"], r["span"], r["message"]))
     root = Path(__file__).resolve().parent.parent
     old = os.getcwd()
     try:

@@ -298,9 +298,10 @@ def test_lower_case_values_name_the_version_that_rejects_them(
     tmp_path: Path, manifest: str, value: str, fix: str
 ) -> None:
     result = run_files(tmp_path, {"m.yaml": manifest})
-    messages = [f.message for f in result.findings if f.rule_id == "CA007"]
-    assert len(messages) == 1
-    assert f": {value}`" in messages[0] and "Calico v3.32" in messages[0] and f"write `{fix}`" in messages[0]
+    found = [f for f in result.findings if f.rule_id == "CA007"]
+    assert len(found) == 1
+    assert f": {value}`" in found[0].message and "Calico v3.32" in found[0].message
+    assert found[0].fix == f"Write `{fix}`." and fix not in found[0].message
     assert not [f for f in result.findings if f.rule_id == "CA002"]  # the v3.32 CRD pattern accepts it
 
 
