@@ -940,9 +940,8 @@ def test_ca007_findings_and_fingerprints_unchanged_since_the_single_module_rule(
 
     from auditor import catalog
     from auditor.config import from_mapping
-    from auditor.run import audit
-
     from auditor.rules._ca007_common import split_remedy
+    from auditor.run import audit
 
     golden = json.loads(GOLDEN.read_text(encoding="utf-8"))
     subs = set(golden["sub_checks"])
