@@ -19,8 +19,8 @@ POOL = ("IPPool",)
 
 # The imperative a remedy starts with, in CA007's wording "<what is wrong and why>; <what to do>".
 _REMEDY = re.compile(
-    r"^(?:add|change|choose|delete|drop|fix|give|keep|list|lower-case|make|merge|move|omit|put|quote|remove|rename|"
-    r"replace|select|set|spell|split|substitute|to [a-z]+ [^,]*,|use|write)\b"
+    r"^(?:(?:add|change|choose|delete|drop|fix|give|keep|list|lower-case|make|merge|move|omit|put|quote|remove|"
+    r"rename|replace|select|set|spell|split|substitute|use|write)\b|to [a-z]+ [^,;]*, [a-z]+ )"
 )
 
 

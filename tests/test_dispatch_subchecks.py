@@ -235,3 +235,37 @@ def test_node_port_range_from_configuration_without_felix(tmp_path: Path) -> Non
     assert [(line, sev) for line, sev, _ in got] == [(10, Severity.ERROR)]
     assert "`cluster.node-port-range`" in got[0][2]
     assert _node_port_findings(tmp_path, text, {}) == []  # the default range is assumed, not declared
+
+
+@pytest.mark.parametrize(
+    ("text", "message", "fix"),
+    [
+        ("action `allow` is wrong: Calico rejects it; write `Allow`", "action `allow` is wrong: Calico rejects it",
+         "Write `Allow`."),
+        ("a; b: Calico rejects it; set one of them to `Never`", "a; b: Calico rejects it", "Set one of them to `Never`."),
+        ("x `1`; Calico rejects it", "x `1`; Calico rejects it", ""),  # no imperative: all message
+        ("no remedy here", "no remedy here", ""),
+        ("y; to police traffic to a Service, select its pods", "y", "To police traffic to a Service, select its pods."),
+    ],
+)
+def test_ca007_remedy_split(text: str, message: str, fix: str) -> None:
+    from auditor.rules._ca007_common import split_remedy
+
+    assert split_remedy(text) == (message, fix)
+
+
+def test_ca007_network_errors_word_their_fix_apart(tmp_path: Path) -> None:
+    text = (
+        "apiVersion: projectcalico.org/v3\nkind: IPReservation\nmetadata:\n  name: r\nspec:\n"
+        "  reservedCIDRs: [garbage]\n---\n"
+        "apiVersion: projectcalico.org/v3\nkind: BGPConfiguration\nmetadata:\n  name: default\nspec:\n"
+        "  prefixAdvertisements:\n  - cidr: 10.0.0.1/8\n    communities: ['100:200']\n"
+    )
+    result = run_files(tmp_path, {"m.yaml": text})
+    got = {sub_id(f): (f.message, f.fix) for f in result.findings if f.rule_id == "CA007"}
+    assert got["CA007/bgpconfiguration-prefix-advertisements"] == (
+        "prefixAdvertisements cidr: '10.0.0.1/8' has host bits set; Calico rejects it",
+        "Write `10.0.0.0/8`.",
+    )
+    message, fix = got["CA007/ipreservation-cidrs"]
+    assert "'garbage' is not an IP network" in message and fix == ""

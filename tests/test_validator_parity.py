@@ -8,11 +8,13 @@ expected CA007 sub-check (and nothing from other CA007 sub-checks).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
 from auditor.engine import sub_id
+from auditor.findings import Finding
 from tests.conftest import run_files
 
 
@@ -539,11 +541,26 @@ CALICO_TABLE: list[tuple[str, str, str | tuple[str, ...] | None]] = [
 ]
 
 
+_REMEDY_IN_MESSAGE = re.compile(r"; (?:write|use|set|add|remove|keep|move|rename|give|make|merge|choose)\b")
+
+
+def _fix_apart(findings: list[Finding]) -> list[str]:
+    """Findings of CA004, CA005 and CA007 whose message still carries its remedy, or whose fix is not a sentence."""
+    bad = []
+    for f in findings:
+        if f.rule_id not in ("CA004", "CA005", "CA007"):
+            continue
+        if _REMEDY_IN_MESSAGE.search(f.message) or (f.fix and not (f.fix[0].isupper() and f.fix.endswith("."))):
+            bad.append(f"{f.message} || {f.fix}")
+    return bad
+
+
 @pytest.mark.parametrize(("case", "manifest", "expected"), CALICO_TABLE, ids=[c[0] for c in CALICO_TABLE])
 def test_calico_validator_table(
     tmp_path: Path, case: str, manifest: str, expected: str | tuple[str, ...] | None
 ) -> None:
     result = run_files(tmp_path, {"m.yaml": manifest})
+    assert _fix_apart(result.findings) == []
     owners = ("CA002", "CA003", "CA004", "CA005", "CA007", "CA202", "CA203")
     found = [f for f in result.findings if f.rule_id in owners]
     if expected is None:
@@ -568,6 +585,7 @@ def test_calico_table_covers_every_kind_and_both_outcomes() -> None:
 @pytest.mark.parametrize(("case", "manifest", "expected"), CASES, ids=[c[0] for c in CASES])
 def test_validator_parity(tmp_path: Path, case: str, manifest: str, expected: str | tuple[str, ...] | None) -> None:
     result = run_files(tmp_path, {"m.yaml": manifest})
+    assert _fix_apart(result.findings) == []
     ca007 = sorted({sub_id(f) for f in result.findings if f.rule_id == "CA007"})
     if expected is None:
         assert ca007 == [], [f.message for f in result.findings if f.rule_id == "CA007"]
