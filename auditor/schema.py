@@ -57,6 +57,7 @@ class SchemaIssue:
     path: tuple[PathPart, ...]
     message: str
     on_key: bool = False
+    fix: str = ""  # what to do, when the violation has one plain remedy
 
 
 # --------------------------------------------------------------------------------------------
@@ -734,6 +735,7 @@ def _misplaced_rules(obj: Any, schema: Mapping[str, Any]) -> tuple[SchemaIssue, 
         f"`spec.types[{first}]` must be `Ingress` or `Egress`, not a mapping: {which}, so the rules ended up "
         "inside `types`. An `ingress:` (or `egress:`) key is probably missing before them; as written the "
         "policy has no rules",
+        fix="Add the missing `ingress:` (or `egress:`) key before the rules.",
     )
     return issue, rules
 

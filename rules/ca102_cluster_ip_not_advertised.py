@@ -107,9 +107,9 @@ def check(ctx: Context) -> Iterator[Issue]:
         yield Issue(
             message=(
                 f"{address.how} {address.ip} of {address.service.display} is outside the advertised "
-                f"{field} ({describe(advertised)}): outside clients have no route to it. Pin it inside the "
-                f"advertised range or add its range to `{field}` of BGPConfiguration default"
+                f"{field} ({describe(advertised)}): outside clients have no route to it"
             ),
+            fix=f"Pin it inside the advertised range, or add its range to `{field}` of BGPConfiguration default.",
             at=address.ptr(),
             related=related,
             identity=address.service.identity,
@@ -131,8 +131,9 @@ def check(ctx: Context) -> Iterator[Issue]:
                     message=(
                         f"{policy.display} {rule.label} targets {net.ip}, which is not in an advertised range "
                         f"({describe(facts.advertised)}): outside clients cannot reach it the way this rule "
-                        "assumes. Use the Service's cluster IP inside the advertised range"
+                        "assumes"
                     ),
+                    fix="Use the Service's cluster IP inside the advertised range.",
                     at=policy.ptr_at(ref.path),
                     related=related + tuple(Related(o.ptr(), f"{o.how} of {o.service.display}") for o in owners),
                     identity=policy.identity,

@@ -139,8 +139,11 @@ def check(ctx: Context) -> Iterator[Issue]:
                             f"{policy.display} {rule.label} allows clients to {net}, an advertised address that no "
                             f"Service holds, while {svc.display} has no pinned `spec.clusterIP`: Kubernetes gives it "
                             f"another address, where these clients are dropped ({witness.summary}), and gives "
-                            f"{net.ip} to whichever Service comes next. Pin `spec.clusterIP: {net.ip}` on the Service "
-                            "meant to be reachable (guide cluster mode, step 1)"
+                            f"{net.ip} to whichever Service comes next"
+                        ),
+                        fix=(
+                            f"Pin `spec.clusterIP: {net.ip}` on the Service meant to be reachable "
+                            "(guide cluster mode, step 1)."
                         ),
                         at=policy.ptr_at(ref.path),
                         related=(Related(svc.ptr("metadata", "name"), f"{svc.display}: no clusterIP"),),
@@ -155,8 +158,9 @@ def check(ctx: Context) -> Iterator[Issue]:
                     message=(
                         f"{policy.display} {rule.label} targets {net}, an advertised address that is the cluster "
                         "IP of no Service in the repository: a stale rule, or one waiting for the next Service "
-                        "to be given this address. Remove it or point it at the Service's current clusterIP"
+                        "to be given this address"
                     ),
+                    fix="Remove the address, or point the rule at the Service's current `spec.clusterIP`.",
                     at=policy.ptr_at(ref.path),
                     identity=policy.identity,
                     key=str(net),

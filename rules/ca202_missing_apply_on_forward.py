@@ -97,9 +97,9 @@ def check(ctx: Context) -> Iterator[Issue]:
             yield Issue(
                 message=(
                     f"{policy.display} sets `{flag}: true` without `applyOnForward: true`: Calico rejects it "
-                    "(\"ApplyOnForward must be true if either PreDNAT or DoNotTrack is true\"). Add "
-                    "`applyOnForward: true`"
+                    "(\"ApplyOnForward must be true if either PreDNAT or DoNotTrack is true\")"
                 ),
+                fix="Add `applyOnForward: true` (guide cluster mode, step 2).",
                 at=policy.ptr("spec", flag, on_key=True),
                 identity=policy.identity,
                 autofix=AutoFix(
@@ -122,8 +122,9 @@ def check(ctx: Context) -> Iterator[Issue]:
                 message=(
                     f"{policy.display} {rule.label} targets the pod CIDR{assumed}, which only forwarded traffic "
                     "reaches, but the policy has no `applyOnForward: true`: it applies to traffic to and from the "
-                    "host itself only, so this rule never matches. Add `applyOnForward: true`"
+                    "host itself only, so this rule never matches"
                 ),
+                fix="Add `applyOnForward: true` (guide cluster mode, step 2).",
                 at=rule.ptr("destination", "nets"),
                 related=(Related(policy.ptr("spec"), "policy without applyOnForward"),),
                 identity=policy.identity,

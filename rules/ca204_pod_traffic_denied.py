@@ -212,9 +212,11 @@ def check(ctx: Context) -> Iterator[Issue]:
         yield Issue(
             message=(
                 f"forwarded traffic to {describe(denied)} (pod CIDR{assumed}) {which} arriving through {via} is "
-                f"dropped: {decisive.text if decisive else 'no rule allows it'}. {dies} ({why}). Allow traffic to "
-                "every pod CIDR with a preDNAT + applyOnForward rule ordered before any Deny (guide cluster mode, "
-                "step 2)"
+                f"dropped: {decisive.text if decisive else 'no rule allows it'}. {dies} ({why})"
+            ),
+            fix=(
+                "Allow traffic to every pod CIDR with a preDNAT + applyOnForward rule ordered before any Deny "
+                "(guide cluster mode, step 2)."
             ),
             at=target,  # type: ignore[arg-type]
             related=(Related(hep.ptr("metadata", "name"), f"HostEndpoint {hep.name}"),),

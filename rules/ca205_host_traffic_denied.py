@@ -140,7 +140,7 @@ def check(ctx: Context) -> Iterator[Issue]:
             decisive = next((s for s in reversed(witness.steps) if s.outcome in ("allow", "deny")), None)
             shadow = ""
             if decisive is not None and decisive.stage in ("pre-DNAT", "untracked") and decisive.outcome == "deny":
-                shadow = f" A {decisive.stage} Deny decides first: {decisive.text}."
+                shadow = f". A {decisive.stage} Deny decides first: {decisive.text}"
             if inbound:
                 effect = f"host services (the kubelet, admin tools) are unreachable{through} but on the failsafe ports"
             else:
@@ -152,8 +152,11 @@ def check(ctx: Context) -> Iterator[Issue]:
                 message=(
                     f"{subject} {'are' if hep.assumed else 'is'} policed but nothing allows {direction} traffic to or "
                     "from the host itself "
-                    f"beyond the failsafe ports: {effect}.{shadow} Add a normal GlobalNetworkPolicy on the host "
-                    f"endpoints that allows host {direction} (guide cluster mode, step 2)"
+                    f"beyond the failsafe ports: {effect}{shadow}"
+                ),
+                fix=(
+                    f"Add a normal GlobalNetworkPolicy on the host endpoints that allows host {direction} "
+                    "(guide cluster mode, step 2)."
                 ),
                 at=hep.ptr("metadata", "name") if not hep.assumed else hep.ptr("spec", "selector"),
                 related=related,

@@ -198,7 +198,9 @@ def check(ctx: Context) -> Iterator[Issue]:
     fact = ev.facts.node_port
     origin = f"assumed: {fact.note}" if fact.assumed else fact.note
     mode = ev.facts.kube_proxy_mode
-    mode_note = f" ({ev.facts.kube_proxy.note}{', assumed' if ev.facts.kube_proxy.assumed else ''})"
+    # The fact's note is "kube-proxy in iptables mode (set cluster.kube-proxy-mode)": name the mode once.
+    source = ev.facts.kube_proxy.note.partition("(")[2].rstrip(")") or ev.facts.kube_proxy.note
+    mode_note = f" ({'assumed; ' if ev.facts.kube_proxy.assumed else ''}{source})"
     for policy in ev.host_policies:
         if not ev.is_host_policy(policy):
             continue
@@ -237,9 +239,9 @@ def check(ctx: Context) -> Iterator[Issue]:
                     message=(
                         f"{policy.display} {rule.label} allows traffic to the hosts ({proto}) from any source but "
                         f"{what} the nodePort range {node_ports} ({origin}): {how}, so NodePort Services are "
-                        f"reachable from everywhere (e.g. {witness.flow_text}). Add `notPorts: [\"{node_ports}\"]` "
-                        "to the rule's destination (guide cluster mode, step 2)"
+                        f"reachable from everywhere (e.g. {witness.flow_text})"
                     ),
+                    fix=f"Add `notPorts: [\"{node_ports}\"]` to the rule's destination (guide cluster mode, step 2).",
                     at=where,
                     related=(Related(policy.ptr("metadata", "name"), "host policy"),),
                     identity=policy.identity,
@@ -257,9 +259,9 @@ def check(ctx: Context) -> Iterator[Issue]:
                     "NodePort traffic before this "
                     + ("host" if stage == "host" else "forward")
                     + " policy sees it, so the rule does not open them today; with kube-proxy in IPVS mode an "
-                    f"applyOnForward rule would. Add `notPorts: [\"{node_ports}\"]` as the guide does (cluster "
-                    "mode, step 2)"
+                    "applyOnForward rule would"
                 ),
+                fix=f"Add `notPorts: [\"{node_ports}\"]` to the rule's destination (guide cluster mode, step 2).",
                 at=where,
                 related=(Related(policy.ptr("metadata", "name"), "host policy"),),
                 identity=policy.identity,

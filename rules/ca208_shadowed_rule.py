@@ -351,9 +351,9 @@ def check(ctx: Context) -> Iterator[Issue]:
             message=(
                 f"{rule.policy.display} {rule.label} ({rule.action}) never decides: "
                 f"{'its earlier rule' if same else prior.policy.display} {prior.label} ({prior.action}, {where}) "
-                f"matches all of its traffic and {outcome}. Reorder the rules (or policy `order`), narrow the "
-                "earlier rule, or remove this one"
+                f"matches all of its traffic and {outcome}"
             ),
+            fix="Reorder the rules (or the policies' `order`), narrow the earlier rule, or remove this one.",
             at=rule.ptr(),
             related=(Related(prior.ptr(), f"decides first: {prior.action}"),),
             identity=rule.policy.identity,
@@ -370,8 +370,9 @@ def check(ctx: Context) -> Iterator[Issue]:
             yield Issue(
                 message=(
                     f"{policy.display} has {direction} rules but `types` lists only {listed}: Calico never "
-                    f"evaluates them. Add `{direction.capitalize()}` to `types` or remove the rules"
+                    "evaluates them"
                 ),
+                fix=f"Add `{direction.capitalize()}` to `types`, or remove the {direction} rules.",
                 at=policy.ptr("spec", direction, on_key=True),
                 identity=policy.identity,
                 key=f"types/{direction}",
