@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from auditor.facts import Fact
 from auditor.findings import Pointer
 from auditor.model import Policy, Workload
 
@@ -66,3 +67,23 @@ def ingress_ptr(policy: Policy) -> Pointer:
 def port_text(ref: Any) -> str:
     value = ref.value
     return str(value) if value is not None else str(ref.raw)
+
+
+# ------------------------------------------------------------------------------------------
+# Sentences several rules build alike
+# ------------------------------------------------------------------------------------------
+
+
+def guide(mode: str, steps: str) -> str:
+    """The guide step a fix follows: ``(guide cluster mode, step 2)``, ``(guide local mode, steps 1-2)``."""
+    return f"(guide {mode} mode, {'steps' if '-' in steps else 'step'} {steps})"
+
+
+def pin_cluster_ip(ip: object) -> str:
+    """The fix for an advertised address that no Service pins (CA101, CA104)."""
+    return f"Pin `spec.clusterIP: {ip}` on the Service meant to be reachable {guide('cluster', '1')}."
+
+
+def origin(fact: Fact) -> str:
+    """Where a fact comes from, as a message says it: its note, marked ``assumed:`` when it is a default."""
+    return f"assumed: {fact.note}" if fact.assumed else fact.note

@@ -9,6 +9,7 @@ from auditor.context import Context
 from auditor.findings import AutoFix, Edit, Issue, Related, Severity
 from auditor.model import Service
 from auditor.rules._fixtures import CLUSTER
+from auditor.wording import guide, pin_cluster_ip
 
 RULE = Rule(
     id="CA101",
@@ -219,10 +220,7 @@ def check(ctx: Context) -> Iterator[Issue]:
                     f"`spec.clusterIP: {ref.value.ip}`: the route leads to no Service the repository knows, and "
                     "Kubernetes decides which Service gets the address (now, or after a re-creation)"
                 ),
-                fix=(
-                    f"Pin `spec.clusterIP: {ref.value.ip}` on the Service meant to be reachable "
-                    "(guide cluster mode, step 1)."
-                ),
+                fix=pin_cluster_ip(ref.value.ip),
                 at=bgp.ptr_at(ref.path),
                 identity=bgp.identity,
                 key=str(ref.value),
@@ -249,7 +247,7 @@ def check(ctx: Context) -> Iterator[Issue]:
             ),
             fix=(
                 "Set `spec.clusterIP` to a fixed address in the advertised range and allow only the intended "
-                "clients with a preDNAT policy (guide cluster mode, step 1)."
+                f"clients with a preDNAT policy {guide('cluster', '1')}."
             ),
             at=service.ptr("spec", "clusterIP"),
             related=related,

@@ -12,6 +12,7 @@ from auditor.model import HostEndpoint
 from auditor.nets import describe
 from auditor.packet.questions import Evaluator, ServiceAddress
 from auditor.rules._fixtures import CLUSTER, SVC_A
+from auditor.wording import guide
 
 RULE = Rule(
     id="CA103",
@@ -164,7 +165,7 @@ def check(ctx: Context) -> Iterator[Issue]:
             why = "no ingress policy selects its pods, and in local mode only pod policy can restrict the clients"
             fix = (
                 "Select the Service's pods with a NetworkPolicy that allows only the intended clients "
-                "(guide local mode, steps 1-2)."
+                f"{guide('local', '1-2')}."
             )
         else:
             found = next(
@@ -185,7 +186,7 @@ def check(ctx: Context) -> Iterator[Issue]:
             )
             fix = (
                 "Allow the intended clients with a preDNAT + applyOnForward GlobalNetworkPolicy on the host "
-                "endpoints and deny the rest of the advertised range with a preDNAT Deny (guide cluster mode, step 2)."
+                f"endpoints and deny the rest of the advertised range with a preDNAT Deny {guide('cluster', '2')}."
             )
         universe = ev.outside_universe(int(address.ip.version))
         hep = via if via is not None else ev.ingress_groups()[0]

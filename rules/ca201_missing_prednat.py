@@ -11,6 +11,7 @@ from auditor.model import PolicyRule
 from auditor.packet.questions import Evaluator
 from auditor.ports import PortRange, PortSet
 from auditor.rules._fixtures import CLUSTER, SVC_A
+from auditor.wording import guide, origin
 
 RULE = Rule(
     id="CA201",
@@ -123,7 +124,7 @@ def check(ctx: Context) -> Iterator[Issue]:
                         "is not preDNAT: it runs after kube-proxy has rewritten the destination to a pod, so the "
                         "rule never matches"
                     ),
-                    fix=f"{fix} (guide cluster mode, step 2).",
+                    fix=f"{fix} {guide('cluster', '2')}.",
                     at=rule.ptr("destination", "nets"),
                     related=(Related(policy.ptr("spec"), "policy without preDNAT"),),
                     identity=policy.identity,
@@ -145,9 +146,7 @@ def check(ctx: Context) -> Iterator[Issue]:
 
 
 def describe_range(ev: Evaluator) -> str:
-    fact = ev.facts.node_port
-    origin = "assumed: " + fact.note if fact.assumed else fact.note
-    return f"{ev.facts.node_ports}, {origin}"
+    return f"{ev.facts.node_ports}, {origin(ev.facts.node_port)}"
 
 
 

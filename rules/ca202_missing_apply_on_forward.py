@@ -8,6 +8,7 @@ from auditor.catalog import Example, Rule
 from auditor.context import Context
 from auditor.findings import AutoFix, Edit, Issue, Related, Severity
 from auditor.rules._fixtures import CLUSTER
+from auditor.wording import guide
 
 RULE = Rule(
     id="CA202",
@@ -87,6 +88,9 @@ spec:
 )
 
 
+ADD_APPLY_ON_FORWARD = f"Add `applyOnForward: true` {guide('cluster', '2')}."
+
+
 def check(ctx: Context) -> Iterator[Issue]:
     ev = ctx.packet.ev
     for policy in ctx.model.policies:
@@ -99,7 +103,7 @@ def check(ctx: Context) -> Iterator[Issue]:
                     f"{policy.display} sets `{flag}: true` without `applyOnForward: true`: Calico rejects it "
                     "(\"ApplyOnForward must be true if either PreDNAT or DoNotTrack is true\")"
                 ),
-                fix="Add `applyOnForward: true` (guide cluster mode, step 2).",
+                fix=ADD_APPLY_ON_FORWARD,
                 at=policy.ptr("spec", flag, on_key=True),
                 identity=policy.identity,
                 autofix=AutoFix(
@@ -124,7 +128,7 @@ def check(ctx: Context) -> Iterator[Issue]:
                     "reaches, but the policy has no `applyOnForward: true`: it applies to traffic to and from the "
                     "host itself only, so this rule never matches"
                 ),
-                fix="Add `applyOnForward: true` (guide cluster mode, step 2).",
+                fix=ADD_APPLY_ON_FORWARD,
                 at=rule.ptr("destination", "nets"),
                 related=(Related(policy.ptr("spec"), "policy without applyOnForward"),),
                 identity=policy.identity,

@@ -24,6 +24,7 @@ from auditor.packet.questions import (
 )
 from auditor.ports import ALL_PORTS, PROTOCOL_NUMBERS, PortSet, protocol_name
 from auditor.rules._fixtures import CLUSTER
+from auditor.wording import guide
 
 RULE = Rule(
     id="CA204",
@@ -216,7 +217,7 @@ def check(ctx: Context) -> Iterator[Issue]:
             ),
             fix=(
                 "Allow traffic to every pod CIDR with a preDNAT + applyOnForward rule ordered before any Deny "
-                "(guide cluster mode, step 2)."
+                f"{guide('cluster', '2')}."
             ),
             at=target,  # type: ignore[arg-type]
             related=(Related(hep.ptr("metadata", "name"), f"HostEndpoint {hep.name}"),),

@@ -10,6 +10,7 @@ from auditor.findings import Issue, Related, Severity, Witness
 from auditor.model import HostEndpoint, Policy
 from auditor.packet.questions import TCP, UDP, Evaluator, Questions, is_sample, sample_address
 from auditor.rules._fixtures import CLUSTER
+from auditor.wording import guide
 
 RULE = Rule(
     id="CA205",
@@ -156,7 +157,7 @@ def check(ctx: Context) -> Iterator[Issue]:
                 ),
                 fix=(
                     f"Add a normal GlobalNetworkPolicy on the host endpoints that allows host {direction} "
-                    "(guide cluster mode, step 2)."
+                    f"{guide('cluster', '2')}."
                 ),
                 at=hep.ptr("metadata", "name") if not hep.assumed else hep.ptr("spec", "selector"),
                 related=related,

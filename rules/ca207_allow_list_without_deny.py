@@ -15,6 +15,7 @@ from auditor.nets import describe
 from auditor.packet.questions import TCP, Evaluator, Questions, ServiceAddress, Verdict, sample_address
 from auditor.ports import PortRange, protocol_name
 from auditor.rules._fixtures import CLUSTER, PODS_ALLOW_NODES, SVC_A
+from auditor.wording import guide
 
 RULE = Rule(
     id="CA207",
@@ -240,8 +241,8 @@ def check(ctx: Context) -> Iterator[Issue]:
                 f"{example}"
             ),
             fix=(
-                "Add a preDNAT + applyOnForward Deny for the advertised range at a higher order (guide cluster "
-                "mode, step 2, which omits it)."
+                "Add a preDNAT + applyOnForward Deny for the advertised range at a higher order "
+                f"{guide('cluster', '2')}; the guide omits it."
             ),
             at=rule.ptr("destination", "nets", index),
             related=(Related(address.ptr(), f"{address.how} of {address.service.display}"),),
