@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from auditor.findings import Pointer
-from auditor.model import Policy, Workload
+from auditor.model import Policy, Service, Workload
 
 LIMIT = 3  # how many names a message lists before "and N more"
 
@@ -66,3 +66,43 @@ def ingress_ptr(policy: Policy) -> Pointer:
 def port_text(ref: Any) -> str:
     value = ref.value
     return str(value) if value is not None else str(ref.raw)
+
+
+# --- fix texts (``Issue.fix``): one imperative sentence, with the guide step where there is one ----------------
+
+# Where the guide (design/guide-services-cluster-ips.md) selects a Service's pods in a policy.
+SERVICE_PODS_STEPS = "guide local mode, step 1; cluster mode, step 3"
+
+
+def guide(mode: str, steps: str) -> str:
+    """``(guide cluster mode, step 3)`` / ``(guide local mode, steps 1-2)``: the step of the guide a fix follows."""
+    plural = "s" if any(c in steps for c in "-, ") else ""
+    return f"(guide {mode} mode, step{plural} {steps})"
+
+
+def service_name(svc: Service) -> str:
+    return f"{svc.namespace}/{svc.name}"
+
+
+def host_policy_fix(policy: Policy) -> str:
+    """The change that lets a policy which can never select a HostEndpoint select one (lower-case, for a
+    sentence); "" when it can already."""
+    if not policy.is_global:
+        return f"make {who(policy)} a GlobalNetworkPolicy"
+    if policy.namespace_selector is not None:
+        return f"remove `namespaceSelector` from {who(policy)}"
+    if policy.service_account_selector is not None:
+        return f"remove `serviceAccountSelector` from {who(policy)}"
+    return ""
+
+
+def sentence(text: str) -> str:
+    """``text`` as a sentence: capitalised first letter, one final full stop."""
+    text = text.strip().rstrip(".")
+    return text[:1].upper() + text[1:] + "." if text else ""
+
+
+def target_ports(numbers: Iterable[int | None]) -> str:
+    """``target port 8443`` / ``target ports 8080, 8443``: resolved target ports, for a fix."""
+    shown = sorted({n for n in numbers if n is not None})
+    return f"target port{'s' if len(shown) > 1 else ''} {names(map(str, shown))}"

@@ -9,7 +9,7 @@ from auditor.context import Context
 from auditor.findings import Issue, Related, Severity
 from auditor.model import Policy, Service, ServicePort, Workload
 from auditor.packet.questions import Peer, PodSide, entity_matches, rule_matches
-from auditor.wording import names, selector_ptr, selector_text, who, workload_name
+from auditor.wording import SERVICE_PODS_STEPS, names, selector_ptr, selector_text, service_name, who, workload_name
 
 SERVICE = """\
 apiVersion: v1
@@ -278,16 +278,18 @@ def check(ctx: Context) -> Iterator[Issue]:
             wanted = " && ".join(f"{k} == '{v}'" for k, v in sorted(svc.selector.items()))
             yield Issue(
                 message=(
-                    f"{who(policy)} admits Service {svc.namespace}/{svc.name}'s traffic to "
+                    f"{who(policy)} admits Service {service_name(svc)}'s traffic to "
                     f"{names(workload_name(w) for w in selected)}, but its {selector_text(policy)} leaves out "
                     f"{names(workload_name(w) for w, _ in problems)}, which the Service also load-balances to "
                     f"(labels {', '.join(f'{k}={v}' for k, v in sorted(svc.selector.items()))}): "
-                    f"{problems[0][1]}. A policy applies only to the pods its selector matches. Fix: select the same "
-                    f"pods as the Service (`{wanted}`; guide local mode step 1, cluster mode step 3), or give the "
-                    "left-out pods a policy that admits the same traffic."
+                    f"{problems[0][1]}. A policy applies only to the pods its selector matches."
+                ),
+                fix=(
+                    f"Select the same pods as the Service (`{wanted}`) in {who(policy)}, or give the left-out pods "
+                    f"a policy that admits the same traffic ({SERVICE_PODS_STEPS})."
                 ),
                 at=selector_ptr(policy),
-                related=(Related(svc.ptr("spec", "selector"), f"Service {svc.namespace}/{svc.name} selector"),)
+                related=(Related(svc.ptr("spec", "selector"), f"Service {service_name(svc)} selector"),)
                 + tuple(Related(w.ptr_at(w.labels_path), f"left out: {workload_name(w)}") for w, _ in problems[:3]),
                 identity=policy.identity,
                 key=svc.identity,

@@ -10,7 +10,7 @@ from auditor.context import Context
 from auditor.findings import Issue, Related, Severity, Witness
 from auditor.model import Policy, Service, Workload
 from auditor.packet.questions import PodSide, Target, Verdict
-from auditor.wording import ingress_ptr, names, who, workload_name
+from auditor.wording import guide, ingress_ptr, names, service_name, target_ports, who, workload_name
 
 CLUSTER = """\
 apiVersion: projectcalico.org/v3
@@ -269,28 +269,29 @@ def check(ctx: Context) -> Iterator[Issue]:
         ports = names(sorted({t.text for _, t, *_ in entries}))
         pods = names(sorted({workload_name(w) for w, *_ in entries}))
         admits = "admits only the nodes, no outside client," if nodes_only else "admits no outside client"
+        steps, on = guide("local", "1-2"), target_ports(t.number for _, t, *_ in entries)
         if step is not None and step.rule is not None and step.outcome == "deny":
             fix = (
-                f"narrow {who(policy)} {step.rule.label}, or allow the clients' CIDRs before it (lower `order`), "
-                "on the target port (guide local mode steps 1-2)."
+                f"Narrow {who(policy)} {step.rule.label}, or allow the clients' CIDRs before it (lower `order`), "
+                f"on {on} {steps}."
             )
         else:
             fix = (
-                f"allow the clients' CIDRs in {who(policy)} (`source.nets`"
+                f"Allow the clients' CIDRs in {who(policy)} (`source.nets`"
                 + (", or an `ipBlock`" if policy.is_kubernetes else "")
-                + ") on the target port (guide local mode steps 1-2)"
+                + f") on {on} {steps}"
                 + ("; allowing the nodes is the cluster-mode recipe." if nodes_only else ".")
             )
         yield Issue(
             message=(
-                f"Service {svc.namespace}/{svc.name} is advertised ({ps.describe_addresses(ps.advertised(svc))}) in "
+                f"Service {service_name(svc)} is advertised ({ps.describe_addresses(ps.advertised(svc))}) in "
                 "local mode (`externalTrafficPolicy: Local`): the client's address is kept, so the pods see the "
-                f"clients themselves; but the ingress policy of {pods} {admits} on target port {ports}: {how}. "
-                f"Fix: {fix}"
+                f"clients themselves; but the ingress policy of {pods} {admits} on target port {ports}: {how}."
             ),
+            fix=fix,
             at=at,
             related=(
-                Related(svc.ptr("metadata", "name"), f"Service {svc.namespace}/{svc.name}"),
+                Related(svc.ptr("metadata", "name"), f"Service {service_name(svc)}"),
                 Related(w0.ptr_at(w0.labels_path), workload_name(w0)),
             ),
             identity=policy.identity,
