@@ -267,7 +267,7 @@ def check(ctx: Context) -> Iterator[Issue]:
                 f"HostEndpoint {hep.name} (node {hep.node or '?'}, {labels}) is selected by no policy, although "
                 f"the repository has host policies ({shown}){why}. A policy applies to a HostEndpoint only when "
                 "its selector matches the HostEndpoint's labels, and one that no policy selects and that has no "
-                "profile drops all traffic to and from its host except the failsafe ports."
+                "profile drops all traffic to and from its host except the failsafe ports"
             ),
             fix=sentence(fix),
             at=at,  # type: ignore[arg-type]

@@ -258,7 +258,7 @@ def check(ctx: Context) -> Iterator[Issue]:
         yield Issue(
             message=(
                 f"{who(policy)} selects no HostEndpoint, yet {intent}: {why}, so none of its rules ever runs. "
-                f"Host endpoints here: {shown}."
+                f"Host endpoints here: {shown}"
             ),
             fix=sentence(fix),
             at=_where(policy),

@@ -181,7 +181,7 @@ def check(ctx: Context) -> Iterator[Issue]:
             message=(
                 f"HostEndpoint {hep.name} (node {hep.node or '?'}) has {state}, but rules select it by its labels: "
                 f"{shown}. Calico matches a host endpoint in a rule's source or destination only through its "
-                f"expectedIPs, so these rules match none of this host's traffic: {' and '.join(effects)}."
+                f"expectedIPs, so these rules match none of this host's traffic: {' and '.join(effects)}"
             ),
             fix=(
                 f"Add `expectedIPs` to HostEndpoint {hep.name} with the node's addresses, including its "

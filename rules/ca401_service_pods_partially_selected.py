@@ -282,7 +282,7 @@ def check(ctx: Context) -> Iterator[Issue]:
                     f"{names(workload_name(w) for w in selected)}, but its {selector_text(policy)} leaves out "
                     f"{names(workload_name(w) for w, _ in problems)}, which the Service also load-balances to "
                     f"(labels {', '.join(f'{k}={v}' for k, v in sorted(svc.selector.items()))}): "
-                    f"{problems[0][1]}. A policy applies only to the pods its selector matches."
+                    f"{problems[0][1]}. A policy applies only to the pods its selector matches"
                 ),
                 fix=(
                     f"Select the same pods as the Service (`{wanted}`) in {who(policy)}, or give the left-out pods "

@@ -400,8 +400,8 @@ def check(ctx: Context) -> Iterator[Issue]:
         if scoped and scoped[0].source.selector is not None:
             rule = scoped[0]
             hint = (
-                f" {who(rule.policy)} {rule.label} selects `{rule.source.selector.text}`, but in a namespaced "
-                "NetworkPolicy a rule selector only matches endpoints of its own namespace, never host endpoints."
+                f". {who(rule.policy)} {rule.label} selects `{rule.source.selector.text}`, but in a namespaced "
+                "NetworkPolicy a rule selector only matches endpoints of its own namespace, never host endpoints"
             )
             fix = (
                 f"Add `namespaceSelector: global()` to the source of {who(rule.policy)} {rule.label} so that it "
@@ -420,7 +420,7 @@ def check(ctx: Context) -> Iterator[Issue]:
             message=(
                 f"Service {service_name(svc)} is advertised ({ps.describe_addresses(ps.advertised(svc))}) in "
                 "cluster mode, so kube-proxy SNATs outside traffic to the receiving node's address and the pods see "
-                f"a node as the source; but for {pods} on target port {ports}, {_denied_text(denial0)}: {how}.{hint}"
+                f"a node as the source; but for {pods} on target port {ports}, {_denied_text(denial0)}: {how}{hint}"
             ),
             fix=fix,
             at=at,

@@ -302,7 +302,7 @@ def check(ctx: Context) -> Iterator[Issue]:
             continue  # the evaluator does not show the source dropped on the target port
         services = names(service_name(g.service) for g in group)
         yield Issue(
-            message=_problem(m) + (f" (Services: {services})." if len({id(g.service) for g in group}) > 1 else "."),
+            message=_problem(m) + (f" (Services: {services})" if len({id(g.service) for g in group}) > 1 else ""),
             fix=_fix(m),
             at=m.rule.policy.ptr_at(m.ref.path),
             related=(

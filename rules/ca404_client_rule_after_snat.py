@@ -350,7 +350,7 @@ def check(ctx: Context) -> Iterator[Issue]:
                 f"but Service {names(service_name(s) for s in services)} is advertised "
                 f"({ps.describe_addresses(ps.advertised(svc))}) in cluster mode: kube-proxy SNATs outside traffic to "
                 "the node's address, so the pods never see these clients as the source of Service traffic and the "
-                f"rule never matches it{note}."
+                f"rule never matches it{note}"
             ),
             fix=(
                 "Restrict clients at the host endpoints with a preDNAT policy on the cluster IP and allow the nodes "

@@ -286,7 +286,7 @@ def check(ctx: Context) -> Iterator[Issue]:
             message=(
                 f"Service {service_name(svc)} is advertised ({ps.describe_addresses(ps.advertised(svc))}) in "
                 "local mode (`externalTrafficPolicy: Local`): the client's address is kept, so the pods see the "
-                f"clients themselves; but the ingress policy of {pods} {admits} on target port {ports}: {how}."
+                f"clients themselves; but the ingress policy of {pods} {admits} on target port {ports}: {how}"
             ),
             fix=fix,
             at=at,

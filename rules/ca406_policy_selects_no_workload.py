@@ -369,7 +369,7 @@ def check(ctx: Context) -> Iterator[Issue]:
             message=(
                 f"{who(policy)} selects no pod, so it protects nothing (a policy applies only to the endpoints its "
                 f"selector matches): its {selector_text(policy)} matches no workload of {scope} in the "
-                f"repository{caveat}. {hint}."
+                f"repository{caveat}. {hint}"
             ),
             fix=fix,
             at=policy.ptr_at(policy.namespace_selector.path)

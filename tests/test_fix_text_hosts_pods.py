@@ -22,19 +22,21 @@ from tests.conftest import run_files
 
 ROOT = Path(__file__).resolve().parent.parent
 MINE = tuple(r for r in all_rules() if r.id.startswith(("CA3", "CA4")))
-# A sentence ends at a full stop followed by a capital or a backtick ("e.g. Pod web/x" does not end one).
-_BOUNDARY = re.compile(r"(?<!e\.g)\.\s+(?=[A-Z`])")
+# A sentence ends at ". ", "! " or "? " before a capital, a backtick or a quote ("e.g. Pod web/x" does not).
+_BOUNDARY = re.compile(r"(?<!e\.g)(?<!i\.e)[.!?]\s+(?=[A-Z`\"'])")
 
 
 def sentences(text: str) -> list[str]:
-    return [s for s in _BOUNDARY.split(text.strip()) if s]
+    return [s for s in _BOUNDARY.split(text.strip().rstrip(".")) if s]
 
 
 def check_finding(finding: Finding) -> None:
     where = f"{finding.rule_id} {finding.location}"
-    said = finding.message.split(" Assumed: ")[0]  # the engine appends stated assumptions
+    said = finding.message.split(". Assumed: ")[0]  # the engine appends stated assumptions
     assert not re.search(r"\bFix\b", finding.message), f"{where}: remedy still in the message: {finding.message}"
     assert 1 <= len(sentences(said)) <= 2, f"{where}: message is not one or two sentences: {finding.message}"
+    assert not said.endswith("."), f"{where}: messages end without a full stop, like the other rules'"
+    assert finding.fix not in finding.message, where
     fix = finding.fix
     assert fix, f"{where}: no fix text"
     assert fix[0].isupper() and fix.endswith(".") and not fix.startswith("Fix"), f"{where}: {fix!r}"
@@ -96,6 +98,12 @@ def test_target_ports_wording() -> None:
     assert target_ports([8443]) == "target port 8443"
     assert target_ports([8443, 8080, 8443, None]) == "target ports 8080, 8443"
     assert target_ports([1, 2, 3, 4, 5]) == "target ports 1, 2, 3 and 2 more"
+
+
+def test_sentence_counting() -> None:
+    assert len(sentences("a is wrong: b (e.g. Pod web/x is left out)")) == 1
+    assert len(sentences("X selects no pod. `app == 'a'` matches nothing")) == 2
+    assert len(sentences("Make it global.")) == 1
 
 
 def test_sentence() -> None:
