@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from auditor.catalog import Rule
 from auditor.context import Context
 from auditor.findings import Issue, Related, Severity
-from auditor.model import Policy, Service, ServicePort, Workload
-from auditor.packet.questions import Peer, PodSide, entity_matches, rule_matches
+from auditor.model import Policy, PolicyRule, Service, ServicePort, Workload
+from auditor.packet.questions import Peer, PodSide, Target, entity_matches, rule_matches
 from auditor.wording import SERVICE_PODS_STEPS, names, selector_ptr, selector_text, service_name, who, workload_name
 
 RULE = Rule(
@@ -33,37 +33,11 @@ RULE = Rule(
 )
 
 
-def _witnesses(ps: PodSide, policy: Policy, svc: Service, selected: list[Workload]) -> list[tuple[ServicePort, Peer]]:
-    """(Service port, source) pairs that ``policy`` itself admits to a selected backend on the target port."""
-    out: list[tuple[ServicePort, Peer]] = []
-    seen: set[tuple[int, str]] = set()
-    for a in selected:
-        pod = ps.pod_peer(a)
-        for target in ps.targets(svc, a):
-            if target.number is None:
-                continue
-            for rule in policy.ingress:
-                if rule.action != "Allow":
-                    continue
-                if rule.protocol is not None and rule.protocol.value != target.protocol:
-                    continue
-                if not entity_matches(rule.destination, pod, target.number, target.protocol, ps.model):
-                    continue
-                for src in ps.source_peers(rule):
-                    key = (target.port.index, str(src))
-                    if key in seen:
-                        continue
-                    pkt = ps.pod_packet(src, a, target.number, target.protocol)
-                    if not rule_matches(rule, pkt, ps.model):
-                        continue
-                    verdict = ps.verdict(a, src, target.number, target.protocol)
-                    if verdict.allowed and ps.deciding_policy(verdict) is policy:
-                        seen.add(key)
-                        out.append((target.port, src))
-    return out
-
-
-def _covers_target(ps: PodSide, policy: Policy, svc: Service, selected: list[Workload]) -> bool:
+def _allow_rules(
+    ps: PodSide, policy: Policy, svc: Service, selected: list[Workload]
+) -> Iterator[tuple[Workload, Target, PolicyRule]]:
+    """(backend, target port, rule): ``policy``'s Allow rules whose destination names a selected backend's
+    resolved target port."""
     for a in selected:
         pod = ps.pod_peer(a)
         for target in ps.targets(svc, a):
@@ -73,15 +47,35 @@ def _covers_target(ps: PodSide, policy: Policy, svc: Service, selected: list[Wor
                 if rule.action == "Allow" and entity_matches(
                     rule.destination, pod, target.number, target.protocol, ps.model
                 ):
-                    return True
-    return False
+                    yield a, target, rule
+
+
+def _witnesses(ps: PodSide, policy: Policy, svc: Service, selected: list[Workload]) -> list[tuple[ServicePort, Peer]]:
+    """(Service port, source) pairs that ``policy`` itself admits to a selected backend on the target port."""
+    out: list[tuple[ServicePort, Peer]] = []
+    seen: set[tuple[int, str]] = set()
+    for a, target, rule in _allow_rules(ps, policy, svc, selected):
+        if rule.protocol is not None and rule.protocol.value != target.protocol:
+            continue
+        for src in ps.source_peers(rule):
+            key = (target.port.index, str(src))
+            if key in seen:
+                continue
+            pkt = ps.pod_packet(src, a, target.number, target.protocol)
+            if not rule_matches(rule, pkt, ps.model):
+                continue
+            verdict = ps.verdict(a, src, target.number, target.protocol)
+            if verdict.allowed and ps.deciding_policy(verdict) is policy:
+                seen.add(key)
+                out.append((target.port, src))
+    return out
 
 
 def _problems(
     ps: PodSide, policy: Policy, svc: Service, selected: list[Workload], left: list[Workload]
 ) -> list[tuple[Workload, str]]:
     witnesses = _witnesses(ps, policy, svc, selected)
-    if not witnesses and not _covers_target(ps, policy, svc, selected):
+    if not witnesses and next(_allow_rules(ps, policy, svc, selected), None) is None:
         return []  # the policy does not admit the Service's traffic: not the policy this rule is about
     out: list[tuple[Workload, str]] = []
     for b in left:

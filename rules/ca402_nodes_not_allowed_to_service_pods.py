@@ -67,23 +67,17 @@ def check(ctx: Context) -> Iterator[Issue]:
     for svc in ctx.model.services:
         if not svc.cluster_mode or not ps.advertised(svc):
             continue
-        for w in ps.backends(svc):
-            policies = ps.ingress_policies(w)
-            if not policies:
-                continue  # no policy: the pods are open (CA103 reports an unprotected Service)
-            for target in ps.targets(svc, w):
-                if target.number is None or (id(svc), id(w), target.port.index) in ps.mistaken_targets:
-                    continue  # a named port that does not resolve; or a wrong port (CA403)
-                denial = ps.nodes_denied(w, target)
-                if denial is None:
-                    continue
-                # Intent: an edge Allow names the Service's address, and a client it lets through is
-                # dropped at the pod. Without one, nobody means to reach the Service from outside.
-                witness = q.denied_at_pod(svc, target.port, w, intended_only=True)
-                if witness is None:
-                    continue
-                policy = (ps.deciding_policy(denial.verdict) if denial.verdict else None) or policies[-1]
-                found.setdefault((id(policy), id(svc)), (svc, policy, []))[2].append((w, target, denial, witness))
+        for w, policies, target in ps.policed_targets(svc):
+            denial = ps.nodes_denied(w, target)
+            if denial is None:
+                continue
+            # Intent: an edge Allow names the Service's address, and a client it lets through is
+            # dropped at the pod. Without one, nobody means to reach the Service from outside.
+            witness = q.denied_at_pod(svc, target.port, w, intended_only=True)
+            if witness is None:
+                continue
+            policy = (ps.deciding_policy(denial.verdict) if denial.verdict else None) or policies[-1]
+            found.setdefault((id(policy), id(svc)), (svc, policy, []))[2].append((w, target, denial, witness))
     for svc, policy, entries in found.values():
         w0, _, denial0, witness = entries[0]
         step = denial0.verdict.decisive if denial0.verdict else None

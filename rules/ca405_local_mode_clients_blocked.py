@@ -44,30 +44,24 @@ def check(ctx: Context) -> Iterator[Issue]:
         if not addresses:
             continue
         versions = sorted({int(a.ip.version) for a in addresses})
-        for w in ps.backends(svc):
-            policies = ps.ingress_policies(w)
-            if not policies:
-                continue  # no policy: the pods are open (CA103 reports an unprotected Service)
-            for target in ps.targets(svc, w):
-                if target.number is None or (id(svc), id(w), target.port.index) in ps.mistaken_targets:
-                    continue
-                # Per address family: a dual-stack Service whose pods admit IPv4 clients but no IPv6 client
-                # still blocks the IPv6 ones.
-                for version in versions:
-                    clients = ps.client_peers(w, version)
-                    verdicts = [ps.verdict(w, c, target.number, target.protocol) for c in clients]
-                    if verdicts and not any(v.allowed for v in verdicts):
-                        break
-                else:
-                    continue
-                family = AddressSet.everything(version)
-                witness = q.denied_at_pod(svc, target.port, w, intended_only=False, sources=family)
-                if witness is None:
-                    continue  # no outside client gets that far (the edge stops them first)
-                nodes = any(ps.verdict(w, a.peer, target.number, target.protocol).allowed for a in ps.node_addrs)
-                policy = ps.deciding_policy(verdicts[0]) or policies[-1]
-                entry = (w, target, verdicts[0], nodes, witness)
-                found.setdefault((id(policy), id(svc)), (svc, policy, []))[2].append(entry)
+        for w, policies, target in ps.policed_targets(svc):
+            # Per address family: a dual-stack Service whose pods admit IPv4 clients but no IPv6 client
+            # still blocks the IPv6 ones.
+            for version in versions:
+                clients = ps.client_peers(w, version)
+                verdicts = [ps.verdict(w, c, target.number, target.protocol) for c in clients]
+                if verdicts and not any(v.allowed for v in verdicts):
+                    break
+            else:
+                continue
+            family = AddressSet.everything(version)
+            witness = q.denied_at_pod(svc, target.port, w, intended_only=False, sources=family)
+            if witness is None:
+                continue  # no outside client gets that far (the edge stops them first)
+            nodes = any(ps.verdict(w, a.peer, target.number, target.protocol).allowed for a in ps.node_addrs)
+            policy = ps.deciding_policy(verdicts[0]) or policies[-1]
+            entry = (w, target, verdicts[0], nodes, witness)
+            found.setdefault((id(policy), id(svc)), (svc, policy, []))[2].append(entry)
     for svc, policy, entries in found.values():
         w0, _, verdict, _, witness = entries[0]
         nodes_only = any(n for _, _, _, n, _ in entries)

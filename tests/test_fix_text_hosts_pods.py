@@ -71,15 +71,13 @@ def test_examples_folder_findings_have_fix_text() -> None:
         check_finding(finding)
 
 
-def test_fix_names_what_to_change(audit_files) -> None:
+def test_fix_names_what_to_change(tmp_path: Path) -> None:
     """The fix is specific: it names the policy, HostEndpoint or port the finding is about."""
     by_rule: dict[str, list[Finding]] = {}
     for rule in MINE:
-        for example in rule.examples:
-            if example.failing:
-                result = audit_files(example.files, example.config)
-                by_rule.setdefault(rule.id, []).extend(f for f in result.findings if f.rule_id == rule.id)
-                break
+        example = next(e for e in rule.examples if e.failing)
+        result = run_files(tmp_path / rule.id, example.files, example.config)
+        by_rule[rule.id] = [f for f in result.findings if f.rule_id == rule.id]
     ca403 = by_rule["CA403"][0]
     assert ca403.fix.startswith("Name the target port (8080 or `http`) instead of `80`")
     ca303 = by_rule["CA303"][0]
