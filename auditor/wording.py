@@ -106,3 +106,9 @@ def target_ports(numbers: Iterable[int | None]) -> str:
     """``target port 8443`` / ``target ports 8080, 8443``: resolved target ports, for a fix."""
     shown = sorted({n for n in numbers if n is not None})
     return f"target port{'s' if len(shown) > 1 else ''} {names(map(str, shown))}"
+
+
+def advertised(services: str, addresses: str, mode: str) -> str:
+    """``Service shop/web is advertised (cluster IP 10.20.30.40) in cluster mode``: how CA402, CA404 and CA405
+    open (``addresses`` as ``PodSide.describe_addresses`` words them)."""
+    return f"Service {services} is advertised ({addresses}) in {mode} mode"

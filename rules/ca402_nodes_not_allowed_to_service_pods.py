@@ -9,7 +9,7 @@ from auditor.context import Context
 from auditor.findings import Issue, Related, Severity, Witness
 from auditor.model import Policy, Service, Workload
 from auditor.packet.questions import NodeDenial, PodSide, Target
-from auditor.wording import guide, ingress_ptr, names, service_name, target_ports, who, workload_name
+from auditor.wording import advertised, guide, ingress_ptr, names, service_name, target_ports, who, workload_name
 
 RULE = Rule(
     id="CA402",
@@ -108,9 +108,9 @@ def check(ctx: Context) -> Iterator[Issue]:
         ]
         yield Issue(
             message=(
-                f"Service {service_name(svc)} is advertised ({ps.describe_addresses(ps.advertised(svc))}) in "
-                "cluster mode, so kube-proxy SNATs outside traffic to the receiving node's address and the pods see "
-                f"a node as the source; but for {pods} on target port {ports}, {_denied_text(denial0)}: {how}{hint}"
+                f"{advertised(service_name(svc), ps.describe_addresses(ps.advertised(svc)), 'cluster')}, so "
+                "kube-proxy SNATs outside traffic to the receiving node's address and the pods see a node as the "
+                f"source; but for {pods} on target port {ports}, {_denied_text(denial0)}: {how}{hint}"
             ),
             fix=fix,
             at=at,

@@ -12,7 +12,7 @@ from auditor.context import Context
 from auditor.findings import Issue, Related, Severity, Witness
 from auditor.model import PolicyRule, Service, Workload
 from auditor.packet.questions import PodSide, Questions, Verdict, entity_matches
-from auditor.wording import guide, names, service_name, who, workload_name
+from auditor.wording import advertised, guide, names, service_name, who, workload_name
 
 # Addresses that are not globally routable: node addresses usually live here.
 PRIVATE = IPSet(
@@ -137,13 +137,13 @@ def check(ctx: Context) -> Iterator[Issue]:
             if assumed
             else f" (it covers none of the node addresses: {names(str(a.ip) for a in ps.node_addrs)})"
         )
+        addresses = ps.describe_addresses(ps.advertised(svc))
         yield Issue(
             message=(
                 f"{who(rule.policy)} {rule.label} allows the outside clients {cidrs} directly on {workload_name(w)}, "
-                f"but Service {names(service_name(s) for s in services)} is advertised "
-                f"({ps.describe_addresses(ps.advertised(svc))}) in cluster mode: kube-proxy SNATs outside traffic to "
-                "the node's address, so the pods never see these clients as the source of Service traffic and the "
-                f"rule never matches it{note}"
+                f"but {advertised(names(service_name(s) for s in services), addresses, 'cluster')}: kube-proxy SNATs "
+                "outside traffic to the node's address, so the pods never see these clients as the source of Service "
+                f"traffic and the rule never matches it{note}"
             ),
             fix=(
                 "Restrict clients at the host endpoints with a preDNAT policy on the cluster IP and allow the nodes "

@@ -10,7 +10,7 @@ from auditor.context import Context
 from auditor.findings import Issue, Related, Severity, Witness
 from auditor.model import Policy, Service, Workload
 from auditor.packet.questions import PodSide, Target, Verdict
-from auditor.wording import guide, ingress_ptr, names, service_name, target_ports, who, workload_name
+from auditor.wording import advertised, guide, ingress_ptr, names, service_name, target_ports, who, workload_name
 
 RULE = Rule(
     id="CA405",
@@ -86,8 +86,8 @@ def check(ctx: Context) -> Iterator[Issue]:
             )
         yield Issue(
             message=(
-                f"Service {service_name(svc)} is advertised ({ps.describe_addresses(ps.advertised(svc))}) in "
-                "local mode (`externalTrafficPolicy: Local`): the client's address is kept, so the pods see the "
+                f"{advertised(service_name(svc), ps.describe_addresses(ps.advertised(svc)), 'local')} "
+                "(`externalTrafficPolicy: Local`): the client's address is kept, so the pods see the "
                 f"clients themselves; but the ingress policy of {pods} {admits} on target port {ports}: {how}"
             ),
             fix=fix,

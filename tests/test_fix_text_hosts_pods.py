@@ -17,7 +17,7 @@ from auditor.catalog import Rule, all_rules
 from auditor.config import from_mapping
 from auditor.findings import Finding
 from auditor.run import audit
-from auditor.wording import guide, host_policy_fix, sentence, target_ports
+from auditor.wording import advertised, guide, host_policy_fix, sentence, target_ports
 from tests.conftest import run_files
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -102,6 +102,12 @@ def test_sentence_counting() -> None:
     assert len(sentences("a is wrong: b (e.g. Pod web/x is left out)")) == 1
     assert len(sentences("X selects no pod. `app == 'a'` matches nothing")) == 2
     assert len(sentences("Make it global.")) == 1
+
+
+def test_advertised_opening() -> None:
+    assert advertised("shop/web", "cluster IP 10.20.30.40", "cluster") == (
+        "Service shop/web is advertised (cluster IP 10.20.30.40) in cluster mode"
+    )
 
 
 def test_sentence() -> None:
