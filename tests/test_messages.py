@@ -21,9 +21,9 @@ from tests.conftest import run_files
 ROOT = Path(__file__).resolve().parent.parent
 
 #: Rules whose messages carry no remedy (prefixes of rule IDs).
-SPLIT = ("CA001", "CA002", "CA003", "CA006", "CA008", "CA1", "CA2")
+SPLIT = ("CA001", "CA002", "CA003", "CA004", "CA005", "CA006", "CA007", "CA008", "CA1", "CA2", "CA3", "CA4")
 #: Rules that always say what to do: every finding has a fix.
-ALWAYS_FIX = ("CA006", "CA008", "CA1", "CA2")
+ALWAYS_FIX = ("CA006", "CA008", "CA1", "CA2", "CA3", "CA4")
 
 # A sentence ends at ". ", "! " or "? " before a capital, a backtick or a quote ("e.g. `x`" does not).
 SENTENCE_END = re.compile(r"(?<!e\.g)(?<!i\.e)[.!?]\s+(?=[A-Z`\"'])")
