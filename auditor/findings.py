@@ -267,6 +267,7 @@ class SuppressionProblem:
     message: str
     location: Location
     key: str
+    fix: str = ""  # what to do, one sentence (CA008 shows it apart from the message)
 
 
 @dataclass(slots=True)
