@@ -551,18 +551,40 @@ def load_rendered(
     pure: bool = False,
 ) -> None:
     """Render the chart or kustomization ``candidate`` and add its documents (or a problem) to ``result``."""
-    folder = candidate.path
-    tools = find_tools()
     sources = _Sources(result, limits)
     home = tempfile.mkdtemp(prefix="calico-audit-render-")
+    job = _Job(result, find_tools(), settings, known_kinds, limits, pure, sources, home)
     try:
         if candidate.render == "helm":
-            _load_helm(result, folder, tools, settings, known_kinds, limits, pure, sources, home)
+            _load_helm(job, candidate.path)
         else:
-            _load_kustomize(result, folder, tools, settings, known_kinds, limits, pure, sources, home)
+            _load_kustomize(job, candidate.path)
     finally:
         shutil.rmtree(home, ignore_errors=True)
         sources.release()
+
+
+@dataclass
+class _Job:
+    """One folder's rendering: where its documents go, the tools, the settings and a scratch HOME."""
+
+    result: LoadResult
+    tools: Tools
+    settings: RenderSettings
+    known_kinds: frozenset[str]
+    limits: Limits
+    pure: bool
+    sources: _Sources
+    home: str
+
+    def run(self, cmd: Sequence[str]) -> tuple[str | None, str]:
+        return _run(cmd, _sandbox(self.home), self.home, self.settings.timeout, self.limits.max_file_bytes)
+
+    def parse(self, file: SourceFile) -> tuple[list[Document], list[LoadProblem]]:
+        return parse_text(file, self.limits, self.pure)
+
+    def fail(self, path: str, message: str, hint: str = "") -> None:
+        self.result.problems.append(_problem(self.sources, path, message, hint))
 
 
 def _problem(sources: _Sources, path: str, message: str, hint: str = "") -> LoadProblem:
@@ -576,41 +598,30 @@ def _rendered_file(folder: str, tool: str, text: str) -> SourceFile:
     return file
 
 
-def _load_helm(
-    result: LoadResult,
-    chart: str,
-    tools: Tools,
-    settings: RenderSettings,
-    known_kinds: frozenset[str],
-    limits: Limits,
-    pure: bool,
-    sources: _Sources,
-    home: str,
-) -> None:
+def _load_helm(job: _Job, chart: str) -> None:
     chart_yaml = os.path.join(chart, "Chart.yaml")
-    if tools.helm is None:  # pragma: no cover - discovery checked it
-        result.problems.append(_problem(sources, chart_yaml, "Helm chart not rendered: helm is not on PATH", HELM_HINT))
+    if job.tools.helm is None:  # pragma: no cover - discovery checked it
+        job.fail(chart_yaml, "Helm chart not rendered: helm is not on PATH", HELM_HINT)
         return
-    values = values_for(chart, settings)
+    values = values_for(chart, job.settings)
     for path in values:
         if not os.path.isfile(path):
-            result.problems.append(
-                _problem(sources, chart_yaml, f"Helm chart not rendered: value file {display_path(path)} not found "
-                         "(helm-values in the configuration)")
-            )
+            where = f"value file {display_path(path)} not found (helm-values in the configuration)"
+            job.fail(chart_yaml, f"Helm chart not rendered: {where}")
             return
-    cmd = [tools.helm, "template", _release_name(chart), os.path.abspath(chart), "--include-crds"]
+    cmd = [job.tools.helm, "template", _release_name(chart), os.path.abspath(chart), "--include-crds"]
     for path in values:
         cmd += ["--values", os.path.abspath(path)]
-    text, error = _run(cmd, _sandbox(home), home, settings.timeout, limits.max_file_bytes)
+    text, error = job.run(cmd)
     if text is None:
         hint = "vendor the dependencies into charts/ (`helm dependency build`)" if "dependenc" in error else ""
-        result.problems.append(_problem(sources, chart_yaml, f"Helm chart could not be rendered: {error}", hint))
+        job.fail(chart_yaml, f"Helm chart could not be rendered: {error}", hint)
         return
+    sources = job.sources
     chart_file = sources.get(chart_yaml) or SourceFile(display_path(chart_yaml), None)
     rendered = _rendered_file(chart, "helm template", text)
-    result.files.append(rendered)
-    docs, problems = parse_text(rendered, limits, pure)
+    job.result.files.append(rendered)
+    docs, problems = job.parse(rendered)
     root = os.path.realpath(chart)
     seen: dict[str, int] = {}
     per_source: dict[str, int] = {}
@@ -632,7 +643,7 @@ def _load_helm(
             if len(parts) == per_source[name] and nth < len(parts):
                 segment = parts[nth]
         placed.append(RenderedDocument(doc, HelmOrigin(template, chart_file, segment)))
-    add_documents(result, placed, problems, known_kinds)
+    add_documents(job.result, placed, problems, job.known_kinds)
 
 
 def _source_comment(lines: list[str], first: int) -> str:
@@ -646,39 +657,35 @@ def _source_comment(lines: list[str], first: int) -> str:
     return ""
 
 
-def _load_kustomize(
-    result: LoadResult,
-    folder: str,
-    tools: Tools,
-    settings: RenderSettings,
-    known_kinds: frozenset[str],
-    limits: Limits,
-    pure: bool,
-    sources: _Sources,
-    home: str,
-) -> None:
+def _load_kustomize(job: _Job, folder: str) -> None:
+    """Build ``folder`` once, with kustomize's origin annotations (see :func:`_build_with_origins`); the
+    audited output is that build without them, as a plain build writes it."""
     kfile = kustomization_file(folder) or os.path.join(folder, "kustomization.yaml")
-    if tools.kustomize is None:  # pragma: no cover - discovery checked it
-        result.problems.append(_problem(sources, kfile, "kustomization not rendered: no kustomize", KUSTOMIZE_HINT))
+    if job.tools.kustomize is None:  # pragma: no cover - discovery checked it
+        job.fail(kfile, "kustomization not rendered: no kustomize", KUSTOMIZE_HINT)
         return
-    env = _sandbox(home)
-    text, error = _run([*tools.kustomize, os.path.abspath(folder)], env, home, settings.timeout, limits.max_file_bytes)
-    if text is None:
-        result.problems.append(_problem(sources, kfile, f"kustomization could not be rendered: {error}"))
-        return
-    origins = _kustomize_origins(folder, tools, env, home, settings, limits, pure)
-    rendered = _rendered_file(folder, "kustomize build", text)
-    result.files.append(rendered)
-    docs, problems = parse_text(rendered, limits, pure)
+    built = None if _sets_build_metadata(folder) else _build_with_origins(job, folder)
+    if built is None:  # the plain build, and (for the places) the annotated one: two runs
+        text, error = job.run([*job.tools.kustomize, os.path.abspath(folder)])
+        if text is None:
+            job.fail(kfile, f"kustomization could not be rendered: {error}")
+            return
+        annotated, _ = _origins_build(job, folder)
+        origins = _origins(job, annotated)[0] if annotated is not None else {}
+        rendered = _rendered_file(folder, "kustomize build", text)
+        docs, problems = job.parse(rendered)
+    else:
+        rendered, docs, problems, origins = built
+    job.result.files.append(rendered)
     parsed: dict[str, list[Document]] = {}
     placed: list[Document] = []
     for doc in docs:
         key = _object_key(doc.data)
         source_path = origins.get(key, kfile) if key else kfile
-        file = sources.get(source_path) or sources.get(kfile) or SourceFile(display_path(kfile), None)
-        source, base, exact = _matching_resource(file, key, parsed, limits, pure)
+        file = job.sources.get(source_path) or job.sources.get(kfile) or SourceFile(display_path(kfile), None)
+        source, base, exact = _matching_resource(file, key, parsed, job.limits, job.pure)
         placed.append(RenderedDocument(doc, KustomizeOrigin(file, source, base, exact)))
-    add_documents(result, placed, problems, known_kinds)
+    add_documents(job.result, placed, problems, job.known_kinds)
 
 
 def _object_key(data: Any) -> tuple[str, str, str] | None:
@@ -688,37 +695,123 @@ def _object_key(data: Any) -> tuple[str, str, str] | None:
     return str(data.get("kind", "")), str(meta.get("namespace") or ""), str(meta.get("name", ""))
 
 
-def _kustomize_origins(
-    folder: str, tools: Tools, env: Mapping[str, str], home: str, settings: RenderSettings, limits: Limits, pure: bool
-) -> dict[tuple[str, str, str], str]:
-    """Object -> the file it came from, from kustomize's origin annotations.
+ORIGIN_ANNOTATION = "config.kubernetes.io/origin"
+_ORIGIN_LINE_RE = re.compile(r"^( *)" + re.escape(ORIGIN_ANNOTATION) + r":")
+_ANNOTATIONS_LINE_RE = re.compile(r"^( *)annotations:\s*$")
+Origins = dict[tuple[str, str, str], str]
 
-    The annotations are asked for by a throwaway kustomization in ``home`` that builds ``folder`` with
-    ``buildMetadata: [originAnnotations]``; the audited output is the plain build, without them.
-    """
-    assert tools.kustomize is not None
-    wrapper = os.path.join(home, "origins")
+
+def _origins_build(job: _Job, folder: str) -> tuple[str | None, str]:
+    """``folder`` built by a throwaway kustomization in the scratch HOME that asks for kustomize's origin
+    annotations (``buildMetadata: [originAnnotations]``): the repository is never modified."""
+    assert job.tools.kustomize is not None
+    wrapper = os.path.join(job.home, "origins")
     os.makedirs(wrapper, exist_ok=True)
     relative = os.path.relpath(os.path.abspath(folder), wrapper)
     with open(os.path.join(wrapper, "kustomization.yaml"), "w", encoding="utf-8") as fh:
         fh.write(f"buildMetadata: [originAnnotations]\nresources:\n- {json.dumps(relative)}\n")
-    text, _ = _run([*tools.kustomize, wrapper], env, home, settings.timeout, limits.max_file_bytes)
-    out: dict[tuple[str, str, str], str] = {}
-    if text is None:
-        return out
-    docs, _ = parse_text(SourceFile("origins", None, text), limits, pure)
+    return job.run([*job.tools.kustomize, wrapper])
+
+
+def _origins(job: _Job, text: str) -> tuple[Origins, list[Document]]:
+    """Object -> the file it came from, from the annotations of an annotated build; and its documents."""
+    wrapper = os.path.join(job.home, "origins")
+    docs, _ = job.parse(SourceFile("origins", None, text))
+    out: Origins = {}
     for doc in docs:
         key = _object_key(doc.data)
         if key is None:
             continue
         annotations = doc.data["metadata"].get("annotations")
-        origin = annotations.get("config.kubernetes.io/origin") if isinstance(annotations, dict) else None
+        origin = annotations.get(ORIGIN_ANNOTATION) if isinstance(annotations, dict) else None
         if not isinstance(origin, str):
             continue
         match = re.search(r"^(?:path|configuredIn):\s*(\S.*?)\s*$", origin, re.M)
         if match and not re.search(r"^repo:", origin, re.M):
             out[key] = os.path.normpath(os.path.join(wrapper, match.group(1)))
-    return out
+    return out, docs
+
+
+def _build_with_origins(job: _Job, folder: str) -> tuple[SourceFile, list[Document], list[LoadProblem], Origins] | None:
+    """One kustomize run instead of two: the annotated build, and the plain build cut out of it.
+
+    The plain output is the annotated one without the ``config.kubernetes.io/origin`` annotation lines
+    (and an ``annotations:`` key left empty by that). The cut text is checked to parse to exactly the
+    annotated documents minus that annotation; None (the caller then runs both builds) when the build
+    fails or the check does not hold, so the result is always what the two runs give.
+    """
+    annotated, _ = _origins_build(job, folder)
+    if annotated is None:
+        return None
+    origins, annotated_docs = _origins(job, annotated)
+    rendered = _rendered_file(folder, "kustomize build", _without_origins(annotated))
+    docs, problems = job.parse(rendered)
+    if len(docs) != len(annotated_docs):
+        return None
+    for doc, source in zip(docs, annotated_docs, strict=True):
+        if doc.data != _strip_origin(source.data):
+            return None
+    return rendered, docs, problems, origins
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" "))
+
+
+def _without_origins(text: str) -> str:
+    """``text`` without the origin annotations kustomize wrote (key and block), and without an
+    ``annotations:`` line that has nothing left under it."""
+    lines = text.splitlines(keepends=True)
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        match = _ORIGIN_LINE_RE.match(lines[i])
+        if match is None:
+            out.append(lines[i])
+            i += 1
+            continue
+        indent = len(match.group(1))
+        i += 1
+        while i < len(lines) and lines[i].strip() and _indent(lines[i]) > indent:
+            i += 1
+        head = _ANNOTATIONS_LINE_RE.match(out[-1]) if out else None
+        if head is not None and (i == len(lines) or _indent(lines[i]) <= len(head.group(1))):
+            out.pop()  # the origin was its only annotation
+    return "".join(out)
+
+
+def _strip_origin(data: Any) -> Any:
+    """A rendered object as the plain build writes it: without the origin annotation."""
+    if not isinstance(data, dict) or not isinstance(data.get("metadata"), dict):
+        return data
+    annotations = data["metadata"].get("annotations")
+    if not isinstance(annotations, dict) or ORIGIN_ANNOTATION not in annotations:
+        return data
+    rest = {k: v for k, v in annotations.items() if k != ORIGIN_ANNOTATION}
+    meta = {k: v for k, v in data["metadata"].items() if k != "annotations"}
+    if rest:
+        meta["annotations"] = rest
+    return {**data, "metadata": meta}
+
+
+def _sets_build_metadata(folder: str) -> bool:
+    """True when a kustomization that ``folder`` builds from asks for build metadata itself: its own
+    annotations are then in the plain build too, and cannot be told from the ones asked for here."""
+    seen: set[str] = set()
+    todo = [folder]
+    while todo:
+        current = todo.pop()
+        real = os.path.realpath(current)
+        kfile = kustomization_file(current)
+        if real in seen or kfile is None:
+            continue
+        seen.add(real)
+        data = _read_yaml(kfile)
+        if isinstance(data, dict) and "buildMetadata" in data:
+            return True
+        builds, _ = _references(data)
+        todo += [os.path.join(current, ref) for ref in builds if not _REMOTE_RE.search(ref)]
+    return False
 
 
 def _matching_resource(

@@ -317,6 +317,67 @@ def test_a_kustomization_that_does_not_build_is_ca001(work: Path) -> None:
     assert "could not be rendered" in finding.message and "missing.yaml" in finding.message
 
 
+def _plain_build(folder: Path) -> str:
+    assert TOOLS.kustomize is not None
+    return subprocess.run([*TOOLS.kustomize, str(folder)], capture_output=True, text=True, check=True).stdout
+
+
+def _count_kustomize_runs(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    import auditor.render as render_mod
+
+    calls: list[list[str]] = []
+    real = render_mod._run
+
+    def counting(cmd: list[str], *args: object) -> tuple[str | None, str]:
+        calls.append(list(cmd))
+        return real(cmd, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(render_mod, "_run", counting)
+    return calls
+
+
+@needs_kustomize
+def test_an_overlay_is_built_once_and_audited_as_the_plain_build(work: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Annotations of its own (commonAnnotations) and a generated ConfigMap: only kustomize's origin
+    # annotations are cut out of the annotated build.
+    write(
+        work,
+        {
+            "annotated/kustomization.yaml": "resources:\n- ../kustomize/overlays/prod\n"
+            "commonAnnotations:\n  team: platform\n"
+            "configMapGenerator:\n- name: settings\n  literals:\n  - mode=strict\n",
+        },
+    )
+    for folder in ("kustomize", "annotated"):
+        calls = _count_kustomize_runs(monkeypatch)
+        result = run([folder])
+        assert len(calls) == 1, calls  # one kustomize run per overlay
+        overlay = "kustomize/overlays/prod" if folder == "kustomize" else folder
+        rendered = result.files[f"{overlay} (kustomize build)"]
+        assert rendered.text == _plain_build(work / overlay)
+        assert "config.kubernetes.io/origin" not in (rendered.text or "")
+        ca007 = only(result, "CA007")
+        assert ca007.location.path == BASE  # placed through the origin annotations
+    assert result.files["annotated (kustomize build)"].text.count("team: platform") == 3
+
+
+@needs_kustomize
+def test_a_kustomization_asking_for_build_metadata_itself_is_built_twice(
+    work: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(
+        work,
+        {"meta/kustomization.yaml": "buildMetadata: [originAnnotations]\nresources:\n- ../kustomize/overlays/prod\n"},
+    )
+    calls = _count_kustomize_runs(monkeypatch)
+    result = run(["meta"])
+    assert len(calls) == 2, calls  # its own origin annotations are part of what it renders: kept
+    rendered = result.files["meta (kustomize build)"]
+    assert rendered.text == _plain_build(work / "meta")
+    assert "config.kubernetes.io/origin" in (rendered.text or "")
+    assert only(result, "CA007").location.path == BASE
+
+
 def test_without_kustomize_the_files_are_audited_as_they_are(work: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", str(work / "no-tools-here"))
     result = run(["kustomize"])
