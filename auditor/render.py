@@ -25,15 +25,17 @@ the ``Chart.yaml`` or kustomization file, never a crash.
 from __future__ import annotations
 
 import fnmatch
+import hashlib
 import json
 import os
 import re
 import shutil
+import stat
 import subprocess
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from auditor.findings import Location, PathT, Span
 from auditor.loader import (
@@ -50,6 +52,9 @@ from auditor.loader import (
     parse_text,
     resources_of,
 )
+
+if TYPE_CHECKING:
+    from auditor.cache import ParseCache, Rendered
 
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 HELM_HINT = (
@@ -84,9 +89,10 @@ class Renderer:
     helm_hint = HELM_HINT
     kustomize_hint = KUSTOMIZE_HINT
 
-    def __init__(self, settings: RenderSettings | None = None) -> None:
+    def __init__(self, settings: RenderSettings | None = None, cache: ParseCache | None = None) -> None:
         self.settings = settings or RenderSettings()
         self.enabled = self.settings.enabled
+        self.cache = cache  # rendered outputs are kept there, keyed by everything the tool reads
         self._tools: Tools | None = None
 
     @property
@@ -116,7 +122,7 @@ class Renderer:
     def load_rendered(
         self, result: LoadResult, candidate: Candidate, known_kinds: frozenset[str], limits: Limits, pure: bool
     ) -> None:
-        load_rendered(result, candidate, self.settings, known_kinds, limits, pure)
+        load_rendered(result, candidate, self.settings, known_kinds, limits, pure, self.cache)
 
 
 @dataclass(frozen=True)
@@ -444,38 +450,43 @@ class KustomizePlan:
     problems: list[LoadProblem]
 
 
+Closure = tuple[set[str], set[str], list[str]]
+
+
+def _visit(folder: str, stack: frozenset[str], closure: dict[str, Closure]) -> Closure:
+    """The folders (real paths) a kustomization builds from, itself included, the files it reads and the
+    remote references; memoized in ``closure``."""
+    real = os.path.realpath(folder)
+    if real in closure:
+        return closure[real]
+    dirs, files, remote = {real}, set(), []
+    closure[real] = (dirs, files, remote)
+    kfile = kustomization_file(folder)
+    if kfile is None or real in stack:
+        return closure[real]
+    files.add(os.path.realpath(kfile))
+    builds, reads = _references(_read_yaml(kfile))
+    for ref in builds + reads:
+        if _REMOTE_RE.search(ref):
+            remote.append(ref)
+            continue
+        target = os.path.normpath(os.path.join(folder, ref))
+        if ref in builds and os.path.isdir(target):
+            sub_dirs, sub_files, sub_remote = _visit(target, stack | {real}, closure)
+            dirs |= sub_dirs
+            files |= sub_files
+            remote += sub_remote
+        elif os.path.isfile(target):
+            files.add(os.path.realpath(target))
+    return closure[real]
+
+
 def plan_kustomize(folders: Sequence[str]) -> KustomizePlan:
     """Render the kustomizations no other one uses; skip the files they use; refuse remote ones."""
-    closure: dict[str, tuple[set[str], set[str], list[str]]] = {}  # real folder -> (folders, files, remote refs)
-
-    def visit(folder: str, stack: frozenset[str]) -> tuple[set[str], set[str], list[str]]:
-        real = os.path.realpath(folder)
-        if real in closure:
-            return closure[real]
-        dirs, files, remote = {real}, set(), []
-        closure[real] = (dirs, files, remote)
-        kfile = kustomization_file(folder)
-        if kfile is None or real in stack:
-            return closure[real]
-        files.add(os.path.realpath(kfile))
-        builds, reads = _references(_read_yaml(kfile))
-        for ref in builds + reads:
-            if _REMOTE_RE.search(ref):
-                remote.append(ref)
-                continue
-            target = os.path.normpath(os.path.join(folder, ref))
-            if ref in builds and os.path.isdir(target):
-                sub_dirs, sub_files, sub_remote = visit(target, stack | {real})
-                dirs |= sub_dirs
-                files |= sub_files
-                remote += sub_remote
-            elif os.path.isfile(target):
-                files.add(os.path.realpath(target))
-        return closure[real]
-
+    closure: dict[str, Closure] = {}  # real folder -> (folders, files, remote refs)
     folders = list({os.path.realpath(f): f for f in folders}.values())
     for folder in folders:
-        visit(folder, frozenset())
+        _visit(folder, frozenset(), closure)
     used: set[str] = set()
     for folder in folders:
         used |= closure[os.path.realpath(folder)][0] - {os.path.realpath(folder)}
@@ -549,11 +560,16 @@ def load_rendered(
     known_kinds: frozenset[str],
     limits: Limits,
     pure: bool = False,
+    cache: ParseCache | None = None,
 ) -> None:
-    """Render the chart or kustomization ``candidate`` and add its documents (or a problem) to ``result``."""
+    """Render the chart or kustomization ``candidate`` and add its documents (or a problem) to ``result``.
+
+    With a ``cache``, a rendering whose inputs did not change since a run that kept it is not run again
+    (see :func:`_inputs_key`).
+    """
     sources = _Sources(result, limits)
     home = tempfile.mkdtemp(prefix="calico-audit-render-")
-    job = _Job(result, find_tools(), settings, known_kinds, limits, pure, sources, home)
+    job = _Job(result, find_tools(), settings, known_kinds, limits, pure, sources, home, cache)
     try:
         if candidate.render == "helm":
             _load_helm(job, candidate.path)
@@ -576,6 +592,14 @@ class _Job:
     pure: bool
     sources: _Sources
     home: str
+    cache: ParseCache | None = None
+
+    def cached(self, key: str | None) -> Rendered | None:
+        return self.cache.get_rendered(key) if self.cache is not None and key is not None else None
+
+    def keep(self, key: str | None, value: Rendered) -> None:
+        if self.cache is not None and key is not None:
+            self.cache.put_rendered(key, value)
 
     def run(self, cmd: Sequence[str]) -> tuple[str | None, str]:
         return _run(cmd, _sandbox(self.home), self.home, self.settings.timeout, self.limits.max_file_bytes)
@@ -612,11 +636,17 @@ def _load_helm(job: _Job, chart: str) -> None:
     cmd = [job.tools.helm, "template", _release_name(chart), os.path.abspath(chart), "--include-crds"]
     for path in values:
         cmd += ["--values", os.path.abspath(path)]
-    text, error = job.run(cmd)
-    if text is None:
-        hint = "vendor the dependencies into charts/ (`helm dependency build`)" if "dependenc" in error else ""
-        job.fail(chart_yaml, f"Helm chart could not be rendered: {error}", hint)
-        return
+    key = _inputs_key(job, cmd, {os.path.realpath(chart)}, {os.path.realpath(v) for v in values})
+    hit = job.cached(key)
+    if hit is not None:
+        text: str | None = hit[0]
+    else:
+        text, error = job.run(cmd)
+        if text is None:
+            hint = "vendor the dependencies into charts/ (`helm dependency build`)" if "dependenc" in error else ""
+            job.fail(chart_yaml, f"Helm chart could not be rendered: {error}", hint)
+            return
+        job.keep(key, (text, []))
     sources = job.sources
     chart_file = sources.get(chart_yaml) or SourceFile(display_path(chart_yaml), None)
     rendered = _rendered_file(chart, "helm template", text)
@@ -664,8 +694,15 @@ def _load_kustomize(job: _Job, folder: str) -> None:
     if job.tools.kustomize is None:  # pragma: no cover - discovery checked it
         job.fail(kfile, "kustomization not rendered: no kustomize", KUSTOMIZE_HINT)
         return
-    built = None if _sets_build_metadata(folder) else _build_with_origins(job, folder)
-    if built is None:  # the plain build, and (for the places) the annotated one: two runs
+    dirs, files, _ = _visit(folder, frozenset(), {})
+    key = _inputs_key(job, [*job.tools.kustomize, os.path.abspath(folder)], dirs, files)
+    hit = job.cached(key)
+    built = None if hit is not None or _sets_build_metadata(folder) else _build_with_origins(job, folder)
+    if hit is not None:
+        rendered = _rendered_file(folder, "kustomize build", hit[0])
+        docs, problems = job.parse(rendered)
+        origins = {(kind, namespace, name): path for kind, namespace, name, path in hit[1]}
+    elif built is None:  # the plain build, and (for the places) the annotated one: two runs
         text, error = job.run([*job.tools.kustomize, os.path.abspath(folder)])
         if text is None:
             job.fail(kfile, f"kustomization could not be rendered: {error}")
@@ -676,6 +713,8 @@ def _load_kustomize(job: _Job, folder: str) -> None:
         docs, problems = job.parse(rendered)
     else:
         rendered, docs, problems, origins = built
+    if hit is None and rendered.text is not None:
+        job.keep(key, (rendered.text, [(*k, path) for k, path in origins.items()]))
     job.result.files.append(rendered)
     parsed: dict[str, list[Document]] = {}
     placed: list[Document] = []
@@ -686,6 +725,64 @@ def _load_kustomize(job: _Job, folder: str) -> None:
         source, base, exact = _matching_resource(file, key, parsed, job.limits, job.pure)
         placed.append(RenderedDocument(doc, KustomizeOrigin(file, source, base, exact)))
     add_documents(job.result, placed, problems, job.known_kinds)
+
+
+#: Folders whose content no rendering reads (version control, caches: this tool's own among them).
+_SKIP_DIRS = frozenset({".git", ".hg", ".svn", ".calico-audit-cache", "__pycache__", "node_modules", ".venv"})
+_SOURCE_DIGEST: list[bytes] = []
+
+
+def _inputs_key(job: _Job, cmd: Sequence[str], dirs: set[str], files: set[str]) -> str | None:
+    """A digest of everything a rendering reads, or None (no caching) when that cannot be told.
+
+    Helm reads the chart folder and the value files; kustomize (whose default load restrictor keeps it
+    inside the kustomization roots) the folders of the kustomizations it builds and the files they
+    name. The digest covers the name and content of every file under those folders (but version
+    control and cache folders), the files named, the command, the binary (path, size, modification
+    time, inode), the limits and this module's source, so a rendering is only reused when running the
+    tool again would read exactly the same bytes with the same program.
+    """
+    if job.cache is None:
+        return None
+    if not _SOURCE_DIGEST:
+        try:
+            with open(__file__, "rb") as fh:
+                _SOURCE_DIGEST.append(hashlib.blake2b(fh.read(), digest_size=16).digest())
+        except (OSError, TypeError):
+            _SOURCE_DIGEST.append(b"")
+    digest = hashlib.blake2b(digest_size=20)
+    try:
+        binary = os.stat(os.path.realpath(cmd[0]))
+        head = (list(cmd), binary.st_size, binary.st_mtime_ns, binary.st_ino, job.limits.max_file_bytes)
+        digest.update(repr((head, job.settings.timeout, job.pure)).encode("utf-8", "surrogateescape"))
+        digest.update(_SOURCE_DIGEST[0])
+        paths: set[str] = set(files)
+        walked: set[str] = set()
+        for folder in dirs:
+            for root, subdirs, names in os.walk(folder, followlinks=True):
+                real = os.path.realpath(root)
+                if real in walked:  # (a symbolic link back up the tree)
+                    subdirs[:] = []
+                    continue
+                walked.add(real)
+                subdirs[:] = sorted(d for d in subdirs if d not in _SKIP_DIRS)
+                paths.update(os.path.join(root, name) for name in names)
+                if len(paths) > _MAX_KEYED_FILES:
+                    return None
+        for path in sorted(paths):
+            info = os.stat(path)
+            digest.update(b"\0" + path.encode("utf-8", "surrogateescape") + b"\0")
+            if not stat.S_ISREG(info.st_mode):
+                return None  # a FIFO or a device: not read here
+            with open(path, "rb") as fh:
+                digest.update(hashlib.blake2b(fh.read(), digest_size=20).digest())
+    except (OSError, ValueError):  # a file vanished, a FIFO, a loop...: render without the cache
+        return None
+    return digest.hexdigest()
+
+
+#: A rendering that reads more files than this (a kustomization at the root of a large tree) is not cached.
+_MAX_KEYED_FILES = 20_000
 
 
 def _object_key(data: Any) -> tuple[str, str, str] | None:

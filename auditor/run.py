@@ -300,7 +300,7 @@ def _audit(
     limits = limits or Limits(max_file_bytes=config.max_file_size)
     stats = Stats()
     t0 = time.perf_counter()
-    render = Renderer(RenderSettings(enabled=config.render, helm_values=config.helm_values))
+    render = Renderer(RenderSettings(enabled=config.render, helm_values=config.helm_values), cache=cache)
     loaded = load(
         paths,
         KNOWN_KINDS,

@@ -17,9 +17,11 @@ from pathlib import Path
 
 import pytest
 
+from auditor.cache import ParseCache
 from auditor.config import ConfigError, from_mapping
 from auditor.findings import Finding, Severity
 from auditor.render import RenderSettings, _run, _sandbox, find_tools
+from auditor.report import render as report
 from auditor.run import AuditResult, audit
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -376,6 +378,39 @@ def test_a_kustomization_asking_for_build_metadata_itself_is_built_twice(
     assert rendered.text == _plain_build(work / "meta")
     assert "config.kubernetes.io/origin" in (rendered.text or "")
     assert only(result, "CA007").location.path == BASE
+
+
+def _cached_run(paths: list[str], folder: Path) -> tuple[str, ParseCache]:
+    cache = ParseCache(str(folder))
+    result = audit(paths, from_mapping({"cluster": {"host-endpoints": "declared-only"}}), cache=cache)
+    return report(result, "json"), cache
+
+
+@needs_kustomize
+@needs_helm
+def test_a_rendering_whose_inputs_did_not_change_comes_from_the_cache(
+    work: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = work / ".calico-audit-cache"
+    plain = report(audit(["kustomize", "chart"], from_mapping({"cluster": {"host-endpoints": "declared-only"}})), "json")
+    calls = _count_kustomize_runs(monkeypatch)
+    cold, _ = _cached_run(["kustomize", "chart"], folder)
+    assert len(calls) == 2  # the overlay once, the chart once
+    assert list(folder.glob("parse-*/render-*")), "nothing rendered was kept"
+    calls.clear()
+    warm, _ = _cached_run(["kustomize", "chart"], folder)
+    assert calls == [] and cold == plain and warm == plain
+    # Any file under a folder the overlay builds from is an input: the base's edit is rendered again.
+    Path(BASE).write_text(Path(BASE).read_text(encoding="utf-8").replace("protocol: tcp", "protocol: TCP"))
+    changed, _ = _cached_run(["kustomize"], folder)
+    assert [c[1] for c in calls] == ["kustomize"]
+    assert '"CA007"' not in changed and '"CA202"' in changed
+    # A damaged entry is a miss: rendered again, same output.
+    for entry in folder.glob("parse-*/render-*"):
+        entry.write_bytes(entry.read_bytes()[:-3])
+    calls.clear()
+    again, _ = _cached_run(["kustomize"], folder)
+    assert [c[1] for c in calls] == ["kustomize"] and again == changed
 
 
 def test_without_kustomize_the_files_are_audited_as_they_are(work: Path, monkeypatch: pytest.MonkeyPatch) -> None:
