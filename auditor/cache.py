@@ -255,6 +255,10 @@ class ParseCache:
             return None
         return decode_rendered(blob)
 
+    def has_rendered(self, key: str) -> bool:
+        """Whether an entry for ``key`` is there (it may still turn out damaged when read)."""
+        return self.enabled and os.path.exists(os.path.join(self.folder, f"render-{key}"))
+
     def put_rendered(self, key: str, value: Rendered) -> None:
         """Record what rendering inputs of digest ``key`` gave (written with the packs)."""
         if not self.enabled:

@@ -89,11 +89,15 @@ class Renderer:
     helm_hint = HELM_HINT
     kustomize_hint = KUSTOMIZE_HINT
 
-    def __init__(self, settings: RenderSettings | None = None, cache: ParseCache | None = None) -> None:
+    def __init__(
+        self, settings: RenderSettings | None = None, cache: ParseCache | None = None, max_bytes: int | None = None
+    ) -> None:
         self.settings = settings or RenderSettings()
         self.enabled = self.settings.enabled
         self.cache = cache  # rendered outputs are kept there, keyed by everything the tool reads
+        self.max_bytes = max_bytes  # the file size limit of the run, when known up front: builds start early
         self._tools: Tools | None = None
+        self._prefetch: _Prefetch | None = None
 
     @property
     def tools(self) -> Tools:
@@ -115,14 +119,18 @@ class Renderer:
     def kustomization_file(folder: str) -> str | None:
         return kustomization_file(folder)
 
-    @staticmethod
-    def plan_kustomize(folders: list[str]) -> KustomizePlan:
-        return plan_kustomize(folders)
+    def plan_kustomize(self, folders: list[str]) -> KustomizePlan:
+        """The plan; with the run's file size limit known, the builds of its overlays start right away, a
+        few at a time in the background, while discovery and parsing go on (see :class:`_Prefetch`)."""
+        plan = plan_kustomize(folders)
+        if plan.roots and self.max_bytes is not None and self.tools.kustomize is not None:
+            self._prefetch = _Prefetch(self.tools, self.settings, self.cache, self.max_bytes, plan.roots)
+        return plan
 
     def load_rendered(
         self, result: LoadResult, candidate: Candidate, known_kinds: frozenset[str], limits: Limits, pure: bool
     ) -> None:
-        load_rendered(result, candidate, self.settings, known_kinds, limits, pure, self.cache)
+        load_rendered(result, candidate, self.settings, known_kinds, limits, pure, self.cache, self._prefetch)
 
 
 @dataclass(frozen=True)
@@ -561,6 +569,7 @@ def load_rendered(
     limits: Limits,
     pure: bool = False,
     cache: ParseCache | None = None,
+    prefetch: _Prefetch | None = None,
 ) -> None:
     """Render the chart or kustomization ``candidate`` and add its documents (or a problem) to ``result``.
 
@@ -569,7 +578,7 @@ def load_rendered(
     """
     sources = _Sources(result, limits)
     home = tempfile.mkdtemp(prefix="calico-audit-render-")
-    job = _Job(result, find_tools(), settings, known_kinds, limits, pure, sources, home, cache)
+    job = _Job(result, find_tools(), settings, known_kinds, limits, pure, sources, home, cache, prefetch)
     try:
         if candidate.render == "helm":
             _load_helm(job, candidate.path)
@@ -593,6 +602,12 @@ class _Job:
     sources: _Sources
     home: str
     cache: ParseCache | None = None
+    prefetch: _Prefetch | None = None
+
+    def key(self, cmd: Sequence[str], dirs: set[str], files: set[str]) -> str | None:
+        if self.cache is None:
+            return None
+        return _inputs_key(cmd, dirs, files, self.limits.max_file_bytes, self.settings.timeout)
 
     def cached(self, key: str | None) -> Rendered | None:
         return self.cache.get_rendered(key) if self.cache is not None and key is not None else None
@@ -636,7 +651,7 @@ def _load_helm(job: _Job, chart: str) -> None:
     cmd = [job.tools.helm, "template", _release_name(chart), os.path.abspath(chart), "--include-crds"]
     for path in values:
         cmd += ["--values", os.path.abspath(path)]
-    key = _inputs_key(job, cmd, {os.path.realpath(chart)}, {os.path.realpath(v) for v in values})
+    key = job.key(cmd, {os.path.realpath(chart)}, {os.path.realpath(v) for v in values})
     hit = job.cached(key)
     if hit is not None:
         text: str | None = hit[0]
@@ -695,7 +710,7 @@ def _load_kustomize(job: _Job, folder: str) -> None:
         job.fail(kfile, "kustomization not rendered: no kustomize", KUSTOMIZE_HINT)
         return
     dirs, files, _ = _visit(folder, frozenset(), {})
-    key = _inputs_key(job, [*job.tools.kustomize, os.path.abspath(folder)], dirs, files)
+    key = job.key([*job.tools.kustomize, os.path.abspath(folder)], dirs, files)
     hit = job.cached(key)
     built = None if hit is not None or _sets_build_metadata(folder) else _build_with_origins(job, folder)
     if hit is not None:
@@ -707,8 +722,8 @@ def _load_kustomize(job: _Job, folder: str) -> None:
         if text is None:
             job.fail(kfile, f"kustomization could not be rendered: {error}")
             return
-        annotated, _ = _origins_build(job, folder)
-        origins = _origins(job, annotated)[0] if annotated is not None else {}
+        annotated, _, wrapper = _origins_build(job, folder)
+        origins = _origins(job, annotated, wrapper)[0] if annotated is not None else {}
         rendered = _rendered_file(folder, "kustomize build", text)
         docs, problems = job.parse(rendered)
     else:
@@ -732,7 +747,7 @@ _SKIP_DIRS = frozenset({".git", ".hg", ".svn", ".calico-audit-cache", "__pycache
 _SOURCE_DIGEST: list[bytes] = []
 
 
-def _inputs_key(job: _Job, cmd: Sequence[str], dirs: set[str], files: set[str]) -> str | None:
+def _inputs_key(cmd: Sequence[str], dirs: set[str], files: set[str], max_bytes: int, timeout: float) -> str | None:
     """A digest of everything a rendering reads, or None (no caching) when that cannot be told.
 
     Helm reads the chart folder and the value files; kustomize (whose default load restrictor keeps it
@@ -742,8 +757,6 @@ def _inputs_key(job: _Job, cmd: Sequence[str], dirs: set[str], files: set[str]) 
     time, inode), the limits and this module's source, so a rendering is only reused when running the
     tool again would read exactly the same bytes with the same program.
     """
-    if job.cache is None:
-        return None
     if not _SOURCE_DIGEST:
         try:
             with open(__file__, "rb") as fh:
@@ -753,8 +766,8 @@ def _inputs_key(job: _Job, cmd: Sequence[str], dirs: set[str], files: set[str]) 
     digest = hashlib.blake2b(digest_size=20)
     try:
         binary = os.stat(os.path.realpath(cmd[0]))
-        head = (list(cmd), binary.st_size, binary.st_mtime_ns, binary.st_ino, job.limits.max_file_bytes)
-        digest.update(repr((head, job.settings.timeout, job.pure)).encode("utf-8", "surrogateescape"))
+        head = (list(cmd), binary.st_size, binary.st_mtime_ns, binary.st_ino, max_bytes, timeout)
+        digest.update(repr(head).encode("utf-8", "surrogateescape"))
         digest.update(_SOURCE_DIGEST[0])
         paths: set[str] = set(files)
         walked: set[str] = set()
@@ -798,21 +811,77 @@ _ANNOTATIONS_LINE_RE = re.compile(r"^( *)annotations:\s*$")
 Origins = dict[tuple[str, str, str], str]
 
 
-def _origins_build(job: _Job, folder: str) -> tuple[str | None, str]:
-    """``folder`` built by a throwaway kustomization in the scratch HOME that asks for kustomize's origin
-    annotations (``buildMetadata: [originAnnotations]``): the repository is never modified."""
+def _origins_build(job: _Job, folder: str) -> tuple[str | None, str, str]:
+    """``folder`` built with kustomize's origin annotations (see :func:`_annotated_build`), started
+    early by the prefetch when it was."""
+    if job.prefetch is not None:
+        found = job.prefetch.take(folder, job.limits.max_file_bytes)
+        if found is not None:
+            return found
     assert job.tools.kustomize is not None
-    wrapper = os.path.join(job.home, "origins")
+    return _annotated_build(job.tools.kustomize, job.settings, job.home, folder, job.limits.max_file_bytes)
+
+
+def _annotated_build(
+    kustomize: tuple[str, ...], settings: RenderSettings, home: str, folder: str, max_bytes: int
+) -> tuple[str | None, str, str]:
+    """(output, error, wrapper folder): ``folder`` built by a throwaway kustomization in the scratch
+    ``home`` that asks for kustomize's origin annotations (``buildMetadata: [originAnnotations]``):
+    the repository is never modified. Origin paths in the output are relative to the wrapper folder."""
+    wrapper = os.path.join(home, "origins")
     os.makedirs(wrapper, exist_ok=True)
     relative = os.path.relpath(os.path.abspath(folder), wrapper)
     with open(os.path.join(wrapper, "kustomization.yaml"), "w", encoding="utf-8") as fh:
         fh.write(f"buildMetadata: [originAnnotations]\nresources:\n- {json.dumps(relative)}\n")
-    return job.run([*job.tools.kustomize, wrapper])
+    text, error = _run([*kustomize, wrapper], _sandbox(home), home, settings.timeout, max_bytes)
+    return text, error, wrapper
 
 
-def _origins(job: _Job, text: str) -> tuple[Origins, list[Document]]:
+class _Prefetch:
+    """Annotated kustomize builds started as soon as the plan is known, a few at a time on threads
+    (the tool runs in its own process: the builds overlap with parsing, and with each other). Each
+    build has its own scratch HOME; a build whose output the cache holds is not started."""
+
+    def __init__(
+        self, tools: Tools, settings: RenderSettings, cache: ParseCache | None, max_bytes: int, folders: list[str]
+    ) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        assert tools.kustomize is not None
+        self.kustomize = tools.kustomize
+        self.settings = settings
+        self.cache = cache
+        self.max_bytes = max_bytes
+        self.pool = ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1)), thread_name_prefix="render")
+        self.futures = {os.path.abspath(f): self.pool.submit(self._build, f) for f in folders}
+        self.pool.shutdown(wait=False)  # (the threads end when the last build is done)
+
+    def _build(self, folder: str) -> tuple[str | None, str, str] | None:
+        if self.cache is not None:
+            dirs, files, _ = _visit(folder, frozenset(), {})
+            cmd = [*self.kustomize, os.path.abspath(folder)]
+            key = _inputs_key(cmd, dirs, files, self.max_bytes, self.settings.timeout)
+            if key is not None and self.cache.has_rendered(key):
+                return None  # rendered before: load_rendered takes it from the cache
+        home = tempfile.mkdtemp(prefix="calico-audit-render-")
+        try:
+            return _annotated_build(self.kustomize, self.settings, home, folder, self.max_bytes)
+        finally:
+            shutil.rmtree(home, ignore_errors=True)
+
+    def take(self, folder: str, max_bytes: int) -> tuple[str | None, str, str] | None:
+        """The build of ``folder`` started early (waiting for it), or None when there is none to use."""
+        future = self.futures.pop(os.path.abspath(folder), None)
+        if future is None or max_bytes != self.max_bytes:
+            return None
+        try:
+            return future.result()
+        except Exception:  # (a scratch folder that could not be made...): built again, in the calling thread
+            return None
+
+
+def _origins(job: _Job, text: str, wrapper: str) -> tuple[Origins, list[Document]]:
     """Object -> the file it came from, from the annotations of an annotated build; and its documents."""
-    wrapper = os.path.join(job.home, "origins")
     docs, _ = job.parse(SourceFile("origins", None, text))
     out: Origins = {}
     for doc in docs:
@@ -837,10 +906,10 @@ def _build_with_origins(job: _Job, folder: str) -> tuple[SourceFile, list[Docume
     annotated documents minus that annotation; None (the caller then runs both builds) when the build
     fails or the check does not hold, so the result is always what the two runs give.
     """
-    annotated, _ = _origins_build(job, folder)
+    annotated, _, wrapper = _origins_build(job, folder)
     if annotated is None:
         return None
-    origins, annotated_docs = _origins(job, annotated)
+    origins, annotated_docs = _origins(job, annotated, wrapper)
     rendered = _rendered_file(folder, "kustomize build", _without_origins(annotated))
     docs, problems = job.parse(rendered)
     if len(docs) != len(annotated_docs):

@@ -112,7 +112,8 @@ def load_model(
     names it, and must when there are several (:class:`ClusterError` otherwise).
     """
     limits = limits or Limits(max_file_bytes=config.max_file_size)
-    render = Renderer(RenderSettings(enabled=config.render, helm_values=config.helm_values))
+    settings = RenderSettings(enabled=config.render, helm_values=config.helm_values)
+    render = Renderer(settings, max_bytes=limits.max_file_bytes)
     loaded = load(
         paths, KNOWN_KINDS, exclude=config.exclude, limits=limits, stdin_name=stdin_name, pure=pure, render=render
     )
@@ -300,7 +301,8 @@ def _audit(
     limits = limits or Limits(max_file_bytes=config.max_file_size)
     stats = Stats()
     t0 = time.perf_counter()
-    render = Renderer(RenderSettings(enabled=config.render, helm_values=config.helm_values), cache=cache)
+    settings = RenderSettings(enabled=config.render, helm_values=config.helm_values)
+    render = Renderer(settings, cache=cache, max_bytes=limits.max_file_bytes)
     loaded = load(
         paths,
         KNOWN_KINDS,

@@ -1141,6 +1141,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         write_readme(results, results.get("command", "python benchmarks/run.py"))
         return 0
     python = sys.executable
+    # Installed, the tool runs from compiled bytecode: with PYTHONDONTWRITEBYTECODE set (some CI images
+    # and sandboxes set it) every child would compile the whole tool again (0.5 s and more per run).
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     audit = find_audit(python)
     if measure([python, "-c", "import auditor.run"]).returncode != 0:
         raise SystemExit(f"{python} cannot import auditor: run this with the project's venv Python")
