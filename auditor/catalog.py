@@ -12,11 +12,13 @@ The catalog is discovered by importing those modules; nothing else lists the rul
 from __future__ import annotations
 
 import importlib
+import json
 import pkgutil
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache, lru_cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from auditor.findings import Issue, Severity
@@ -62,21 +64,32 @@ class SubCheck:
 
 @dataclass(frozen=True)
 class Example:
-    """A manifest set a rule must (``failing``) or must not (passing) fire on.
+    """A manifest set a rule must (``failing``) or must not (passing) fire on, read from ``rules/examples/``.
 
-    ``files`` maps file names to YAML text; ``expect`` lists the findings of this rule the example
-    produces, as ``"file:line:col"`` (or ``"line:col"`` when there is one file). ``config`` holds
-    configuration overrides (the same keys as ``[tool.calico-audit]``).
+    ``files`` maps file names to the YAML as audited: the shared base files it includes first, then its
+    own files, without the header and the markers (see :func:`parse_example`). ``expect`` lists the
+    findings of the rule the example belongs to, as sorted ``"file:line:col"`` (a place twice when two
+    findings share it); ``expected`` holds every marker by the ID it names (a rule ID, another rule's ID
+    or a sub-ID such as ``CA007/ippool-block-size``). ``config`` holds configuration overrides (the same
+    keys as ``[tool.calico-audit]``).
     """
 
     title: str
     files: Mapping[str, str]
     expect: tuple[str, ...] = ()
     config: Mapping[str, object] = field(default_factory=dict)
+    includes: tuple[str, ...] = ()
+    expected: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    source: str = ""  # where it lives, relative to rules/examples (``CA201/01-allow-list.yaml``)
 
     @property
     def failing(self) -> bool:
         return bool(self.expect)
+
+    @property
+    def own_files(self) -> dict[str, str]:
+        """The example's own files (the included base files left out)."""
+        return {name: text for name, text in self.files.items() if name not in {f"{i}.yaml" for i in self.includes}}
 
 
 @dataclass(frozen=True)
@@ -87,7 +100,6 @@ class Rule:
     severity: Severity
     rationale: str  # why it bites
     remediation: str  # how to fix, quoting the guide step where there is one
-    examples: tuple[Example, ...]
     references: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
     guide_step: str = ""
@@ -100,6 +112,11 @@ class Rule:
     sub_checks: tuple[SubCheck, ...] = field(default=(), compare=False, repr=False)
     scope: Scope | None = field(default=None, compare=False, repr=False)
     check: Check | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def examples(self) -> tuple[Example, ...]:
+        """The rule's examples, read from ``rules/examples/<ID>/`` on first use (a run does not need them)."""
+        return examples_for(self.id)
 
     def sub_check(self, sub_id: str) -> SubCheck | None:
         return next((s for s in self.sub_checks if s.id == sub_id), None)
@@ -131,8 +148,8 @@ def _validate(rule: Rule, module: str) -> None:
     for text, what in ((rule.title, "title"), (rule.rationale, "rationale"), (rule.remediation, "remediation")):
         if not text.strip():
             problems.append(f"empty {what}")
-    if not any(e.failing for e in rule.examples) or all(e.failing for e in rule.examples):
-        problems.append("needs at least one failing and one passing example")
+    if not (examples_root() / rule.id).is_dir():
+        problems.append(f"no examples: add them under rules/examples/{rule.id}/")
     if rule.autofix not in (None, "safe", "unsafe"):
         problems.append(f"fix must be 'safe', 'unsafe' or None, not {rule.autofix!r}")
     if bool(rule.autofix) != bool(rule.autofix_text.strip()):
@@ -262,3 +279,173 @@ def severities(overrides: Mapping[str, Severity]) -> dict[str, Severity]:
 def unknown_rules(keys: Iterable[str]) -> list[str]:
     """The keys that name no rule."""
     return [key for key in keys if find(key) is None]
+
+
+# ------------------------------------------------------------------------------------------------
+# Rule examples as files: rules/examples/<RULE-ID>/ (the syntax is documented in docs/rule-examples.md)
+# ------------------------------------------------------------------------------------------------
+
+BASE_DIR = "_base"  # shared base files, included by name: ``# include: cluster`` is rules/examples/_base/cluster.yaml
+DEFAULT_FILE = "policy.yaml"  # the name a one-file example is audited under, unless ``# file:`` says otherwise
+_ID = r"CA\d{3}(?:/[a-z][a-z0-9]*(?:-[a-z0-9]+)*)?"
+_IDS = rf"{_ID}(?:\s*,\s*{_ID})*"
+_DIRECTIVE_RE = re.compile(r"^# (title|include|config|file|expect-at): ?(.*)$")
+_TRAILING_RE = re.compile(rf"^(?P<code>.*\S)\s+# expect: (?P<ids>{_IDS})\s*$")
+_CARET_RE = re.compile(rf"^\s*#\s*(?P<caret>\^) (?P<ids>{_IDS})\s*$")
+_EXPECT_AT_RE = re.compile(rf"^(?:(?P<file>[^\s:]+):)?(?P<line>\d+):(?P<col>\d+) (?P<ids>{_IDS})\s*$")
+_LOOKS_LIKE_MARKER = re.compile(r"#\s*(?:expect(?:-at)?\b|\^)")
+
+
+class ExampleError(ValueError):
+    """A malformed example file (bad header, bad marker, unknown include): raised when the examples load."""
+
+
+def examples_root() -> Path:
+    """``rules/examples`` (``auditor/rules/examples`` in an installed wheel)."""
+    import auditor.rules as package
+
+    return Path(package.__path__[0]) / "examples"
+
+
+def default_column(line: str) -> int:
+    """The column a marker without a caret points at: the first key or scalar of the line, after any ``- ``."""
+    i = len(line) - len(line.lstrip(" "))
+    while line[i:i + 2] == "- " or line[i:] == "-":
+        i += 1
+        while i < len(line) and line[i] == " ":
+            i += 1
+    return i + 1
+
+
+@dataclass
+class ParsedExample:
+    """One example file, parsed: its directives, its YAML as audited and its markers (line, column, ID)."""
+
+    directives: list[tuple[str, str]]
+    text: str
+    marks: list[tuple[int, int, str]]
+
+
+def _ids(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",")]
+
+
+def parse_example(text: str, where: str = "<example>") -> ParsedExample:
+    """Split an example file into its header directives, the YAML as audited and the expectation markers.
+
+    The header is the run of ``# key: value`` lines (title, include, config, file, expect-at) at the top.
+    A marker is a trailing ``# expect: ID[, ID...]`` on the line a finding points at (column: the line's
+    first key or scalar, after any ``- ``), or a comment line ``#   ^ ID`` under it whose caret is the
+    column. Header and markers are removed: line numbers count the lines of the YAML as audited.
+    """
+    lines = text.split("\n")
+    directives: list[tuple[str, str]] = []
+    while lines and (m := _DIRECTIVE_RE.match(lines[0])):
+        directives.append((m.group(1), m.group(2).strip()))
+        lines.pop(0)
+    out: list[str] = []
+    marks: list[tuple[int, int, str]] = []
+    for number, line in enumerate(lines, start=len(directives) + 1):
+        if caret := _CARET_RE.match(line):
+            if not out:
+                raise ExampleError(f"{where}:{number}: a caret marker needs a line above it")
+            marks += [(len(out), caret.start("caret") + 1, i) for i in _ids(caret.group("ids"))]
+            continue
+        if trailing := _TRAILING_RE.match(line):
+            line = trailing.group("code")
+            marks += [(len(out) + 1, default_column(line), i) for i in _ids(trailing.group("ids"))]
+        elif _LOOKS_LIKE_MARKER.search(line):
+            raise ExampleError(
+                f"{where}:{number}: malformed marker {line.strip()!r} (write `# expect: CA201[, CA202]` after the "
+                "YAML on the line, or `#    ^ CA201` on the line below, the caret under the column)"
+            )
+        out.append(line)
+    return ParsedExample(directives, "\n".join(out), marks)
+
+
+def _base_file(name: str, root: Path, where: str) -> str:
+    path = root / BASE_DIR / f"{name}.yaml"
+    if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", name) or not path.is_file():
+        known = sorted(p.stem for p in (root / BASE_DIR).glob("*.yaml"))
+        raise ExampleError(f"{where}: unknown include {name!r} (the shared base files are {', '.join(known)})")
+    return path.read_text(encoding="utf-8")
+
+
+def load_example(rule_id: str, path: Path, root: Path | None = None) -> Example:
+    """One example: a YAML file, or a folder of files (audited under their paths inside the folder)."""
+    root = root or examples_root()
+    where = str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
+    if path.is_dir():
+        sources = {str(p.relative_to(path)): p for p in sorted(path.rglob("*.yaml")) if p.is_file()}
+    else:
+        sources = {"": path}
+    parsed = {name: parse_example(p.read_text(encoding="utf-8"), f"{where}/{name}".rstrip("/"))
+              for name, p in sources.items()}
+    settings: dict[str, list[str]] = {}
+    for p in parsed.values():
+        for key, value in p.directives:
+            settings.setdefault(key, []).append(value)
+    for key in ("title", "config", "file"):
+        if len(settings.get(key, ())) > 1:
+            raise ExampleError(f"{where}: `# {key}:` given twice")
+    if not settings.get("title", [""])[0]:
+        raise ExampleError(f"{where}: no `# title:` line at the top")
+    if "file" in settings and path.is_dir():
+        raise ExampleError(f"{where}: `# file:` is for a one-file example; a folder's files are named by their paths")
+    own_name = settings.get("file", [DEFAULT_FILE])[0]
+    # A one-file example with nothing under its header is its included files alone.
+    own = {(name or own_name): p for name, p in parsed.items() if name or p.text.strip()}
+    includes = tuple(i for value in settings.get("include", ()) for i in _ids(value) if i)
+    files = {f"{name}.yaml": _base_file(name, root, where) for name in includes}
+    clash = set(files) & set(own)
+    if clash:
+        raise ExampleError(f"{where}: {', '.join(sorted(clash))} is both included and the example's own file")
+    files.update({name: p.text for name, p in own.items()})
+    try:
+        config = json.loads(settings["config"][0]) if "config" in settings else {}
+    except json.JSONDecodeError as exc:
+        raise ExampleError(f"{where}: `# config:` is not a JSON object: {exc}") from exc
+    if not isinstance(config, dict):
+        raise ExampleError(f"{where}: `# config:` is not a JSON object")
+    expected: dict[str, list[str]] = {}
+    for name, p in own.items():
+        for line, col, marker_id in p.marks:
+            expected.setdefault(marker_id, []).append(f"{name}:{line}:{col}")
+    for value in settings.get("expect-at", ()):
+        m = _EXPECT_AT_RE.match(value)
+        file = (m.group("file") or (own_name if len(own) == 1 else "")) if m else ""
+        if m is None or file not in files:
+            raise ExampleError(f"{where}: malformed `# expect-at: {value}` (write `# expect-at: FILE:LINE:COL CA201`)")
+        for marker_id in _ids(m.group("ids")):
+            expected.setdefault(marker_id, []).append(f"{file}:{m.group('line')}:{m.group('col')}")
+    return Example(
+        title=settings["title"][0],
+        files=files,
+        expect=tuple(sorted(p for k, v in expected.items() if k.partition("/")[0] == rule_id for p in v)),
+        config=config,
+        includes=includes,
+        expected={k: tuple(sorted(v)) for k, v in sorted(expected.items())},
+        source=where,
+    )
+
+
+@cache
+def examples_for(rule_id: str) -> tuple[Example, ...]:
+    """The examples of one rule, in file-name order, from ``rules/examples/<rule_id>/``.
+
+    Raises :class:`ExampleError` on a malformed file, and when the rule lacks a failing or a passing example.
+    """
+    folder = examples_root() / rule_id
+    if not folder.is_dir():
+        return ()
+    examples = tuple(load_example(rule_id, p) for p in sorted(folder.iterdir())
+                     if p.is_dir() or p.suffix == ".yaml")
+    if not any(e.failing for e in examples) or all(e.failing for e in examples):
+        raise ExampleError(f"rules/examples/{rule_id}: needs at least one failing and one passing example")
+    return examples
+
+
+def base_files() -> dict[str, str]:
+    """The shared base files by include name (``cluster``: the base cluster), for the docs."""
+    folder = examples_root() / BASE_DIR
+    return {p.stem: p.read_text(encoding="utf-8") for p in sorted(folder.glob("*.yaml"))}

@@ -5,15 +5,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from auditor.catalog import Rule, all_rules
+from auditor.catalog import Example, Rule, all_rules, base_files
 
 
 def _fence(text: str) -> str:
     return "```yaml\n" + text.rstrip("\n") + "\n```"
 
 
-def rule_markdown(rule: Rule, heading: str = "##", sub_checks: bool = True) -> str:
-    """The full documentation of one rule, as Markdown (``sub_checks``: with the table of its sub-checks)."""
+def rule_markdown(rule: Rule, heading: str = "##", sub_checks: bool = True, base: bool = False) -> str:
+    """The full documentation of one rule, as Markdown (``sub_checks``: with the table of its sub-checks;
+    ``base``: with the shared base files its examples include, which docs/rules.md shows once in its intro)."""
     parts = [
         f"{heading} {rule.id} {rule.name}",
         "",
@@ -35,19 +36,51 @@ def rule_markdown(rule: Rule, heading: str = "##", sub_checks: bool = True) -> s
     if rule.sub_checks and sub_checks:
         parts += _sub_check_table(rule, heading)
     for example in rule.examples:
-        verdict = "Fails" if example.failing else "Passes"
-        where = f" (findings at {', '.join(example.expect)})" if example.expect else ""
-        parts += [f"{heading}# {verdict}: {example.title}{where}", ""]
-        for name, text in example.files.items():
-            if len(example.files) > 1:
-                parts += [f"`{name}`", ""]
-            parts += [_fence(text), ""]
-        if example.config:
-            settings = "\n".join(f"{k} = {v!r}" for k, v in example.config.items())
-            parts += ["With configuration:", "", "```toml\n[tool.calico-audit]\n" + settings + "\n```", ""]
+        parts += _example_markdown(example, heading)
+    if base:
+        parts += _base_markdown(sorted({name for example in rule.examples for name in example.includes}), heading)
     if rule.references:
         parts += [f"{heading}# References", ""] + [f"- <{ref}>" for ref in rule.references] + [""]
     return "\n".join(parts).rstrip() + "\n"
+
+
+def _example_markdown(example: Example, heading: str) -> list[str]:
+    """One example: its verdict, title and finding places, the base files it includes (by name), its own files."""
+    verdict = "Fails" if example.failing else "Passes"
+    places = sorted(example.expect, key=lambda p: (p.split(":")[0], *(int(n) for n in p.split(":")[1:])))
+    shown = [p.partition(":")[2] if len(example.files) == 1 else p for p in places]
+    where = f" (findings at {', '.join(shown)})" if shown else ""
+    parts = [f"{heading}# {verdict}: {example.title}{where}", ""]
+    if example.includes:
+        names = ", ".join(f"`{name}`" for name in example.includes)
+        what = "files" if len(example.includes) > 1 else "file"
+        rest = ", plus:" if example.own_files else " alone."
+        parts += [f"With the shared base {what} {names} (see *Shared base files*){rest}", ""]
+    for name, text in example.own_files.items():
+        if len(example.files) > 1:
+            parts += [f"`{name}`", ""]
+        parts += [_fence(text), ""]
+    if example.config:
+        settings = "\n".join(f"{k} = {v!r}" for k, v in example.config.items())
+        parts += ["With configuration:", "", "```toml\n[tool.calico-audit]\n" + settings + "\n```", ""]
+    return parts
+
+
+def _base_markdown(names: Sequence[str], heading: str) -> list[str]:
+    """The shared base files ``names`` (docs/rules.md shows them all once; ``--explain`` the rule's own)."""
+    if not names:
+        return []
+    files = base_files()
+    parts = [
+        f"{heading}# Shared base files",
+        "",
+        "Examples include these files by name (`# include: cluster`, from `rules/examples/_base/`): each is "
+        "audited as `<name>.yaml` beside the example's own files (docs/rule-examples.md: how to add an example).",
+        "",
+    ]
+    for name in names:
+        parts += [f"`{name}` (`{name}.yaml`)", "", _fence(files[name]), ""]
+    return parts
 
 
 def _fix_line(rule: Rule) -> str:
@@ -104,6 +137,7 @@ def catalog_markdown(rules: Sequence[Rule] | None = None) -> str:
         anchor = f"{rule.id.lower()}-{rule.name}"
         lines.append(f"| [{rule.id}](#{anchor}) | `{rule.name}` | {rule.severity.label} | {rule.title} |")
     lines.append("")
+    lines += _base_markdown(sorted(base_files()), "#")
     for rule in rules:
         lines.append(rule_markdown(rule))
     return "\n".join(lines).rstrip() + "\n"
@@ -145,7 +179,7 @@ def render_explain(rule: Rule, color: bool = False, width: int | None = None) ->
     from rich.markdown import Markdown
 
     console, buffer = _console(color, width)
-    console.print(Markdown(rule_markdown(rule, heading="#", sub_checks=False), code_theme="ansi_dark"))
+    console.print(Markdown(rule_markdown(rule, heading="#", sub_checks=False, base=True), code_theme="ansi_dark"))
     if rule.sub_checks:
         _print_sub_checks(console, rule)
     return buffer.getvalue()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from auditor.catalog import Example, Rule
+from auditor.catalog import Rule
 from auditor.context import Context
 from auditor.findings import Issue, Location, Severity
 
@@ -27,66 +27,6 @@ RULE = Rule(
     ),
     references=("https://yaml.org/spec/1.2.2/#mapping", "https://helm.sh/docs/helm/helm_template/"),
     tags=("syntax",),
-    examples=(
-        Example(
-            title="an unclosed flow sequence",
-            files={
-                "policy.yaml": """\
-apiVersion: projectcalico.org/v3
-kind: GlobalNetworkPolicy
-metadata:
-  name: allow-cluster-ips
-spec:
-  selector: k8s-role == 'node'
-  types: [Ingress
-""",
-            },
-            expect=("8:1",),
-        ),
-        Example(
-            title="a duplicate key: which preDNAT value wins?",
-            files={
-                "policy.yaml": """\
-apiVersion: projectcalico.org/v3
-kind: GlobalNetworkPolicy
-metadata:
-  name: allow-cluster-ips
-spec:
-  selector: k8s-role == 'node'
-  preDNAT: true
-  applyOnForward: true
-  preDNAT: false
-""",
-            },
-            expect=("9:3",),
-        ),
-        Example(
-            title="an unrendered Helm template",
-            files={
-                "templates/policy.yaml": """\
-apiVersion: projectcalico.org/v3
-kind: GlobalNetworkPolicy
-metadata:
-  name: {{ .Release.Name }}-allow
-""",
-            },
-            expect=("4:9",),
-        ),
-        Example(
-            title="valid YAML",
-            files={
-                "policy.yaml": """\
-apiVersion: projectcalico.org/v3
-kind: GlobalNetworkPolicy
-metadata:
-  name: allow-cluster-ips
-spec:
-  selector: k8s-role == 'node'
-  types: [Ingress]
-""",
-            },
-        ),
-    ),
 )
 
 # Filesystem conditions that are worth a word but are not broken manifests.

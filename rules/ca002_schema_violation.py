@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from auditor import schema
-from auditor.catalog import Example, Rule
+from auditor.catalog import Rule
 from auditor.context import Context
 from auditor.findings import AutoFix, Edit, Issue, Severity, format_path
 from auditor.model import CALICO_KINDS, Resource
@@ -36,93 +36,6 @@ RULE = Rule(
     autofix_text=(
         "adds the missing `ingress:` (or `egress:`) key before rules that landed in `types` (the guide's third "
         "example), and quotes label and annotation values that YAML reads as booleans or numbers, as written"
-    ),
-    examples=(
-        Example(
-            title="the guide's third example: `ingress:` is missing",
-            files={
-                "allow-traffic-hostendpoints.yaml": """\
-apiVersion: projectcalico.org/v3
-kind: GlobalNetworkPolicy
-metadata:
-  name: allow-traffic-hostendpoints
-spec:
-  selector: k8s-role == 'node'
-  types:
-  - Ingress
-  # Allow traffic to the node (not nodePorts, TCP)
-  - action: Allow
-    protocol: TCP
-    destination:
-      selector: k8s-role == 'node'
-      notPorts: ["30000:32767"] # nodePort range
-""",
-            },
-            expect=("10:5",),
-        ),
-        Example(
-            title="a misspelt field and a boolean label",
-            files={
-                "policy.yaml": """\
-apiVersion: projectcalico.org/v3
-kind: GlobalNetworkPolicy
-metadata:
-  name: allow-cluster-ips
-spec:
-  selector: k8s-role == 'node'
-  preDNAT: true
-  applyOnFoward: true
----
-apiVersion: projectcalico.org/v3
-kind: HostEndpoint
-metadata:
-  name: node1-eth0
-  labels:
-    k8s-master: true
-spec:
-  node: node1
-  interfaceName: eth0
-""",
-            },
-            expect=("8:3", "15:17"),
-        ),
-        Example(
-            title="a number as apiVersion, and a List whose items are not a list",
-            files={
-                "policy.yaml": """\
-apiVersion: 3
-kind: GlobalNetworkPolicy
-metadata:
-  name: allow-cluster-ips
----
-apiVersion: v1
-kind: List
-items: 5
-""",
-            },
-            expect=("1:13", "8:8"),
-        ),
-        Example(
-            title="the fixed example",
-            files={
-                "allow-traffic-hostendpoints.yaml": """\
-apiVersion: projectcalico.org/v3
-kind: GlobalNetworkPolicy
-metadata:
-  name: allow-traffic-hostendpoints
-spec:
-  selector: k8s-role == 'node'
-  types:
-  - Ingress
-  ingress:
-  - action: Allow
-    protocol: TCP
-    destination:
-      selector: k8s-role == 'node'
-      notPorts: ["30000:32767"]
-""",
-            },
-        ),
     ),
 )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from auditor.catalog import Example, Rule
+from auditor.catalog import Rule
 from auditor.context import Context
 from auditor.engine import in_string
 from auditor.findings import Issue, Severity
@@ -30,70 +30,6 @@ RULE = Rule(
     ),
     references=("https://docs.tigera.io/calico/latest/reference/resources/networkpolicy#selectors",),
     tags=("syntax",),
-    examples=(
-        Example(
-            title="an unquoted value",
-            files={
-                "policy.yaml": """\
-apiVersion: projectcalico.org/v3
-kind: GlobalNetworkPolicy
-metadata:
-  name: allow-cluster-ips
-spec:
-  selector: k8s-role == node
-  preDNAT: true
-  applyOnForward: true
-""",
-            },
-            expect=("6:25",),
-        ),
-        Example(
-            title="a single `=` inside a quoted YAML string, and a bad matchExpressions operator",
-            files={
-                "policy.yaml": """\
-apiVersion: projectcalico.org/v3
-kind: GlobalNetworkPolicy
-metadata:
-  name: allow-nodes-svc-a
-spec:
-  selector: "k8s-svc = 'svc-a'"
-  ingress:
-  - action: Allow
-    source:
-      selector: k8s-role == 'node'
----
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata:
-  name: web
-  namespace: shop
-spec:
-  podSelector:
-    matchExpressions:
-    - {key: app, operator: Equals, values: [web]}
-""",
-            },
-            expect=("6:22", "20:28"),
-        ),
-        Example(
-            title="valid selectors",
-            files={
-                "policy.yaml": """\
-apiVersion: projectcalico.org/v3
-kind: GlobalNetworkPolicy
-metadata:
-  name: allow-nodes-svc-a
-spec:
-  selector: k8s-svc == 'svc-a' && !has(canary)
-  ingress:
-  - action: Allow
-    source:
-      selector: k8s-role in {'node', 'edge'}
-      namespaceSelector: global()
-""",
-            },
-        ),
-    ),
 )
 
 

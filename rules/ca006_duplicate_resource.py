@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from auditor.catalog import Example, Rule
+from auditor.catalog import Rule
 from auditor.config import Config
 from auditor.context import Context
 from auditor.engine import resolve
@@ -34,76 +34,6 @@ RULE = Rule(
         "configuration line to add, instead of a duplicate per pair."
     ),
     tags=("structure",),
-    examples=(
-        Example(
-            title="one policy name, two definitions",
-            files={
-                "a.yaml": """\
-apiVersion: projectcalico.org/v3
-kind: GlobalNetworkPolicy
-metadata:
-  name: allow-to-pods
-spec:
-  selector: k8s-role == 'node'
-""",
-                "b.yaml": """\
-apiVersion: crd.projectcalico.org/v1
-kind: GlobalNetworkPolicy
-metadata:
-  name: allow-to-pods
-spec:
-  selector: all()
-""",
-            },
-            expect=("b.yaml:4:9",),
-        ),
-        Example(
-            title="two clusters in one tree, no `clusters` configured: one note with the line to add",
-            files={
-                "clusters/prod/bgp.yaml": """\
-apiVersion: projectcalico.org/v3
-kind: BGPConfiguration
-metadata:
-  name: default
-spec:
-  serviceClusterIPs: [{cidr: 10.96.0.0/12}]
-""",
-                "clusters/staging/bgp.yaml": """\
-apiVersion: projectcalico.org/v3
-kind: BGPConfiguration
-metadata:
-  name: default
-spec:
-  serviceClusterIPs: [{cidr: 10.96.0.0/12}]
-""",
-            },
-            expect=("clusters/staging/bgp.yaml:4:9",),
-        ),
-        Example(
-            title="same name, different namespaces",
-            files={
-                "svc.yaml": """\
-apiVersion: v1
-kind: Service
-metadata:
-  name: web
-  namespace: prod
-spec:
-  clusterIP: 10.96.20.15
-  ports: [{port: 443}]
----
-apiVersion: v1
-kind: Service
-metadata:
-  name: web
-  namespace: staging
-spec:
-  clusterIP: 10.96.20.16
-  ports: [{port: 443}]
-""",
-            },
-        ),
-    ),
 )
 
 

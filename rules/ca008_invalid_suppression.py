@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from auditor.catalog import Example, Rule
+from auditor.catalog import Rule
 from auditor.context import Context
 from auditor.findings import Issue, Severity
 
@@ -24,36 +24,6 @@ RULE = Rule(
     ),
     tags=("hygiene",),
     late=True,
-    examples=(
-        Example(
-            title="an unused suppression, an unknown rule and a missing reason",
-            files={
-                "policy.yaml": """\
-apiVersion: projectcalico.org/v3
-kind: GlobalNetworkPolicy
-metadata:
-  name: allow-cluster-ips  # calico-audit: ignore[CA003] legacy name
-spec:
-  selector: k8s-role == 'node'  # calico-audit: ignore[CA999] typo
-  preDNAT: true  # calico-audit: ignore[CA202]
-""",
-            },
-            expect=("4:28", "6:33", "7:18"),
-        ),
-        Example(
-            title="a used suppression with its reason",
-            files={
-                "policy.yaml": """\
-apiVersion: projectcalico.org/v3
-kind: GlobalNetworkPolicy
-metadata:
-  name: allow-cluster-ips
-spec:
-  selector: k8s-role == node  # calico-audit: ignore[CA003] rewritten by our templating step
-""",
-            },
-        ),
-    ),
 )
 
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from auditor.catalog import Example, Rule
+from auditor.catalog import Rule
 from auditor.context import Context
 from auditor.findings import AutoFix, Edit, Issue, Related, Severity
 from auditor.model import Service
-from auditor.rules._fixtures import CLUSTER
 
 RULE = Rule(
     id="CA101",
@@ -35,163 +34,6 @@ RULE = Rule(
         "sets `spec.clusterIP` of the Service to the advertised address a host policy rule already names, when "
         "exactly one such address is unheld and exactly one Service has no pinned cluster IP (the Service must "
         "be re-created for it to take effect)"
-    ),
-    examples=(
-        Example(
-            title="no clusterIP, cluster IPs advertised",
-            files={
-                "cluster.yaml": CLUSTER,
-                "svc.yaml": """\
-apiVersion: v1
-kind: Service
-metadata:
-  name: svc-a
-  namespace: shop
-spec:
-  selector:
-    k8s-svc: svc-a
-  ports:
-  - port: 443
-    targetPort: 8443
-""",
-            },
-            expect=("svc.yaml:6:1",),
-        ),
-        Example(
-            title="no clusterIP, and the host policy already names the address meant for it (unsafe fix: pin it)",
-            files={
-                "cluster.yaml": CLUSTER,
-                "svc.yaml": """\
-apiVersion: v1
-kind: Service
-metadata:
-  name: svc-a
-  namespace: shop
-spec:
-  selector:
-    k8s-svc: svc-a
-  ports:
-  - port: 443
-    targetPort: 8443
-""",
-                "policy.yaml": """\
-apiVersion: projectcalico.org/v3
-kind: GlobalNetworkPolicy
-metadata:
-  name: allow-cluster-ips
-spec:
-  selector: k8s-role == 'node'
-  preDNAT: true
-  applyOnForward: true
-  ingress:
-  - action: Allow
-    source:
-      nets: [50.60.0.0/16]
-    destination:
-      nets: [10.20.30.40/32]
-""",
-            },
-            expect=("svc.yaml:6:1",),
-        ),
-        Example(
-            title="a single advertised cluster IP that no Service pins",
-            files={
-                "bgp.yaml": """\
-apiVersion: projectcalico.org/v3
-kind: BGPConfiguration
-metadata:
-  name: default
-spec:
-  serviceClusterIPs:
-  - cidr: 10.96.76.106/32
-""",
-                "svc.yaml": """\
-apiVersion: v1
-kind: Service
-metadata:
-  name: helloworld
-  namespace: default
-spec:
-  selector: {app: helloworld}
-  ports:
-  - {port: 5000}
-""",
-            },
-            expect=("bgp.yaml:7:11",),
-        ),
-        Example(
-            title="pinned cluster IP; headless and local-mode Services need none",
-            files={
-                "cluster.yaml": CLUSTER,
-                "svc.yaml": """\
-apiVersion: v1
-kind: Service
-metadata:
-  name: svc-a
-  namespace: shop
-spec:
-  clusterIP: 10.20.30.40
-  selector: {k8s-svc: svc-a}
-  ports:
-  - {port: 443, targetPort: 8443}
----
-apiVersion: v1
-kind: Service
-metadata:
-  name: db
-  namespace: shop
-spec:
-  clusterIP: None
-  selector: {app: db}
-  ports:
-  - {port: 5432}
----
-apiVersion: v1
-kind: Service
-metadata:
-  name: storefront
-  namespace: web
-spec:
-  type: LoadBalancer
-  externalTrafficPolicy: Local
-  selector: {app: storefront}
-  ports:
-  - {port: 443, targetPort: 8443}
-""",
-            },
-        ),
-        Example(
-            title="internal Services behind a pre-DNAT Deny of the whole advertised range",
-            files={
-                "cluster.yaml": CLUSTER,
-                "deny.yaml": """\
-apiVersion: projectcalico.org/v3
-kind: GlobalNetworkPolicy
-metadata:
-  name: deny-cluster-ips
-spec:
-  selector: k8s-role == 'node'
-  order: 200
-  preDNAT: true
-  applyOnForward: true
-  ingress:
-  - action: Deny
-    destination:
-      nets: [10.20.0.0/16]
-""",
-                "svc.yaml": """\
-apiVersion: v1
-kind: Service
-metadata:
-  name: cache
-  namespace: shop
-spec:
-  selector: {app: cache}
-  ports:
-  - {port: 6379}
-""",
-            },
-        ),
     ),
 )
 

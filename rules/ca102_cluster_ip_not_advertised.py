@@ -6,11 +6,10 @@ from collections.abc import Iterator
 
 from netaddr import IPAddress
 
-from auditor.catalog import Example, Rule
+from auditor.catalog import Rule
 from auditor.context import Context
 from auditor.findings import Issue, Related, Severity
 from auditor.nets import describe
-from auditor.rules._fixtures import CLUSTER
 
 RULE = Rule(
     id="CA102",
@@ -29,60 +28,6 @@ RULE = Rule(
     ),
     references=("https://docs.tigera.io/calico/latest/networking/configuring/advertise-service-ips",),
     tags=("bgp", "cluster-mode"),
-    examples=(
-        Example(
-            title="a pinned cluster IP outside serviceClusterIPs, allowed by a preDNAT rule",
-            files={
-                "cluster.yaml": CLUSTER,
-                "svc.yaml": """\
-apiVersion: v1
-kind: Service
-metadata:
-  name: svc-a
-  namespace: shop
-spec:
-  clusterIP: 10.96.30.40
-  selector: {k8s-svc: svc-a}
-  ports:
-  - {port: 443, targetPort: 8443}
----
-apiVersion: projectcalico.org/v3
-kind: GlobalNetworkPolicy
-metadata:
-  name: allow-cluster-ips
-spec:
-  selector: k8s-role == 'node'
-  preDNAT: true
-  applyOnForward: true
-  ingress:
-  - action: Allow
-    source:
-      nets: [50.60.0.0/16]
-    destination:
-      nets: [10.96.30.40/32]
-""",
-            },
-            expect=("svc.yaml:7:14", "svc.yaml:25:14"),
-        ),
-        Example(
-            title="the pinned cluster IP is inside the advertised range",
-            files={
-                "cluster.yaml": CLUSTER,
-                "svc.yaml": """\
-apiVersion: v1
-kind: Service
-metadata:
-  name: svc-a
-  namespace: shop
-spec:
-  clusterIP: 10.20.30.40
-  selector: {k8s-svc: svc-a}
-  ports:
-  - {port: 443, targetPort: 8443}
-""",
-            },
-        ),
-    ),
 )
 
 

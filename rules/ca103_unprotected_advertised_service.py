@@ -5,13 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from auditor.addrset import AddressSet
-from auditor.catalog import Example, Rule
+from auditor.catalog import Rule
 from auditor.context import Context
 from auditor.findings import Issue, Related, Severity
 from auditor.model import HostEndpoint
 from auditor.nets import describe
 from auditor.packet.questions import Evaluator, ServiceAddress
-from auditor.rules._fixtures import CLUSTER, SVC_A
 
 RULE = Rule(
     id="CA103",
@@ -33,86 +32,6 @@ RULE = Rule(
     references=("https://docs.tigera.io/calico/latest/network-policy/services/services-cluster-ips",),
     tags=("exposure",),
     guide_step="Cluster mode step 2; local mode steps 1-2",
-    examples=(
-        Example(
-            title="cluster mode: no host-endpoint policy names the cluster IP",
-            files={"cluster.yaml": CLUSTER, "svc.yaml": SVC_A},
-            expect=("svc.yaml:7:14",),
-        ),
-        Example(
-            title="local mode: no policy selects the Service's pods",
-            files={
-                "cluster.yaml": CLUSTER,
-                "svc.yaml": """\
-apiVersion: v1
-kind: Service
-metadata:
-  name: storefront
-  namespace: web
-spec:
-  type: LoadBalancer
-  externalTrafficPolicy: Local
-  clusterIP: 10.20.40.10
-  selector: {app: storefront}
-  ports:
-  - {port: 443, targetPort: 8443}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: storefront
-  namespace: web
-spec:
-  selector: {matchLabels: {app: storefront}}
-  template:
-    metadata:
-      labels: {app: storefront}
-    spec:
-      containers:
-      - {name: web, image: nginx, ports: [{containerPort: 8443}]}
-""",
-            },
-            expect=("svc.yaml:9:14",),
-        ),
-        Example(
-            title="a preDNAT allow-list with its Deny",
-            files={
-                "cluster.yaml": CLUSTER,
-                "svc.yaml": SVC_A,
-                "policy.yaml": """\
-apiVersion: projectcalico.org/v3
-kind: GlobalNetworkPolicy
-metadata:
-  name: allow-cluster-ips
-spec:
-  selector: k8s-role == 'node'
-  order: 100
-  preDNAT: true
-  applyOnForward: true
-  ingress:
-  - action: Allow
-    source:
-      nets: [50.60.0.0/16]
-    destination:
-      nets: [10.20.30.40/32]
----
-apiVersion: projectcalico.org/v3
-kind: GlobalNetworkPolicy
-metadata:
-  name: deny-cluster-ips
-spec:
-  selector: k8s-role == 'node'
-  order: 200
-  preDNAT: true
-  applyOnForward: true
-  ingress:
-  - action: Deny
-    destination:
-      nets: [10.20.0.0/16]
-""",
-            },
-        ),
-    ),
 )
 
 

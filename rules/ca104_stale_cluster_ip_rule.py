@@ -7,13 +7,12 @@ from dataclasses import replace
 
 from netaddr import IPAddress, IPSet
 
-from auditor.catalog import Example, Rule
+from auditor.catalog import Rule
 from auditor.context import Context
 from auditor.findings import Issue, Related, Severity, Witness
 from auditor.model import PolicyRule, Service, ServicePort
 from auditor.packet.questions import TCP, Questions, ServiceAddress
 from auditor.ports import PROTOCOL_NUMBERS, PortRange
-from auditor.rules._fixtures import CLUSTER, SVC_A
 
 RULE = Rule(
     id="CA104",
@@ -30,55 +29,6 @@ RULE = Rule(
         "rule next to the Service (same folder or file) so they change together."
     ),
     tags=("cluster-mode", "hygiene"),
-    examples=(
-        Example(
-            title="a rule for 10.20.30.99, which no Service has",
-            files={
-                "cluster.yaml": CLUSTER,
-                "svc.yaml": SVC_A,
-                "policy.yaml": """\
-apiVersion: projectcalico.org/v3
-kind: GlobalNetworkPolicy
-metadata:
-  name: allow-cluster-ips
-spec:
-  selector: k8s-role == 'node'
-  preDNAT: true
-  applyOnForward: true
-  ingress:
-  - action: Allow
-    source:
-      nets: [50.60.0.0/16]
-    destination:
-      nets: [10.20.30.40/32, 10.20.30.99/32]
-""",
-            },
-            expect=("policy.yaml:14:30",),
-        ),
-        Example(
-            title="every rule names a current cluster IP",
-            files={
-                "cluster.yaml": CLUSTER,
-                "svc.yaml": SVC_A,
-                "policy.yaml": """\
-apiVersion: projectcalico.org/v3
-kind: GlobalNetworkPolicy
-metadata:
-  name: allow-cluster-ips
-spec:
-  selector: k8s-role == 'node'
-  preDNAT: true
-  applyOnForward: true
-  ingress:
-  - action: Allow
-    source:
-      nets: [50.60.0.0/16]
-    destination:
-      nets: [10.20.30.40/32]
-""",
-            },
-        ),
-    ),
 )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from auditor.catalog import Example, Rule
+from auditor.catalog import Rule
 from auditor.context import Context
 from auditor.findings import Issue, Severity
 
@@ -28,58 +28,6 @@ RULE = Rule(
         "https://docs.tigera.io/calico/latest/networking/configuring/advertise-service-ips",
     ),
     tags=("kubernetes", "local-mode"),
-    examples=(
-        Example(
-            title="local mode on a ClusterIP Service",
-            files={
-                "svc.yaml": """\
-apiVersion: v1
-kind: Service
-metadata:
-  name: storefront
-  namespace: web
-spec:
-  type: ClusterIP
-  clusterIP: 10.96.40.10
-  externalTrafficPolicy: Local
-  selector: {app: storefront}
-  ports:
-  - {port: 443, targetPort: 8443}
-""",
-            },
-            expect=("9:26",),
-        ),
-        Example(
-            title="local mode on a LoadBalancer Service, and on a ClusterIP with externalIPs",
-            files={
-                "svc.yaml": """\
-apiVersion: v1
-kind: Service
-metadata:
-  name: storefront
-  namespace: web
-spec:
-  type: LoadBalancer
-  externalTrafficPolicy: Local
-  selector: {app: storefront}
-  ports:
-  - {port: 443, targetPort: 8443}
----
-apiVersion: v1
-kind: Service
-metadata:
-  name: api
-  namespace: web
-spec:
-  externalIPs: [203.0.113.7]
-  externalTrafficPolicy: Local
-  selector: {app: api}
-  ports:
-  - {port: 443, targetPort: 8443}
-""",
-            },
-        ),
-    ),
 )
 
 

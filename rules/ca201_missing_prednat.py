@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from auditor.catalog import Example, Rule
+from auditor.catalog import Rule
 from auditor.context import Context
 from auditor.findings import Issue, Related, Severity
 from auditor.model import PolicyRule
 from auditor.packet.questions import Evaluator
 from auditor.ports import PortRange, PortSet
-from auditor.rules._fixtures import CLUSTER, SVC_A
 
 RULE = Rule(
     id="CA201",
@@ -33,58 +32,6 @@ RULE = Rule(
     ),
     tags=("cluster-mode", "host-endpoints"),
     guide_step="Cluster mode, step 2",
-    examples=(
-        Example(
-            title="allow-list for a cluster IP without preDNAT",
-            files={
-                "cluster.yaml": CLUSTER,
-                "svc.yaml": SVC_A,
-                "policy.yaml": """\
-apiVersion: projectcalico.org/v3
-kind: GlobalNetworkPolicy
-metadata:
-  name: allow-cluster-ips
-spec:
-  selector: k8s-role == 'node'
-  applyOnForward: true
-  ingress:
-  - action: Allow
-    source:
-      nets: [50.60.0.0/16]
-    destination:
-      nets: [10.20.30.40/32]
-  - action: Allow
-    protocol: TCP
-    destination:
-      ports: [30080]
-""",
-            },
-            expect=("policy.yaml:13:7", "policy.yaml:17:7"),
-        ),
-        Example(
-            title="the same rules with preDNAT",
-            files={
-                "cluster.yaml": CLUSTER,
-                "svc.yaml": SVC_A,
-                "policy.yaml": """\
-apiVersion: projectcalico.org/v3
-kind: GlobalNetworkPolicy
-metadata:
-  name: allow-cluster-ips
-spec:
-  selector: k8s-role == 'node'
-  preDNAT: true
-  applyOnForward: true
-  ingress:
-  - action: Allow
-    source:
-      nets: [50.60.0.0/16]
-    destination:
-      nets: [10.20.30.40/32]
-""",
-            },
-        ),
-    ),
 )
 
 

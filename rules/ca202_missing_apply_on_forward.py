@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from auditor.catalog import Example, Rule
+from auditor.catalog import Rule
 from auditor.context import Context
 from auditor.findings import AutoFix, Edit, Issue, Related, Severity
-from auditor.rules._fixtures import CLUSTER
 
 RULE = Rule(
     id="CA202",
@@ -30,59 +29,6 @@ RULE = Rule(
     autofix="safe",
     autofix_text=(
         "adds `applyOnForward: true` after `preDNAT: true` or `doNotTrack: true` (not for the pod-CIDR findings)"
-    ),
-    examples=(
-        Example(
-            title="preDNAT without applyOnForward (rejected), and a pod-CIDR rule on a normal host policy",
-            files={
-                "cluster.yaml": CLUSTER,
-                "policy.yaml": """\
-apiVersion: projectcalico.org/v3
-kind: GlobalNetworkPolicy
-metadata:
-  name: allow-cluster-ips
-spec:
-  selector: k8s-role == 'node'
-  preDNAT: true
-  ingress:
-  - action: Allow
-    source:
-      nets: [50.60.0.0/16]
----
-apiVersion: projectcalico.org/v3
-kind: GlobalNetworkPolicy
-metadata:
-  name: allow-to-pods
-spec:
-  selector: k8s-role == 'node'
-  ingress:
-  - action: Allow
-    destination:
-      nets: [192.168.0.0/16]
-""",
-            },
-            expect=("policy.yaml:7:3", "policy.yaml:22:7"),
-        ),
-        Example(
-            title="applyOnForward set",
-            files={
-                "cluster.yaml": CLUSTER,
-                "policy.yaml": """\
-apiVersion: projectcalico.org/v3
-kind: GlobalNetworkPolicy
-metadata:
-  name: allow-to-pods
-spec:
-  selector: k8s-role == 'node'
-  preDNAT: true
-  applyOnForward: true
-  ingress:
-  - action: Allow
-    destination:
-      nets: [192.168.0.0/16]
-""",
-            },
-        ),
     ),
 )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from auditor.catalog import Example, Rule
+from auditor.catalog import Rule
 from auditor.context import Context
 from auditor.findings import Issue, Severity
 from auditor.model import as_list
@@ -25,53 +25,6 @@ RULE = Rule(
     ),
     references=("https://docs.tigera.io/calico/latest/reference/host-endpoints/pre-dnat",),
     tags=("host-endpoints",),
-    examples=(
-        Example(
-            title="egress rules and an Egress type on a preDNAT policy",
-            files={
-                "policy.yaml": """\
-apiVersion: projectcalico.org/v3
-kind: GlobalNetworkPolicy
-metadata:
-  name: allow-cluster-ips
-spec:
-  selector: k8s-role == 'node'
-  preDNAT: true
-  applyOnForward: true
-  types:
-  - Ingress
-  - Egress
-  ingress:
-  - action: Allow
-    source:
-      nets: [50.60.0.0/16]
-  egress:
-  - action: Allow
-""",
-            },
-            expect=("11:5", "16:3"),
-        ),
-        Example(
-            title="ingress only",
-            files={
-                "policy.yaml": """\
-apiVersion: projectcalico.org/v3
-kind: GlobalNetworkPolicy
-metadata:
-  name: allow-cluster-ips
-spec:
-  selector: k8s-role == 'node'
-  preDNAT: true
-  applyOnForward: true
-  types: [Ingress]
-  ingress:
-  - action: Allow
-    source:
-      nets: [50.60.0.0/16]
-""",
-            },
-        ),
-    ),
 )
 
 

@@ -7,7 +7,7 @@ from itertools import pairwise
 
 from netaddr import IPSet
 
-from auditor.catalog import Example, Rule
+from auditor.catalog import Rule
 from auditor.context import Context
 from auditor.findings import Issue, Related, Severity
 from auditor.nets import describe
@@ -23,7 +23,6 @@ from auditor.packet.questions import (
     sample_pod,
 )
 from auditor.ports import ALL_PORTS, PROTOCOL_NUMBERS, PortSet, protocol_name
-from auditor.rules._fixtures import CLUSTER
 
 RULE = Rule(
     id="CA204",
@@ -43,95 +42,6 @@ RULE = Rule(
     references=("https://docs.tigera.io/calico/latest/network-policy/services/services-cluster-ips",),
     tags=("cluster-mode", "availability"),
     guide_step="Cluster mode, step 2 (allow traffic destined for the pod CIDR)",
-    examples=(
-        Example(
-            title="a forward policy allows the cluster IPs only: pod traffic hits the end-of-tier drop",
-            files={
-                "cluster.yaml": CLUSTER,
-                "policy.yaml": """\
-apiVersion: projectcalico.org/v3
-kind: GlobalNetworkPolicy
-metadata:
-  name: allow-cluster-ips
-spec:
-  selector: k8s-role == 'node'
-  applyOnForward: true
-  ingress:
-  - action: Allow
-    source:
-      nets: [50.60.0.0/16]
-""",
-            },
-            expect=("policy.yaml:7:3",),
-        ),
-        Example(
-            title="the pod CIDR rule covers only part of the pool",
-            files={
-                "cluster.yaml": CLUSTER,
-                "policy.yaml": """\
-apiVersion: projectcalico.org/v3
-kind: GlobalNetworkPolicy
-metadata:
-  name: allow-to-pods
-spec:
-  selector: k8s-role == 'node'
-  order: 100
-  preDNAT: true
-  applyOnForward: true
-  ingress:
-  - action: Allow
-    destination:
-      nets: [192.168.0.0/17]
----
-apiVersion: projectcalico.org/v3
-kind: GlobalNetworkPolicy
-metadata:
-  name: deny-rest
-spec:
-  selector: k8s-role == 'node'
-  order: 200
-  preDNAT: true
-  applyOnForward: true
-  ingress:
-  - action: Deny
-""",
-            },
-            expect=("policy.yaml:25:5",),
-        ),
-        Example(
-            title="the pod CIDR is allowed before the Deny",
-            files={
-                "cluster.yaml": CLUSTER,
-                "policy.yaml": """\
-apiVersion: projectcalico.org/v3
-kind: GlobalNetworkPolicy
-metadata:
-  name: allow-to-pods
-spec:
-  selector: k8s-role == 'node'
-  order: 100
-  preDNAT: true
-  applyOnForward: true
-  ingress:
-  - action: Allow
-    destination:
-      nets: [192.168.0.0/16]
----
-apiVersion: projectcalico.org/v3
-kind: GlobalNetworkPolicy
-metadata:
-  name: deny-rest
-spec:
-  selector: k8s-role == 'node'
-  order: 200
-  preDNAT: true
-  applyOnForward: true
-  ingress:
-  - action: Deny
-""",
-            },
-        ),
-    ),
 )
 
 def _target(step: Step | None) -> object:

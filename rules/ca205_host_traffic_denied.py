@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from auditor.catalog import Example, Rule
+from auditor.catalog import Rule
 from auditor.context import Context
 from auditor.findings import Issue, Related, Severity, Witness
 from auditor.model import HostEndpoint, Policy
 from auditor.packet.questions import TCP, UDP, Evaluator, Questions, is_sample, sample_address
-from auditor.rules._fixtures import CLUSTER
 
 RULE = Rule(
     id="CA205",
@@ -35,52 +34,6 @@ RULE = Rule(
     ),
     tags=("host-endpoints", "availability"),
     guide_step="Cluster mode, step 2 (allow traffic destined for all host endpoints)",
-    examples=(
-        Example(
-            title="only preDNAT policies: host ingress and egress are cut",
-            files={
-                "cluster.yaml": CLUSTER,
-                "policy.yaml": """\
-apiVersion: projectcalico.org/v3
-kind: GlobalNetworkPolicy
-metadata:
-  name: allow-cluster-ips
-spec:
-  selector: k8s-role == 'node'
-  preDNAT: true
-  applyOnForward: true
-  ingress:
-  - action: Allow
-    source:
-      nets: [50.60.0.0/16]
-    destination:
-      nets: [10.20.30.40/32]
-""",
-            },
-            expect=("cluster.yaml:19:9", "cluster.yaml:19:9"),
-        ),
-        Example(
-            title="host ingress allowed (nodePorts excluded) and host egress allowed",
-            files={
-                "cluster.yaml": CLUSTER,
-                "policy.yaml": """\
-apiVersion: projectcalico.org/v3
-kind: GlobalNetworkPolicy
-metadata:
-  name: allow-host-traffic
-spec:
-  selector: k8s-role == 'node'
-  ingress:
-  - action: Allow
-    protocol: TCP
-    destination:
-      notPorts: ["30000:32767"]
-  egress:
-  - action: Allow
-""",
-            },
-        ),
-    ),
 )
 
 

@@ -6,13 +6,12 @@ from collections.abc import Iterator
 
 from netaddr import IPAddress, IPSet
 
-from auditor.catalog import Example, Rule
+from auditor.catalog import Rule
 from auditor.context import Context
 from auditor.findings import AutoFix, Edit, Issue, Related, Severity, Witness
 from auditor.model import Policy, PolicyRule
 from auditor.packet.questions import TCP, Evaluator, Questions, ServiceAddress, Verdict, sample_address
 from auditor.ports import ALL_PORTS, PROTOCOL_NUMBERS, PortRange, PortSet
-from auditor.rules._fixtures import CLUSTER
 
 RULE = Rule(
     id="CA206",
@@ -38,56 +37,6 @@ RULE = Rule(
     autofix_text=(
         "adds the nodePort range to the rule's `destination.notPorts` (creating `notPorts` or `destination` "
         "when missing); only for the error-level findings, not for the good-practice notes"
-    ),
-    examples=(
-        Example(
-            title="all host ports allowed, and a partial exclusion",
-            files={
-                "cluster.yaml": CLUSTER,
-                "policy.yaml": """\
-apiVersion: projectcalico.org/v3
-kind: GlobalNetworkPolicy
-metadata:
-  name: allow-host-traffic
-spec:
-  selector: k8s-role == 'node'
-  ingress:
-  - action: Allow
-    protocol: TCP
-    destination:
-      selector: k8s-role == 'node'
-  - action: Allow
-    protocol: UDP
-    destination:
-      selector: k8s-role == 'node'
-      notPorts: ["30000:31999"]
-""",
-            },
-            expect=("policy.yaml:8:5", "policy.yaml:16:18"),
-        ),
-        Example(
-            title="the guide's rule, fixed",
-            files={
-                "cluster.yaml": CLUSTER,
-                "policy.yaml": """\
-apiVersion: projectcalico.org/v3
-kind: GlobalNetworkPolicy
-metadata:
-  name: allow-host-traffic
-spec:
-  selector: k8s-role == 'node'
-  ingress:
-  - action: Allow
-    protocol: TCP
-    destination:
-      selector: k8s-role == 'node'
-      notPorts: ["30000:32767"]
-  - action: Allow
-    source:
-      nets: [10.0.0.0/24]
-""",
-            },
-        ),
     ),
 )
 

@@ -7,14 +7,13 @@ from collections.abc import Iterator
 from netaddr import IPAddress, IPSet
 
 from auditor.addrset import AddressSet
-from auditor.catalog import Example, Rule
+from auditor.catalog import Rule
 from auditor.context import Context
 from auditor.findings import AutoFix, Edit, Issue, Related, Severity, Witness
 from auditor.model import HostEndpoint, Policy, PolicyRule
 from auditor.nets import describe
 from auditor.packet.questions import TCP, Evaluator, Questions, ServiceAddress, Verdict, sample_address
 from auditor.ports import PortRange, protocol_name
-from auditor.rules._fixtures import CLUSTER, PODS_ALLOW_NODES, SVC_A
 
 RULE = Rule(
     id="CA207",
@@ -43,72 +42,6 @@ RULE = Rule(
         "adds, after the allow-list's document, a GlobalNetworkPolicy with the same selector, `preDNAT: true`, "
         "`applyOnForward: true`, a higher `order` and an ingress Deny to the advertised range that holds the "
         "address: every source the allow-lists do not name loses access (for the findings on Service addresses)"
-    ),
-    examples=(
-        Example(
-            title="the guide's allow-list, without a Deny",
-            files={
-                "cluster.yaml": CLUSTER,
-                "svc.yaml": SVC_A,
-                "pods.yaml": PODS_ALLOW_NODES,
-                "policy.yaml": """\
-apiVersion: projectcalico.org/v3
-kind: GlobalNetworkPolicy
-metadata:
-  name: allow-cluster-ips
-spec:
-  selector: k8s-role == 'node'
-  preDNAT: true
-  applyOnForward: true
-  ingress:
-  - action: Allow
-    source:
-      nets: [50.60.0.0/16]
-    destination:
-      nets: [10.20.30.40/32]
-""",
-            },
-            expect=("policy.yaml:14:14",),
-        ),
-        Example(
-            title="the allow-list followed by a preDNAT Deny of the advertised range",
-            files={
-                "cluster.yaml": CLUSTER,
-                "svc.yaml": SVC_A,
-                "pods.yaml": PODS_ALLOW_NODES,
-                "policy.yaml": """\
-apiVersion: projectcalico.org/v3
-kind: GlobalNetworkPolicy
-metadata:
-  name: allow-cluster-ips
-spec:
-  selector: k8s-role == 'node'
-  order: 100
-  preDNAT: true
-  applyOnForward: true
-  ingress:
-  - action: Allow
-    source:
-      nets: [50.60.0.0/16]
-    destination:
-      nets: [10.20.30.40/32]
----
-apiVersion: projectcalico.org/v3
-kind: GlobalNetworkPolicy
-metadata:
-  name: deny-cluster-ips
-spec:
-  selector: k8s-role == 'node'
-  order: 200
-  preDNAT: true
-  applyOnForward: true
-  ingress:
-  - action: Deny
-    destination:
-      nets: [10.20.0.0/16]
-""",
-            },
-        ),
     ),
 )
 

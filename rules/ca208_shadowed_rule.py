@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator, Sequence
 
 from netaddr import IPSet
 
-from auditor.catalog import Example, Rule
+from auditor.catalog import Rule
 from auditor.context import Context
 from auditor.findings import Issue, Related, Severity, Witness
 from auditor.model import EntityRule, Policy, PolicyRule
@@ -32,67 +32,6 @@ RULE = Rule(
     ),
     references=("https://docs.tigera.io/calico/latest/network-policy/policy-tiers/tiered-policy",),
     tags=("hygiene",),
-    examples=(
-        Example(
-            title="a Deny after a broader Allow, and egress rules that types ignores",
-            files={
-                "policy.yaml": """\
-apiVersion: projectcalico.org/v3
-kind: GlobalNetworkPolicy
-metadata:
-  name: allow-cluster-ips
-spec:
-  selector: k8s-role == 'node'
-  order: 100
-  preDNAT: true
-  applyOnForward: true
-  ingress:
-  - action: Allow
-    source:
-      nets: [50.60.0.0/16]
-  - action: Deny
-    source:
-      nets: [50.60.7.0/24]
----
-apiVersion: projectcalico.org/v3
-kind: GlobalNetworkPolicy
-metadata:
-  name: host-egress
-spec:
-  selector: k8s-role == 'node'
-  types: [Ingress]
-  ingress:
-  - action: Allow
-    protocol: TCP
-  egress:
-  - action: Allow
-""",
-            },
-            expect=("14:5", "28:3"),
-        ),
-        Example(
-            title="the specific Deny first",
-            files={
-                "policy.yaml": """\
-apiVersion: projectcalico.org/v3
-kind: GlobalNetworkPolicy
-metadata:
-  name: allow-cluster-ips
-spec:
-  selector: k8s-role == 'node'
-  preDNAT: true
-  applyOnForward: true
-  ingress:
-  - action: Deny
-    source:
-      nets: [50.60.7.0/24]
-  - action: Allow
-    source:
-      nets: [50.60.0.0/16]
-""",
-            },
-        ),
-    ),
 )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from auditor.catalog import Example, Rule
+from auditor.catalog import Rule
 from auditor.context import Context
 from auditor.findings import Issue, Pointer, Related, Severity
 from auditor.model import AUTO_HEP_LABEL, HostEndpoint, Model, Policy
@@ -35,140 +35,6 @@ RULE = Rule(
     ),
     tags=("host-endpoint",),
     guide_step="Cluster mode steps 2 and 5",
-    examples=(
-        Example(
-            title="preDNAT policy selects `k8s-role == 'nodes'`; the HostEndpoints say `node`",
-            files={
-                "hosts.yaml": """\
-apiVersion: projectcalico.org/v3
-kind: GlobalNetworkPolicy
-metadata:
-  name: allow-cluster-ips
-spec:
-  selector: k8s-role == 'nodes'
-  preDNAT: true
-  applyOnForward: true
-  ingress:
-  - action: Allow
-    source:
-      nets: [50.60.0.0/16]
-    destination:
-      nets: [10.20.30.40/32]
----
-apiVersion: projectcalico.org/v3
-kind: HostEndpoint
-metadata:
-  name: node1-eth0
-  labels: {k8s-role: node}
-spec:
-  node: node1
-  interfaceName: eth0
-  expectedIPs: [10.0.0.11]
-""",
-            },
-            expect=("6:13",),
-        ),
-        Example(
-            title="host policies that can never select a HostEndpoint (namespaceSelector; rules about hosts in a "
-            "namespaced policy)",
-            files={
-                "hosts.yaml": """\
-apiVersion: projectcalico.org/v3
-kind: GlobalNetworkPolicy
-metadata:
-  name: deny-cluster-ips
-spec:
-  namespaceSelector: all()
-  selector: k8s-role == 'node'
-  preDNAT: true
-  applyOnForward: true
-  ingress:
-  - action: Deny
-    destination:
-      nets: [10.20.0.0/16]
----
-apiVersion: projectcalico.org/v3
-kind: NetworkPolicy
-metadata:
-  name: allow-host-traffic
-  namespace: kube-system
-spec:
-  selector: k8s-role == 'node'
-  ingress:
-  - action: Allow
-    protocol: TCP
-    destination:
-      selector: k8s-role == 'node'
-      notPorts: ["30000:32767"]
----
-apiVersion: projectcalico.org/v3
-kind: HostEndpoint
-metadata:
-  name: node1-eth0
-  labels: {k8s-role: node}
-spec:
-  node: node1
-  interfaceName: eth0
-  expectedIPs: [10.0.0.11]
-""",
-            },
-            expect=("6:22", "21:13"),
-        ),
-        Example(
-            title="automatic host endpoints from labelled Nodes count",
-            files={
-                "hosts.yaml": """\
-apiVersion: projectcalico.org/v3
-kind: KubeControllersConfiguration
-metadata:
-  name: default
-spec:
-  controllers:
-    node:
-      hostEndpoint:
-        autoCreate: Enabled
----
-apiVersion: v1
-kind: Node
-metadata:
-  name: node1
-  labels: {k8s-role: node}
----
-apiVersion: projectcalico.org/v3
-kind: GlobalNetworkPolicy
-metadata:
-  name: allow-to-pods
-spec:
-  selector: k8s-role == 'node'
-  preDNAT: true
-  applyOnForward: true
-  ingress:
-  - action: Allow
-    destination:
-      nets: [192.168.0.0/16]
-""",
-            },
-        ),
-        Example(
-            title="no HostEndpoint in the repository (they are managed elsewhere): nothing to compare with",
-            files={
-                "hosts.yaml": """\
-apiVersion: projectcalico.org/v3
-kind: GlobalNetworkPolicy
-metadata:
-  name: allow-to-pods
-spec:
-  selector: k8s-role == 'nodes'
-  preDNAT: true
-  applyOnForward: true
-  ingress:
-  - action: Allow
-    destination:
-      nets: [192.168.0.0/16]
-""",
-            },
-        ),
-    ),
 )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from auditor.catalog import Example, Rule
+from auditor.catalog import Rule
 from auditor.context import Context
 from auditor.findings import Issue, Related, Severity
 from auditor.model import HostEndpoint, PolicyRule
@@ -33,109 +33,6 @@ RULE = Rule(
     ),
     tags=("host-endpoint",),
     guide_step="Cluster mode steps 3 and 5",
-    examples=(
-        Example(
-            title="pods allow `k8s-role == 'node'`, the HostEndpoint has only interfaceName",
-            files={
-                "policy.yaml": """\
-apiVersion: projectcalico.org/v3
-kind: GlobalNetworkPolicy
-metadata:
-  name: allow-nodes-svc-a
-spec:
-  selector: k8s-svc == 'svc-a'
-  ingress:
-  - action: Allow
-    protocol: TCP
-    source:
-      selector: k8s-role == 'node'
-    destination:
-      ports: [8443]
-""",
-                "hep.yaml": """\
-apiVersion: projectcalico.org/v3
-kind: HostEndpoint
-metadata:
-  name: node1-eth0
-  labels:
-    k8s-role: node
-spec:
-  node: node1
-  interfaceName: eth0
----
-apiVersion: projectcalico.org/v3
-kind: HostEndpoint
-metadata:
-  name: node2-eth0
-  labels:
-    k8s-role: node
-spec:
-  node: node2
-  interfaceName: eth0
-  expectedIPs: []
----
-apiVersion: projectcalico.org/v3
-kind: HostEndpoint
-metadata:
-  name: node3-eth0
-  labels:
-    k8s-role: node
-spec:
-  node: node3
-  interfaceName: eth0
-  expectedIPs: [10.0.0.13]
-""",
-            },
-            expect=("hep.yaml:7:1", "hep.yaml:20:3"),
-        ),
-        Example(
-            title="a selector that also matches pods, and a namespaced rule that cannot match hosts",
-            files={
-                "policy.yaml": """\
-apiVersion: projectcalico.org/v3
-kind: GlobalNetworkPolicy
-metadata:
-  name: allow-infra
-spec:
-  selector: app == 'web'
-  ingress:
-  - action: Allow
-    source:
-      selector: tier == 'infra'
----
-apiVersion: projectcalico.org/v3
-kind: NetworkPolicy
-metadata:
-  name: allow-nodes
-  namespace: shop
-spec:
-  selector: app == 'web'
-  ingress:
-  - action: Allow
-    source:
-      selector: k8s-role == 'node'
----
-apiVersion: v1
-kind: Pod
-metadata:
-  name: probe
-  namespace: ops
-  labels: {tier: infra}
-spec:
-  containers: [{name: probe, image: busybox}]
----
-apiVersion: projectcalico.org/v3
-kind: HostEndpoint
-metadata:
-  name: node1-eth0
-  labels: {k8s-role: node, tier: infra}
-spec:
-  node: node1
-  interfaceName: eth0
-""",
-            },
-        ),
-    ),
 )
 
 

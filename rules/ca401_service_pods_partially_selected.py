@@ -4,44 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from auditor.catalog import Example, Rule
+from auditor.catalog import Rule
 from auditor.context import Context
 from auditor.findings import Issue, Related, Severity
 from auditor.model import Policy, Service, ServicePort, Workload
 from auditor.packet.questions import Peer, PodSide, entity_matches, rule_matches
 from auditor.wording import names, selector_ptr, selector_text, who, workload_name
-
-SERVICE = """\
-apiVersion: v1
-kind: Service
-metadata:
-  name: web
-  namespace: shop
-spec:
-  type: LoadBalancer
-  externalTrafficPolicy: Local
-  selector: {app: web}
-  ports:
-  - {port: 443, targetPort: 8443}
----
-apiVersion: v1
-kind: Pod
-metadata:
-  name: web-v1
-  namespace: shop
-  labels: {app: web, version: v1}
-spec:
-  containers: [{name: web, image: "web:1"}]
----
-apiVersion: v1
-kind: Pod
-metadata:
-  name: web-v2
-  namespace: shop
-  labels: {app: web, version: v2}
-spec:
-  containers: [{name: web, image: "web:2"}]
-"""
 
 RULE = Rule(
     id="CA401",
@@ -62,112 +30,6 @@ RULE = Rule(
     references=("https://docs.tigera.io/calico/latest/network-policy/services/services-cluster-ips",),
     tags=("selector",),
     guide_step="Local mode step 1; cluster mode step 3",
-    examples=(
-        Example(
-            title="the policy selects version v1 only; v2 has no policy and is open",
-            files={
-                "svc.yaml": SERVICE,
-                "policy.yaml": """\
-apiVersion: projectcalico.org/v3
-kind: NetworkPolicy
-metadata:
-  name: web-clients
-  namespace: shop
-spec:
-  selector: app == 'web' && version == 'v1'
-  ingress:
-  - action: Allow
-    protocol: TCP
-    source:
-      nets: [198.51.100.0/24]
-    destination:
-      ports: [8443]
-""",
-            },
-            expect=("policy.yaml:7:13",),
-        ),
-        Example(
-            title="a namespace default-deny selects the left-out pods: the Service's traffic to them is dropped",
-            files={
-                "svc.yaml": SERVICE,
-                "policy.yaml": """\
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata:
-  name: default-deny
-  namespace: shop
-spec:
-  podSelector: {}
-  policyTypes: [Ingress]
----
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata:
-  name: web-clients
-  namespace: shop
-spec:
-  podSelector:
-    matchLabels: {version: v2}
-  ingress:
-  - from:
-    - ipBlock: {cidr: 198.51.100.0/24}
-    ports:
-    - port: 8443
-""",
-            },
-            expect=("policy.yaml:16:3",),
-        ),
-        Example(
-            title="the left-out pods are admitted by another policy; a policy that selects every backend",
-            files={
-                "svc.yaml": SERVICE,
-                "policy.yaml": """\
-apiVersion: projectcalico.org/v3
-kind: NetworkPolicy
-metadata:
-  name: web-v1-clients
-  namespace: shop
-spec:
-  selector: version == 'v1'
-  ingress:
-  - action: Allow
-    protocol: TCP
-    source:
-      nets: [198.51.100.0/24]
-    destination:
-      ports: [8443]
----
-apiVersion: projectcalico.org/v3
-kind: NetworkPolicy
-metadata:
-  name: web-v2-clients
-  namespace: shop
-spec:
-  selector: version == 'v2'
-  ingress:
-  - action: Allow
-    protocol: TCP
-    source:
-      nets: [198.51.100.0/24]
----
-apiVersion: projectcalico.org/v3
-kind: NetworkPolicy
-metadata:
-  name: monitoring
-  namespace: shop
-spec:
-  selector: version == 'v1'
-  ingress:
-  - action: Allow
-    protocol: TCP
-    source:
-      nets: [10.9.0.0/16]
-    destination:
-      ports: [9100]
-""",
-            },
-        ),
-    ),
 )
 
 

@@ -34,3 +34,23 @@ def test_readme_quick_start_matches_ci() -> None:
     assert len(block) == 2, "the quick start holds exactly two commands"
     assert "audit examples/" in block[0]
     assert block[1] in ci.splitlines(), ".ci/run must run the README's test command"
+
+
+def test_docs_show_the_shared_base_once_and_examples_name_their_includes() -> None:
+    from auditor.catalog import base_files
+
+    page = catalog_markdown()
+    cluster = base_files()["cluster"].rstrip("\n")
+    assert page.count(cluster) == 1 and page.index("## Shared base files") < page.index("## CA001")
+    ca201 = next(r for r in all_rules() if r.id == "CA201")
+    own = rule_markdown(ca201)
+    assert "With the shared base files `cluster`, `svc-a`" in own and cluster not in own
+    assert "### Fails: allow-list for a cluster IP without preDNAT (findings at policy.yaml:13:7, policy.yaml:17:7)" in own
+
+
+def test_explain_shows_the_base_files_its_examples_include() -> None:
+    ca201 = next(r for r in all_rules() if r.id == "CA201")
+    text = render_explain(ca201, color=False, width=120)
+    assert "Shared base files" in text and "expectedIPs: [10.0.0.11]" in text and "clusterIP: 10.20.30.40" in text
+    ca001 = all_rules()[0]  # includes nothing: no base section
+    assert "Shared base files" not in render_explain(ca001, color=False, width=120)

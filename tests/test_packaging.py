@@ -29,6 +29,9 @@ def test_wheel_installs_in_a_fresh_venv_and_audits_the_examples(tmp_path: Path) 
     assert any(n.startswith("auditor/rules/ca207_") for n in names)
     assert any(n.startswith("auditor/schemas/calico/") and n.endswith(".json") for n in names)
     assert "auditor/schemas/config.json" in names
+    shipped = {n.removeprefix("auditor/rules/") for n in names if n.startswith("auditor/rules/examples/")}
+    in_tree = {str(p.relative_to(ROOT / "rules")) for p in (ROOT / "rules" / "examples").rglob("*.yaml")}
+    assert in_tree <= shipped and "examples/_base/cluster.yaml" in shipped  # (a stale build/ may hold more)
     assert not any(n.startswith(("rules/", "schemas/", "tests/", "examples/")) for n in names)
 
     venv = tmp_path / "venv"
@@ -55,6 +58,11 @@ def test_wheel_installs_in_a_fresh_venv_and_audits_the_examples(tmp_path: Path) 
     assert run.returncode in (0, 1), run.stderr
     log = json.loads(out.read_text(encoding="utf-8"))
     assert log["runs"][0]["tool"]["driver"]["rules"], "the catalog ships inside the wheel"
+    # The examples ship with the rules: --explain shows them from the installed package.
+    explain = subprocess.run([str(bindir / "audit"), "--explain", "CA201"], cwd=tmp_path, capture_output=True,
+                             text=True, check=True).stdout
+    assert "Fails: allow-list for a cluster IP without preDNAT" in explain and "Shared base files" in explain
+    assert "nets: [10.20.30.40/32]" in explain and "expectedIPs: [10.0.0.11]" in explain
     for command in (["calico-audit", "--version"], ["python", "-m", "auditor", "--version"]):
         version = subprocess.run([str(bindir / command[0]), *command[1:]], capture_output=True, text=True, check=True)
         assert version.stdout.startswith("calico-audit ")

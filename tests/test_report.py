@@ -87,7 +87,6 @@ def rule(rule_id: str, name: str, severity: Severity, **kw: object) -> Rule:
         severity=severity,
         rationale=f"Why {name} bites: Calico evaluates this field before the policy applies.",
         remediation=f"Fix {name} as the guide shows.",
-        examples=(),
         **kw,  # type: ignore[arg-type]
     )
 
