@@ -33,6 +33,7 @@ DOCS_URL = "https://github.com/calico-audit/calico-audit/blob/main/docs/rules.md
 
 Check = Callable[["Context"], Iterable[Issue]]
 ResourceCheck = Callable[[Any], Iterable[Issue]]  # receives one resource (an auditor.model.Resource)
+ContextCheck = Callable[[Any, "Context"], Iterable[Issue]]  # one resource and the run's context
 Scope = Callable[["Context"], Iterable[Any]]
 
 
@@ -41,13 +42,15 @@ class SubCheck:
     """One small check of a rule, run on the resources of ``kinds`` (``("*",)``: every resource in scope).
 
     ``id`` is ``<RULE>/<kind>-<what>`` (``CA007/ippool-block-size``): stable, like a rule ID, because
-    users select, ignore and suppress it by that name.
+    users select, ignore and suppress it by that name. A check that needs more than the resource (a fact
+    of the cluster) sets ``uses_context`` and receives ``(resource, ctx)``.
     """
 
     id: str
     kinds: tuple[str, ...]
     title: str
-    check: ResourceCheck = field(compare=False, repr=False)
+    check: ResourceCheck | ContextCheck = field(compare=False, repr=False)
+    uses_context: bool = False
 
     @property
     def rule_id(self) -> str:

@@ -97,10 +97,9 @@ _POLICY_KINDS = ("GlobalNetworkPolicy", "NetworkPolicy", "StagedGlobalNetworkPol
 def _kinds_text(kinds: Sequence[str]) -> str:
     if "*" in kinds:
         return "every kind in scope"
-    shown = [k for k in kinds if k not in _POLICY_KINDS]
-    if all(k in kinds for k in _POLICY_KINDS):
-        shown.insert(0, "Calico policies (staged too)")
-    return ", ".join(shown)
+    if not all(k in kinds for k in _POLICY_KINDS):
+        return ", ".join(kinds)
+    return ", ".join(["Calico policies (staged too)", *(k for k in kinds if k not in _POLICY_KINDS)])
 
 
 def _sub_check_table(rule: Rule, heading: str) -> list[str]:

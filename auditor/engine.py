@@ -199,7 +199,8 @@ def _run_sub_checks(
             chosen = by_kind[kind] = [s for s in subs if s.applies_to(kind)]
         for sub in chosen:
             try:
-                for issue in sub.check(resource):
+                issues = sub.check(resource, ctx) if sub.uses_context else sub.check(resource)  # type: ignore[call-arg]
+                for issue in issues:
                     findings.append(stamp(rule, issue, severity, sub))
             except Exception as exc:
                 if debug:

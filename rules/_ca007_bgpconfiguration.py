@@ -15,7 +15,7 @@ from auditor.catalog import SubCheck
 from auditor.findings import Issue, Related, Severity
 from auditor.model import BGPConfiguration, Resource, as_dict, as_list
 from auditor.nets import NetError, parse_cidr
-from auditor.rules._ca007_common import issue, lower_case_value
+from auditor.rules._ca007_common import cidr_issue, issue, lower_case_value
 
 _BGP = ("BGPConfiguration",)
 LOG_LEVELS = ("Trace", "Debug", "Info", "Warning", "Error", "Fatal")
@@ -69,6 +69,8 @@ def _communities(config: Resource) -> Iterator[Issue]:
     for i, item in enumerate(communities):
         entry = as_dict(item)
         value, name = entry.get("value"), entry.get("name")
+        if isinstance(item, dict):
+            yield from _community_fields(config, i, entry)
         if isinstance(value, str):
             why = community_problem(value)
             if why and "not `aa:nn`" not in why:  # the format itself is the schema's (CA002)
@@ -91,21 +93,53 @@ def _communities(config: Resource) -> Iterator[Issue]:
         )
 
 
+def _community_fields(config: Resource, i: int, entry: dict[str, object]) -> Iterator[Issue]:
+    """A community needs both a name (prefixAdvertisements refer to it) and a value."""
+    for key, fix in (
+        ("name", "Add the `name` that prefixAdvertisements use to refer to it."),
+        ("value", "Add the `value` (`aa:nn`, or `aa:nn:mm` for a large community)."),
+    ):
+        if entry.get(key) in (None, ""):
+            yield issue(
+                config,
+                f"community without `{key}`: Calico rejects a community that lacks its {key}",
+                ("spec", "communities", i),
+                fix=fix,
+            )
+
+
+def _prefix_advertisement_fields(config: Resource, i: int, entry: dict[str, object]) -> Iterator[Issue]:
+    """A prefix advertisement needs the `cidr` it applies to and its `communities` list."""
+    at = ("spec", "prefixAdvertisements", i)
+    if entry.get("cidr") in (None, ""):
+        yield issue(
+            config,
+            "prefixAdvertisements entry without `cidr`: Calico cannot parse an empty CIDR and rejects it",
+            at,
+            fix="Add the `cidr` the communities are attached to.",
+        )
+    if entry.get("communities") is None:
+        yield issue(
+            config,
+            "prefixAdvertisements entry without `communities`: Calico requires the communities to advertise",
+            at,
+            fix="Add `communities` (values or names from `communities`), or remove the entry.",
+        )
+
+
 def _prefix_advertisements(config: Resource) -> Iterator[Issue]:
     spec = config.spec
     names = {n for c in as_list(spec.get("communities")) if isinstance(n := as_dict(c).get("name"), str)}
     for i, item in enumerate(as_list(spec.get("prefixAdvertisements"))):
         entry = as_dict(item)
+        if isinstance(item, dict):
+            yield from _prefix_advertisement_fields(config, i, entry)
         cidr = entry.get("cidr")
         if isinstance(cidr, str):
             try:
                 parse_cidr(cidr, strict=True, allow_bare_ip=True)
             except NetError as exc:
-                yield issue(
-                    config,
-                    f"prefixAdvertisements cidr: {exc}; Calico rejects it",
-                    ("spec", "prefixAdvertisements", i, "cidr"),
-                )
+                yield cidr_issue(config, "prefixAdvertisements cidr", exc, ("spec", "prefixAdvertisements", i, "cidr"))
         for j, community in enumerate(as_list(entry.get("communities"))):
             if not isinstance(community, str) or community in names:
                 continue

@@ -18,7 +18,7 @@ from auditor.catalog import SubCheck
 from auditor.findings import Issue, PathT
 from auditor.model import Resource, as_dict, as_list
 from auditor.nets import NetError, parse_cidr
-from auditor.rules._ca007_common import issue
+from auditor.rules._ca007_common import cidr_issue, issue
 
 _FILTER = ("BGPFilter",)
 _ACTIONS = ("Accept", "Reject")
@@ -83,7 +83,7 @@ def _filter_cidr(bgp_filter: Resource, rule: dict[str, Any], at: PathT, cidr: st
     try:
         network = parse_cidr(cidr, strict=False, allow_bare_ip=True)
     except NetError as exc:
-        yield issue(bgp_filter, f"BGPFilter cidr: {exc}; Calico rejects it", (*at, "cidr"))
+        yield cidr_issue(bgp_filter, "BGPFilter cidr", exc, (*at, "cidr"))
         return
     if network.version != version:
         yield issue(

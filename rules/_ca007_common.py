@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from auditor.findings import Issue, PathT
 from auditor.model import Policy, PolicyRule, Resource, as_dict, as_list
+from auditor.nets import NetError
+from auditor.rules._ca00_kinds import sentence
 
 ALL = ("*",)  # every Calico resource (CA007 runs on projectcalico.org resources only)
 POLICIES = ("GlobalNetworkPolicy", "NetworkPolicy", "StagedGlobalNetworkPolicy", "StagedNetworkPolicy")
@@ -14,8 +17,33 @@ HEP = ("HostEndpoint",)
 POOL = ("IPPool",)
 
 
-def issue(resource: Resource, message: str, path: PathT, on_key: bool = False, **extra: Any) -> Issue:
-    return Issue(message, at=resource.ptr_at(path, on_key=on_key), identity=resource.identity, **extra)
+# The imperative a remedy starts with, in CA007's wording "<what is wrong and why>; <what to do>".
+_REMEDY = re.compile(
+    r"^(?:(?:add|change|choose|delete|drop|fix|give|keep|list|lower-case|make|merge|move|omit|put|quote|remove|"
+    r"rename|replace|select|set|spell|split|substitute|use|write)\b|to [a-z]+ [^,;]*, [a-z]+ )"
+)
+
+
+def split_remedy(text: str) -> tuple[str, str]:
+    """``"<what and why>; <remedy>"`` -> (message, fix sentence); text without a remedy is all message.
+
+    Calico's and Kubernetes' reasons are worded once, in :mod:`auditor.calico_validation` and here; the
+    remedy after the last ``; `` that starts with an imperative becomes the finding's ``fix``.
+    """
+    head, sep, tail = text.rpartition("; ")
+    if not sep or not _REMEDY.match(tail):
+        return text, ""
+    return head, sentence(tail)
+
+
+def issue(
+    resource: Resource, message: str, path: PathT, on_key: bool = False, fix: str = "", **extra: Any
+) -> Issue:
+    """A CA007 issue: the message says what is wrong and why; the remedy (``fix``, or the imperative
+    tail of ``message`` after its last ``; ``, see :func:`split_remedy`) is the finding's fix."""
+    if not fix:
+        message, fix = split_remedy(message)
+    return Issue(message, at=resource.ptr_at(path, on_key=on_key), identity=resource.identity, fix=fix, **extra)
 
 
 def raw_rule(rule: PolicyRule) -> dict[str, Any]:
@@ -56,3 +84,16 @@ def lower_case_value(resource: Resource, key: str, allowed: tuple[str, ...]) -> 
         f"compares case-sensitively, although the v3.32 CRD pattern accepts any case; write `{fix}`",
         ("spec", key),
     )
+
+
+_NET_REMEDY = re.compile(r"^(?P<what>.*?): (?:the network is (?P<net>\S+), write that instead|write (?P<cidr>\S+))$")
+
+
+def cidr_issue(resource: Resource, label: str, exc: NetError, path: PathT) -> Issue:
+    """``label``'s value is not the network Calico expects (``exc`` from :func:`auditor.nets.parse_cidr`)."""
+    text = str(exc)
+    remedy = _NET_REMEDY.match(text)
+    if remedy is None:
+        return issue(resource, f"{label}: {text}; Calico rejects it", path)
+    right = remedy.group("net") or remedy.group("cidr")
+    return issue(resource, f"{label}: {remedy.group('what')}; Calico rejects it", path, fix=f"Write `{right}`.")

@@ -24,7 +24,7 @@ from auditor.findings import Issue
 from auditor.model import Resource, as_dict, as_list
 from auditor.nets import NetError, parse_cidr
 from auditor.rules._ca007_bgpconfiguration import LOG_LEVELS
-from auditor.rules._ca007_common import issue, lower_case_value
+from auditor.rules._ca007_common import cidr_issue, issue, lower_case_value
 from auditor.rules._ca007_felixconfiguration import FELIX
 
 _REGEX_FIELDS = ("logDebugFilenameRegex", "bpfDataIfacePattern", "bpfL3IfacePattern", "bpfDisableGROForIfaces",
@@ -73,7 +73,7 @@ def _bpf(config: Resource) -> Iterator[Issue]:
             try:
                 parse_cidr(cidr, strict=False, allow_bare_ip=True)
             except NetError as exc:
-                yield issue(config, f"{key}: {exc}; Calico rejects it", ("spec", key, i))
+                yield cidr_issue(config, key, exc, ("spec", key, i))
     for i, name in enumerate(as_list(spec.get("bpfForceTrackPacketsFromIfaces"))):
         if isinstance(name, str) and not IFACE_FILTER_RE.match(name):
             yield issue(

@@ -17,7 +17,7 @@ from auditor.catalog import SubCheck
 from auditor.findings import Issue, PathT, Related
 from auditor.model import FelixConfiguration, Resource, as_dict, as_list
 from auditor.nets import NetError, parse_cidr
-from auditor.rules._ca007_common import issue
+from auditor.rules._ca007_common import cidr_issue, issue
 
 FELIX = ("FelixConfiguration",)
 ROUTE_TABLE_MAX = 0xFFFFFFFF
@@ -171,7 +171,7 @@ def _external_node(config: Resource, cidr: str, at: PathT) -> Iterator[Issue]:
     try:
         network = parse_cidr(cidr, strict=False, allow_bare_ip=True)
     except NetError as exc:
-        yield issue(config, f"externalNodesList: {exc}; Calico rejects it", at)
+        yield cidr_issue(config, "externalNodesList", exc, at)
         return
     if network.version != 4:
         yield issue(config, f"externalNodesList `{cidr}` is IPv6: Calico accepts only IPv4 CIDRs here", at)

@@ -10,7 +10,7 @@ from auditor.catalog import SubCheck
 from auditor.findings import Issue, Related
 from auditor.model import IPPool, Resource, as_list
 from auditor.nets import NetError, parse_cidr
-from auditor.rules._ca007_common import POOL, issue
+from auditor.rules._ca007_common import POOL, cidr_issue, issue
 
 _ENABLED_MODES = ("Always", "CrossSubnet")
 
@@ -135,7 +135,7 @@ def _reserved_cidrs(reservation: Resource) -> Iterator[Issue]:
         try:
             parse_cidr(cidr, strict=False, allow_bare_ip=True)
         except NetError as exc:
-            yield issue(reservation, f"reservedCIDRs: {exc}; Calico rejects it", ("spec", "reservedCIDRs", i))
+            yield cidr_issue(reservation, "reservedCIDRs", exc, ("spec", "reservedCIDRs", i))
 
 
 SUB_CHECKS = (

@@ -37,10 +37,13 @@ spec:
 def findings(
     tmp_path: Path, text: str, rule: str, settings: Mapping[str, object] | None = None
 ) -> list[tuple[str, str]]:
-    """``(line:col, message)`` of ``rule``'s findings, in file order."""
+    """``(line:col, text)`` of ``rule``'s findings, in file order; the text is the message and, on a line of
+    its own, the fix (``fix: ...``) when the finding has one."""
     result = run_files(tmp_path, {"m.yaml": text}, settings)
     return [
-        (f"{f.location.span.line}:{f.location.span.column}", f.message) for f in result.findings if f.rule_id == rule
+        (f"{f.location.span.line}:{f.location.span.column}", f.message + (f"\nfix: {f.fix}" if f.fix else ""))
+        for f in result.findings
+        if f.rule_id == rule
     ]
 
 
@@ -263,7 +266,7 @@ spec:
     got = findings(tmp_path, text, "CA004")
     messages = " | ".join(m for _, m in got)
     assert [p for p, _ in got] == ["6:14", "7:16", "7:28", "8:17"]
-    assert "write `10.96.0.10`" in messages
+    assert "fix: Write `10.96.0.10`." in messages
     assert "differs from clusterIP" in messages
     assert "two IPv4 addresses" in messages
     assert "loopback" in messages
@@ -461,7 +464,7 @@ def test_ca007_action_synonym_and_protocol_numbers(tmp_path: Path) -> None:
     text = gnp("  - action: drop\n    protocol: 0\n  - action: Pass\n    notProtocol: '256'\n")
     got = findings(tmp_path, text, "CA007")
     assert [p for p, _ in got] == ["8:13", "9:15", "11:18"]
-    assert "write `Deny`" in got[0][1]
+    assert "fix: Write `Deny`." in got[0][1]
 
 
 def test_ca007_missing_action_is_a_schema_error_only(tmp_path: Path) -> None:
@@ -838,7 +841,7 @@ def test_sarif_and_json_carry_the_sub_id(tmp_path: Path) -> None:
     descriptor = next(d for d in run["tool"]["driver"]["rules"] if d["id"] == "CA007")
     listed = {s["id"] for s in descriptor["properties"]["calicoAudit/subChecks"]}
     assert {"CA007/ippool-block-size", "CA007/policy-rule-action"} <= listed
-    other = next(d for d in run["tool"]["driver"]["rules"] if d["id"] == "CA004")
+    other = next(d for d in run["tool"]["driver"]["rules"] if d["id"] == "CA006")
     assert "calicoAudit/subChecks" not in other["properties"]
     path = tmp_path / "out.sarif"
     path.write_text(sarif.dumps(log), encoding="utf-8")
@@ -920,6 +923,7 @@ def _ca007_rows(result: object, base: str, subs: set[str]) -> list[dict[str, obj
                 "path": os.path.relpath(os.path.abspath(f.location.path), base),
                 "span": [s.line, s.column, s.end_line, s.end_column],
                 "message": f.message,
+                "fix": f.fix,
                 "fingerprint": f.fingerprint,
                 "severity": f.severity.label,
                 "sub": sub_id(f),
@@ -936,10 +940,16 @@ def test_ca007_findings_and_fingerprints_unchanged_since_the_single_module_rule(
 
     from auditor import catalog
     from auditor.config import from_mapping
+    from auditor.rules._ca007_common import split_remedy
     from auditor.run import audit
 
     golden = json.loads(GOLDEN.read_text(encoding="utf-8"))
     subs = set(golden["sub_checks"])
+    # Stored before the fix text left the message: "<what and why>; <remedy>" is now message and fix.
+    for rows in golden["findings"].values():
+        for row in rows:
+            row["message"], row["fix"] = split_remedy(row["message"])
+        rows.sort(key=lambda r: (r["path"], r["span"], r["message"]))
     root = Path(__file__).resolve().parent.parent
     old = os.getcwd()
     try:
@@ -986,5 +996,5 @@ def test_explain_and_docs_list_every_sub_check_with_its_full_id() -> None:
     for sub in rule.sub_checks:
         assert sub.id in text, sub.id  # never cut, however narrow the terminal
         assert f"| `{sub.id}` |" in page
-    plain = catalog.find("CA004")
+    plain = catalog.find("CA006")
     assert plain is not None and "Sub-checks" not in rule_markdown(plain)
