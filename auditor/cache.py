@@ -347,13 +347,14 @@ def encode_entry(entry: Entry) -> bytes:
     )
 
 
-def encode_pack(pack: Pack) -> bytes:
-    payload = marshal.dumps((FORMAT, pack), _MARSHAL_VERSION)
+def _sealed(value: object) -> bytes:
+    """``value`` as marshal data behind the magic string and a digest of it."""
+    payload = marshal.dumps(value, _MARSHAL_VERSION)
     return MAGIC + hashlib.blake2b(payload, digest_size=DIGEST_SIZE).digest() + payload
 
 
-def decode_pack(blob: bytes) -> Pack | None:
-    """The pack in ``blob``, or None when it is not a whole, well-formed pack of this format."""
+def _unsealed(blob: bytes) -> Any:
+    """The value :func:`_sealed` wrote, or None when ``blob`` is not whole (magic, digest, marshal)."""
     head = len(MAGIC) + DIGEST_SIZE
     if len(blob) < head or not blob.startswith(MAGIC):
         return None
@@ -361,9 +362,21 @@ def decode_pack(blob: bytes) -> Pack | None:
     if hashlib.blake2b(payload, digest_size=DIGEST_SIZE).digest() != blob[len(MAGIC) : head]:
         return None
     try:
-        fmt, pack = marshal.loads(payload)
+        return marshal.loads(payload)
     except (ValueError, EOFError, TypeError):
         return None
+
+
+def encode_pack(pack: Pack) -> bytes:
+    return _sealed((FORMAT, pack))
+
+
+def decode_pack(blob: bytes) -> Pack | None:
+    """The pack in ``blob``, or None when it is not a whole, well-formed pack of this format."""
+    value = _unsealed(blob)
+    if type(value) is not tuple or len(value) != 2:
+        return None
+    fmt, pack = value
     if fmt != FORMAT or type(pack) is not dict:
         return None
     for name, value in pack.items():
@@ -376,22 +389,15 @@ def decode_pack(blob: bytes) -> Pack | None:
 
 def encode_rendered(value: Rendered) -> bytes:
     text, origins = value
-    payload = marshal.dumps((FORMAT, text, [tuple(o) for o in origins]), _MARSHAL_VERSION)
-    return MAGIC + hashlib.blake2b(payload, digest_size=DIGEST_SIZE).digest() + payload
+    return _sealed((FORMAT, text, [tuple(o) for o in origins]))
 
 
 def decode_rendered(blob: bytes) -> Rendered | None:
     """The rendered output in ``blob``, or None when it is not a whole, well-formed one."""
-    head = len(MAGIC) + DIGEST_SIZE
-    if len(blob) < head or not blob.startswith(MAGIC):
+    value = _unsealed(blob)
+    if type(value) is not tuple or len(value) != 3:
         return None
-    payload = memoryview(blob)[head:]
-    if hashlib.blake2b(payload, digest_size=DIGEST_SIZE).digest() != blob[len(MAGIC) : head]:
-        return None
-    try:
-        fmt, text, origins = marshal.loads(payload)
-    except (ValueError, EOFError, TypeError):
-        return None
+    fmt, text, origins = value
     if fmt != FORMAT or type(text) is not str or type(origins) is not list:
         return None
     for origin in origins:
