@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 
 from netaddr import IPAddress, IPNetwork, IPRange, IPSet
 
-from auditor.intervals import merge
+from auditor.intervals import covers, merge, overlap
 
 _MAX = {4: (1 << 32) - 1, 6: (1 << 128) - 1}
 
@@ -77,7 +77,10 @@ class AddressSet:
         return AddressSet(self.version, out)
 
     def issubset(self, other: AddressSet | IPSet | IPNetwork) -> bool:
-        return not (self - other)
+        return covers(self._coerce(other).intervals, self.intervals)
+
+    def isdisjoint(self, other: AddressSet | IPSet | IPNetwork) -> bool:
+        return not overlap(self.intervals, self._coerce(other).intervals)
 
     def __contains__(self, address: object) -> bool:
         if not isinstance(address, IPAddress) or address.version != self.version:

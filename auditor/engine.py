@@ -244,11 +244,11 @@ def _crash_finding(rule: Rule, exc: BaseException, sub: SubCheck | None = None) 
 
 
 def dedupe(findings: Iterable[Finding]) -> list[Finding]:
-    """Drop exact repeats (same rule, place and message), keeping order."""
+    """Drop exact repeats (same rule, place, message and fix), keeping order."""
     seen: set[tuple[Any, ...]] = set()
     out: list[Finding] = []
     for f in findings:
-        key = (f.rule_id, f.location, f.message)
+        key = (f.rule_id, f.location, f.message, f.fix)
         if key not in seen:
             seen.add(key)
             out.append(f)

@@ -225,7 +225,7 @@ def _merge_clusters(per_cluster: list[tuple[str, list[Finding]]]) -> list[Findin
     for name, findings in per_cluster:
         for f in findings:
             key = (f.rule_id, f.location, f.message, f.related, f.field_path, f.identity, f.suppression)
-            key += (f.witness, f.fingerprint)  # the fingerprint before the cluster is added to it
+            key += (f.witness, f.fingerprint, f.fix)  # the fingerprint before the cluster is added to it
             first = merged.get(key)
             if first is not None:
                 if name not in first.clusters:

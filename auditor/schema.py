@@ -57,6 +57,7 @@ class SchemaIssue:
     path: tuple[PathPart, ...]
     message: str
     on_key: bool = False
+    fix: str = ""  # what to do, when the violation has one plain remedy
 
 
 # --------------------------------------------------------------------------------------------
@@ -558,44 +559,52 @@ def _unknown_fields(error: ValidationError, calico: bool) -> list[SchemaIssue]:
     return out
 
 
-def _hint_for_type(expected: Any, value: Any, schema: Mapping[str, Any]) -> str:
+#: A violation in words: the message (what is wrong and why) and the fix ("" when none is plain).
+Worded = tuple[str, str]
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:].rstrip(".") + "."
+
+
+def _hint_for_type(expected: Any, value: Any, schema: Mapping[str, Any]) -> Worded:
+    """What to add to a type message, and the fix: a schema's ``x-type-hint`` that says what to write is a
+    fix, any other hint explains."""
     names = [expected] if isinstance(expected, str) else list(expected)
     hint = schema.get("x-type-hint")
     if names == ["string"] and isinstance(value, bool) and "pattern" not in schema:
-        return "; quote the value (YAML reads unquoted true/false, yes/no, on/off and y/n as booleans)"
+        return ": YAML reads unquoted true/false, yes/no, on/off and y/n as booleans", "Quote the value."
     if names == ["string"] and isinstance(value, (int, float)) and "pattern" not in schema:
-        return f'; quote it: `"{json.dumps(value)}"`'
+        return "", f'Quote it: `"{json.dumps(value)}"`.'
     if hint:
-        return f"; {hint}"
+        return ("", _sentence(hint)) if hint.startswith("write ") else (f"; {hint}", "")
     if names == ["array"] and isinstance(value, dict):
-        return "; start each item with `- `"
+        return "", "Start each item with `- `."
     if names == ["array"] and isinstance(value, (str, int, float)) and not isinstance(value, bool):
-        return f"; write it as a list: `[{value}]`"
-    return ""
+        return "", f"Write it as a list: `[{value}]`."
+    return "", ""
 
 
-def _type_message(error: ValidationError) -> str:
+def _type_message(error: ValidationError) -> Worded:
     schema = error.schema
     expected = schema.get("x-expected")
     if expected is None and "enum" in schema:
         return _enum_message(error.absolute_path, schema["enum"], error.instance)
     if expected is None:
         expected = _expected_types(error.validator_value)
-    return (
-        f"{_name(error.absolute_path)} must be {expected}, not {_describe(error.instance)}"
-        f"{_hint_for_type(error.validator_value, error.instance, schema)}"
-    )
+    why, fix = _hint_for_type(error.validator_value, error.instance, schema)
+    return f"{_name(error.absolute_path)} must be {expected}, not {_describe(error.instance)}{why}", fix
 
 
-def _enum_message(path: Sequence[PathPart], allowed: Sequence[Any], value: Any) -> str:
+def _enum_message(path: Sequence[PathPart], allowed: Sequence[Any], value: Any) -> Worded:
     words = [_show(v) for v in allowed]
     shown = _show(value) if isinstance(value, (str, int, float, bool)) else _describe(value)
     text = f"{_name(path)} must be {_alternatives(words)}, not {shown}"
     if isinstance(value, str):
         same = [a for a in allowed if isinstance(a, str) and a.lower() == value.lower()]
         if same:
-            text += f" (values are case-sensitive: write `{same[0]}`)"
-    return text
+            return f"{text} (values are case-sensitive)", f"Write `{same[0]}`."
+    return text, ""
 
 
 def _required_message(errors: list[ValidationError]) -> str:
@@ -632,14 +641,14 @@ def _required_names(error: ValidationError) -> list[str]:
     return []
 
 
-def _any_of_message(error: ValidationError) -> str:
+def _any_of_message(error: ValidationError) -> Worded:
     """One message for an ``anyOf``/``oneOf`` failure, instead of one per branch."""
     context = list(error.context or ())
     if context and all(c.validator == "required" for c in context):
         names = [n for c in context for n in _required_names(c)]
         return f"missing required field `{names[0]}` {_where(error.absolute_path)}" + (
             f" (or {', '.join(f'`{n}`' for n in names[1:])})" if len(names) > 1 else ""
-        )
+        ), ""
     branch_types: list[str] = []
     for branch in error.validator_value:
         t = branch.get("type") if isinstance(branch, dict) else None
@@ -649,28 +658,36 @@ def _any_of_message(error: ValidationError) -> str:
         branch_types.extend([t] if isinstance(t, str) else t)
     if branch_types:
         expected = _expected_types(branch_types)
-        return f"{_name(error.absolute_path)} must be {expected}, not {_describe(error.instance)}"
+        return f"{_name(error.absolute_path)} must be {expected}, not {_describe(error.instance)}", ""
     deepest = max(context, key=lambda c: len(c.absolute_path), default=None)
     if deepest is not None and len(deepest.absolute_path) > len(error.absolute_path):
         return _message(deepest.validator, [deepest])
-    return f"{_name(error.absolute_path)} does not match any of the allowed forms"
+    return f"{_name(error.absolute_path)} does not match any of the allowed forms", ""
 
 
-def _message(keyword: str, errors: list[ValidationError]) -> str:
+def _message(keyword: str, errors: list[ValidationError]) -> Worded:
+    """The message and the fix for the errors of one keyword at one place."""
+    error = errors[0]
+    if keyword == "type":
+        return _type_message(error)
+    if keyword == "enum":
+        return _enum_message(error.absolute_path, error.validator_value, error.instance)
+    if keyword in ("anyOf", "oneOf"):
+        return _any_of_message(error)
+    if keyword == "minItems" and error.validator_value == 1 and not error.instance:
+        return f"{_name(error.absolute_path)} must not be an empty list", "Omit the field instead."
+    return _plain_message(keyword, errors), ""
+
+
+def _plain_message(keyword: str, errors: list[ValidationError]) -> str:
     error = errors[0]
     path = error.absolute_path
     value = error.instance
     limit = error.validator_value
     schema = error.schema
-    if keyword == "type":
-        return _type_message(error)
-    if keyword == "enum":
-        return _enum_message(path, limit, value)
     if keyword == "const":
         shown = _describe(value) if isinstance(value, (dict, list)) or value is None else _show(value)
         return f"{_name(path)} must be {_show(limit)}, not {shown}"
-    if keyword in ("anyOf", "oneOf"):
-        return _any_of_message(error)
     if keyword == "required":
         return _required_message(errors)
     if keyword == "uniqueItems":
@@ -685,8 +702,6 @@ def _message(keyword: str, errors: list[ValidationError]) -> str:
                 seen.append(item)
         return f"{_name(path)} lists {', '.join(dupes) or 'an entry'} more than once; entries must be unique"
     if keyword == "minItems":
-        if limit == 1 and not value:
-            return f"{_name(path)} must not be an empty list (omit the field instead)"
         return f"{_name(path)} must have at least {limit} items, it has {len(value)}"
     if keyword == "maxItems":
         noun = "item" if limit == 1 else "items"
@@ -734,6 +749,7 @@ def _misplaced_rules(obj: Any, schema: Mapping[str, Any]) -> tuple[SchemaIssue, 
         f"`spec.types[{first}]` must be `Ingress` or `Egress`, not a mapping: {which}, so the rules ended up "
         "inside `types`. An `ingress:` (or `egress:`) key is probably missing before them; as written the "
         "policy has no rules",
+        fix="Add the missing `ingress:` (or `egress:`) key before the rules.",
     )
     return issue, rules
 
@@ -778,8 +794,8 @@ def _issues(errors: list[ValidationError], obj: Any, schema: Mapping[str, Any]) 
         if path in issues or path in suppressed:
             continue
         keyword = next((k for k in _PRIORITY if k in keyed), None) or sorted(keyed)[0]
-        message = _message(keyword, keyed[keyword])
+        message, fix = _message(keyword, keyed[keyword])
         if message:
-            issues[path] = SchemaIssue(path, message)
+            issues[path] = SchemaIssue(path, message, fix=fix)
 
     return sorted(issues.values(), key=lambda issue: (_sort_key(issue.path), issue.on_key))

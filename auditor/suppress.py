@@ -81,6 +81,7 @@ class SuppressionProblem:
     message: str
     location: Location
     key: str
+    fix: str = ""  # what to do, one sentence (CA008 shows it apart from the message)
 
 
 def _comment_of(line: str) -> re.Match[str] | None:
@@ -227,33 +228,38 @@ def problems(directives: Sequence[Directive], known: set[str], ran: set[str]) ->
         form = "annotation" if d.scope == "annotation" else "comment"
         if not d.rules:
             out.append(
-                SuppressionProblem(f"suppression {form} names no rule: write ignore[CA206] reason", d.location, "empty")
+                SuppressionProblem(
+                    f"suppression {form} names no rule", d.location, "empty", "Write `ignore[CA206] reason`."
+                )
             )
             continue
         for rule in d.rules:
             if not _RULE_ID_RE.match(rule) or not _known(rule, known):
                 out.append(
                     SuppressionProblem(
-                        f"suppression names unknown rule `{rule}` (see `audit --list-rules`)",
+                        f"suppression names unknown rule `{rule}`",
                         d.location,
                         f"unknown/{rule}",
+                        "Name a rule ID, name or sub-check that `audit --list-rules` lists.",
                     )
                 )
             elif _known(rule, ran) and rule not in d.used:
                 out.append(
                     SuppressionProblem(
-                        f"unused suppression of {rule}: no {rule} finding is covered by this {form}; remove it",
+                        f"unused suppression of {rule}: no {rule} finding is covered by this {form}",
                         d.location,
                         f"unused/{rule}",
+                        f"Remove {rule} from this {form}.",
                     )
                 )
         if not d.reason:
             out.append(
                 SuppressionProblem(
-                    f"suppression of {', '.join(d.rules)} gives no reason: say why after the rule list "
-                    "(`# calico-audit: ignore[CA206] nodePorts closed at the load balancer`)",
+                    f"suppression of {', '.join(d.rules)} gives no reason",
                     d.location,
                     "no-reason",
+                    "Say why after the rule list (`# calico-audit: ignore[CA206] nodePorts closed at the load "
+                    "balancer`).",
                 )
             )
     return out

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from auditor.facts import Fact
 from auditor.findings import Pointer
-from auditor.model import Policy, Workload
+from auditor.model import Policy, Service, Workload
 
 LIMIT = 3  # how many names a message lists before "and N more"
 
@@ -66,3 +67,62 @@ def ingress_ptr(policy: Policy) -> Pointer:
 def port_text(ref: Any) -> str:
     value = ref.value
     return str(value) if value is not None else str(ref.raw)
+
+
+# ------------------------------------------------------------------------------------------
+# Sentences several rules build alike
+# ------------------------------------------------------------------------------------------
+
+
+def guide(mode: str, steps: str) -> str:
+    """The guide step a fix follows: ``(guide cluster mode, step 2)``, ``(guide local mode, steps 1-2)``."""
+    plural = "s" if any(c in steps for c in "-, ") else ""
+    return f"(guide {mode} mode, step{plural} {steps})"
+
+
+def pin_cluster_ip(ip: object) -> str:
+    """The fix for an advertised address that no Service pins (CA101, CA104)."""
+    return f"Pin `spec.clusterIP: {ip}` on the Service meant to be reachable {guide('cluster', '1')}."
+
+
+def origin(fact: Fact) -> str:
+    """Where a fact comes from, as a message says it: its note, marked ``assumed:`` when it is a default."""
+    return f"assumed: {fact.note}" if fact.assumed else fact.note
+
+
+# Where the guide (design/guide-services-cluster-ips.md) selects a Service's pods in a policy.
+SERVICE_PODS_STEPS = "guide local mode, step 1; cluster mode, step 3"
+
+
+def service_name(svc: Service) -> str:
+    return f"{svc.namespace}/{svc.name}"
+
+
+def host_policy_fix(policy: Policy) -> str:
+    """The change that lets a policy which can never select a HostEndpoint select one (lower-case, for a
+    sentence); "" when it can already."""
+    if not policy.is_global:
+        return f"make {who(policy)} a GlobalNetworkPolicy"
+    if policy.namespace_selector is not None:
+        return f"remove `namespaceSelector` from {who(policy)}"
+    if policy.service_account_selector is not None:
+        return f"remove `serviceAccountSelector` from {who(policy)}"
+    return ""
+
+
+def sentence(text: str) -> str:
+    """``text`` as a sentence: capitalised first letter, one final full stop."""
+    text = text.strip().rstrip(".")
+    return text[:1].upper() + text[1:] + "." if text else ""
+
+
+def target_ports(numbers: Iterable[int | None]) -> str:
+    """``target port 8443`` / ``target ports 8080, 8443``: resolved target ports, for a fix."""
+    shown = sorted({n for n in numbers if n is not None})
+    return f"target port{'s' if len(shown) > 1 else ''} {names(map(str, shown))}"
+
+
+def advertised(services: str, addresses: str, mode: str) -> str:
+    """``Service shop/web is advertised (cluster IP 10.20.30.40) in cluster mode``: how CA402, CA404 and CA405
+    open (``addresses`` as ``PodSide.describe_addresses`` words them)."""
+    return f"Service {services} is advertised ({addresses}) in {mode} mode"

@@ -40,9 +40,14 @@ _SEVERITY = {
 
 def check(ctx: Context) -> Iterator[Issue]:
     for problem in ctx.load.problems:
-        message = problem.message + (f"; {problem.hint}" if problem.hint else "")
+        message, fix = problem.message, ""
+        if problem.hint.startswith("`"):  # a reason (`render = false` in the configuration), not a remedy
+            message += f"; {problem.hint}"
+        elif problem.hint:
+            fix = problem.hint[0].upper() + problem.hint[1:].rstrip(".") + "."
         yield Issue(
             message=message,
+            fix=fix,
             at=Location(problem.file.path, problem.span),
             identity=problem.file.path,
             key=problem.code,

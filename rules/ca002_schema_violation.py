@@ -70,6 +70,7 @@ def check(ctx: Context) -> Iterator[Issue]:
         for problem in schema.validate(resource.api_version, resource.kind, resource.data):
             yield Issue(
                 message=problem.message,
+                fix=problem.fix,
                 at=resource.ptr_at(problem.path, on_key=problem.on_key),
                 identity=resource.identity,
                 key=format_path(problem.path),

@@ -57,8 +57,11 @@ def check(ctx: Context) -> Iterator[Issue]:
             continue
         pointer = resource.ptr_at(ref.path)  # type: ignore[attr-defined]
         at = in_string(pointer, ref.error.offset) if ref.is_yaml_string else pointer
+        # The parser says what to write instead after "; use" ("a single '=' is not an operator; use '=='").
+        what, use, instead = ref.error.message.partition("; use ")
         yield Issue(
-            message=f"invalid selector `{ref.text}`: {ref.error.message}; Calico rejects the whole resource",
+            message=f"invalid selector `{ref.text}`: {what}; Calico rejects the whole resource",
+            fix=f"Use {instead} instead." if use else "",
             at=at,
             identity=resource.identity,  # type: ignore[attr-defined]
         )

@@ -123,14 +123,17 @@ def _several_clusters_issue(found: SeveralClusters) -> Issue:
     others = f" ({', '.join(also)} default too)" if also else ""
     message = (
         f"this tree holds several clusters: {first[0].kind} default is defined in {where}{others}, and audited "
-        "as one cluster their resources are judged against each other's. Audit each cluster on its own: add "
-        f"{' and '.join(f'`{line}`' for line in found.lines())} to [tool.calico-audit] "
-        '(see README, "Several clusters in one repository"). '
-        "Duplicate resources between these folders are not reported."
+        "as one cluster their resources are judged against each other's. "
+        "Duplicate resources between these folders are not reported"
+    )
+    fix = (
+        f"Audit each cluster on its own: add {' and '.join(f'`{line}`' for line in found.lines())} to "
+        '[tool.calico-audit] (see README, "Several clusters in one repository").'
     )
     related = tuple(Related(r.ptr("metadata", "name"), f"{r.kind} default") for g in found.evidence for r in g)
     return Issue(
         message=message,
+        fix=fix,
         at=first[1].ptr("metadata", "name"),
         related=tuple(rel for rel in related if rel.at != first[1].ptr("metadata", "name")),
         identity="several-clusters",
@@ -152,11 +155,12 @@ def check(ctx: Context) -> Iterator[Issue]:
             yield Issue(
                 message=(
                     f"{other.display} is already defined at {_file_line(first.ptr('metadata', 'name'))}"
-                    + (
-                        " with identical content; one copy is enough"
-                        if same
-                        else "; whichever is applied last replaces the other"
-                    )
+                    + (" with identical content" if same else "; whichever is applied last replaces the other")
+                ),
+                fix=(
+                    "Remove this copy; one is enough."
+                    if same
+                    else "Keep one definition: remove or rename the one that is not meant to apply."
                 ),
                 at=other.ptr("metadata", "name"),
                 related=(Related(first.ptr("metadata", "name"), "first definition"),),

@@ -29,4 +29,10 @@ RULE = Rule(
 
 def check(ctx: Context) -> Iterator[Issue]:
     for problem in ctx.suppression_problems:
-        yield Issue(message=problem.message, at=problem.location, identity=problem.location.path, key=problem.key)
+        yield Issue(
+            message=problem.message,
+            at=problem.location,
+            identity=problem.location.path,
+            key=problem.key,
+            fix=problem.fix,
+        )

@@ -8,6 +8,7 @@ from auditor.catalog import Rule
 from auditor.context import Context
 from auditor.findings import AutoFix, Edit, Issue, Related, Severity
 from auditor.model import Service
+from auditor.wording import guide, pin_cluster_ip
 
 RULE = Rule(
     id="CA101",
@@ -59,9 +60,9 @@ def check(ctx: Context) -> Iterator[Issue]:
                 message=(
                     f"serviceClusterIPs advertises {ref.value}, but no Service in the repository pins "
                     f"`spec.clusterIP: {ref.value.ip}`: the route leads to no Service the repository knows, and "
-                    "Kubernetes decides which Service gets the address (now, or after a re-creation). Pin the "
-                    "address on the Service meant to be reachable (guide cluster mode, step 1)"
+                    "Kubernetes decides which Service gets the address (now, or after a re-creation)"
                 ),
+                fix=pin_cluster_ip(ref.value.ip),
                 at=bgp.ptr_at(ref.path),
                 identity=bgp.identity,
                 key=str(ref.value),
@@ -84,9 +85,11 @@ def check(ctx: Context) -> Iterator[Issue]:
             message=(
                 f"{service.display} gets an auto-assigned cluster IP, but cluster IPs are advertised over BGP "
                 f"({where.note}) and no policy can name an address it does not know: an outside client reaches "
-                f"it wherever the address lands (e.g. {witness.flow_text} is allowed). Set `spec.clusterIP` to a "
-                "fixed address in the advertised range and allow only the intended clients with a preDNAT policy "
-                "(guide cluster mode, step 1)"
+                f"it wherever the address lands (e.g. {witness.flow_text} is allowed)"
+            ),
+            fix=(
+                "Set `spec.clusterIP` to a fixed address in the advertised range and allow only the intended "
+                f"clients with a preDNAT policy {guide('cluster', '1')}."
             ),
             at=service.ptr("spec", "clusterIP"),
             related=related,

@@ -10,6 +10,7 @@ from auditor.catalog import Rule
 from auditor.context import Context
 from auditor.findings import Issue, Related, Severity
 from auditor.nets import describe
+from auditor.rules._host_rules import single_destinations
 
 RULE = Rule(
     id="CA102",
@@ -52,34 +53,30 @@ def check(ctx: Context) -> Iterator[Issue]:
         yield Issue(
             message=(
                 f"{address.how} {address.ip} of {address.service.display} is outside the advertised "
-                f"{field} ({describe(advertised)}): outside clients have no route to it. Pin it inside the "
-                f"advertised range or add its range to `{field}` of BGPConfiguration default"
+                f"{field} ({describe(advertised)}): outside clients have no route to it"
             ),
+            fix=f"Pin it inside the advertised range, or add its range to `{field}` of BGPConfiguration default.",
             at=address.ptr(),
             related=related,
             identity=address.service.identity,
         )
     if not facts.advertised_cluster:
         return
-    for policy in ev.host_policies:
-        if not ev.is_host_policy(policy):
+    for policy, rule, ref, net in single_destinations(ev):
+        if net.ip in facts.advertised:
             continue
-        for rule in policy.ingress:
-            for ref in rule.destination.nets:
-                net = ref.value
-                if net is None or net.size != 1 or net.ip in facts.advertised:
-                    continue
-                owners = ev.explicit_ips.get(net.ip, [])
-                if not owners and net.ip not in ev.service_range():
-                    continue  # not a cluster IP at all (a host or an outside address)
-                yield Issue(
-                    message=(
-                        f"{policy.display} {rule.label} targets {net.ip}, which is not in an advertised range "
-                        f"({describe(facts.advertised)}): outside clients cannot reach it the way this rule "
-                        "assumes. Use the Service's cluster IP inside the advertised range"
-                    ),
-                    at=policy.ptr_at(ref.path),
-                    related=related + tuple(Related(o.ptr(), f"{o.how} of {o.service.display}") for o in owners),
-                    identity=policy.identity,
-                    key=str(net),
-                )
+        owners = ev.explicit_ips.get(net.ip, [])
+        if not owners and net.ip not in ev.service_range():
+            continue  # not a cluster IP at all (a host or an outside address)
+        yield Issue(
+            message=(
+                f"{policy.display} {rule.label} targets {net.ip}, which is not in an advertised range "
+                f"({describe(facts.advertised)}): outside clients cannot reach it the way this rule "
+                "assumes"
+            ),
+            fix="Use the Service's cluster IP inside the advertised range.",
+            at=policy.ptr_at(ref.path),
+            related=related + tuple(Related(o.ptr(), f"{o.how} of {o.service.display}") for o in owners),
+            identity=policy.identity,
+            key=str(net),
+        )

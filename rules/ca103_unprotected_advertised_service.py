@@ -11,6 +11,7 @@ from auditor.findings import Issue, Related, Severity
 from auditor.model import HostEndpoint
 from auditor.nets import describe
 from auditor.packet.questions import Evaluator, ServiceAddress
+from auditor.wording import guide
 
 RULE = Rule(
     id="CA103",
@@ -81,7 +82,10 @@ def check(ctx: Context) -> Iterator[Issue]:
             if not workloads or any(ev.policies_for_workload(w) for w in workloads):
                 continue
             why = "no ingress policy selects its pods, and in local mode only pod policy can restrict the clients"
-            fix = "select the Service's pods with a NetworkPolicy that allows only the intended clients"
+            fix = (
+                "Select the Service's pods with a NetworkPolicy that allows only the intended clients "
+                f"{guide('local', '1-2')}."
+            )
         else:
             found = next(
                 (
@@ -100,8 +104,8 @@ def check(ctx: Context) -> Iterator[Issue]:
                 "node's address after SNAT"
             )
             fix = (
-                "allow the intended clients with a preDNAT + applyOnForward GlobalNetworkPolicy on the host "
-                "endpoints and deny the rest of the advertised range with a preDNAT Deny"
+                "Allow the intended clients with a preDNAT + applyOnForward GlobalNetworkPolicy on the host "
+                f"endpoints and deny the rest of the advertised range with a preDNAT Deny {guide('cluster', '2')}."
             )
         universe = ev.outside_universe(int(address.ip.version))
         hep = via if via is not None else ev.ingress_groups()[0]
@@ -119,8 +123,9 @@ def check(ctx: Context) -> Iterator[Issue]:
         yield Issue(
             message=(
                 f"{service.display} is advertised at {address.how} {address.ip} and reachable from {sources}: "
-                f"{why}. Fix: {fix}"
+                f"{why}"
             ),
+            fix=fix,
             at=address.ptr(),
             related=related,
             identity=service.identity,

@@ -13,6 +13,8 @@ from auditor.findings import Issue, Related, Severity, Witness
 from auditor.model import PolicyRule, Service, ServicePort
 from auditor.packet.questions import TCP, Questions, ServiceAddress
 from auditor.ports import PROTOCOL_NUMBERS, PortRange
+from auditor.rules._host_rules import single_destinations
+from auditor.wording import pin_cluster_ip
 
 RULE = Rule(
     id="CA104",
@@ -71,43 +73,39 @@ def check(ctx: Context) -> Iterator[Issue]:
     ev = q.ev
     advertised = ev.facts.advertised
     managed = any(a.advertised for a in ev.service_addresses)
-    for policy in ev.host_policies:
-        if not ev.is_host_policy(policy):
+    for policy, rule, ref, net in single_destinations(ev):
+        if net.ip not in advertised or net.ip in ev.explicit_ips:
             continue
-        for rule in policy.ingress:
-            for ref in rule.destination.nets:
-                net = ref.value
-                if net is None or net.size != 1 or net.ip not in advertised or net.ip in ev.explicit_ips:
-                    continue
-                if any(net.ip == ip for hep in ev.host_endpoints for ip in hep.valid_expected_ips):
-                    continue
-                missed = _missed(q, rule, net.ip) if rule.action == "Allow" else None
-                if missed is not None:
-                    svc, witness = missed
-                    yield Issue(
-                        message=(
-                            f"{policy.display} {rule.label} allows clients to {net}, an advertised address that no "
-                            f"Service holds, while {svc.display} has no pinned `spec.clusterIP`: Kubernetes gives it "
-                            f"another address, where these clients are dropped ({witness.summary}), and gives "
-                            f"{net.ip} to whichever Service comes next. Pin `spec.clusterIP: {net.ip}` on the Service "
-                            "meant to be reachable (guide cluster mode, step 1)"
-                        ),
-                        at=policy.ptr_at(ref.path),
-                        related=(Related(svc.ptr("metadata", "name"), f"{svc.display}: no clusterIP"),),
-                        identity=policy.identity,
-                        key=str(net),
-                        witness=witness,
-                    )
-                    continue
-                if not managed:
-                    continue  # the repository does not manage the Services: it cannot know which are current
-                yield Issue(
-                    message=(
-                        f"{policy.display} {rule.label} targets {net}, an advertised address that is the cluster "
-                        "IP of no Service in the repository: a stale rule, or one waiting for the next Service "
-                        "to be given this address. Remove it or point it at the Service's current clusterIP"
-                    ),
-                    at=policy.ptr_at(ref.path),
-                    identity=policy.identity,
-                    key=str(net),
-                )
+        if any(net.ip == ip for hep in ev.host_endpoints for ip in hep.valid_expected_ips):
+            continue
+        missed = _missed(q, rule, net.ip) if rule.action == "Allow" else None
+        if missed is not None:
+            svc, witness = missed
+            yield Issue(
+                message=(
+                    f"{policy.display} {rule.label} allows clients to {net}, an advertised address that no "
+                    f"Service holds, while {svc.display} has no pinned `spec.clusterIP`: Kubernetes gives it "
+                    f"another address, where these clients are dropped ({witness.summary}), and gives "
+                    f"{net.ip} to whichever Service comes next"
+                ),
+                fix=pin_cluster_ip(net.ip),
+                at=policy.ptr_at(ref.path),
+                related=(Related(svc.ptr("metadata", "name"), f"{svc.display}: no clusterIP"),),
+                identity=policy.identity,
+                key=str(net),
+                witness=witness,
+            )
+            continue
+        if not managed:
+            continue  # the repository does not manage the Services: it cannot know which are current
+        yield Issue(
+            message=(
+                f"{policy.display} {rule.label} targets {net}, an advertised address that is the cluster "
+                "IP of no Service in the repository: a stale rule, or one waiting for the next Service "
+                "to be given this address"
+            ),
+            fix="Remove the address, or point the rule at the Service's current `spec.clusterIP`.",
+            at=policy.ptr_at(ref.path),
+            identity=policy.identity,
+            key=str(net),
+        )

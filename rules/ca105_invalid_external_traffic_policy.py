@@ -48,8 +48,11 @@ def check(ctx: Context) -> Iterator[Issue]:
         yield Issue(
             message=(
                 f"`externalTrafficPolicy: Local` on {service.display} (type {service.type}) is rejected by "
-                f"Kubernetes: {_why_not(service)}. Use type NodePort or LoadBalancer for local mode, or remove "
-                "the field and follow the cluster-mode steps"
+                f"Kubernetes: {_why_not(service)}"
+            ),
+            fix=(
+                "Use type NodePort or LoadBalancer for local mode, or remove the field and follow the cluster-mode "
+                "steps."
             ),
             at=service.ptr("spec", "externalTrafficPolicy"),
             identity=service.identity,

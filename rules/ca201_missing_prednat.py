@@ -10,6 +10,7 @@ from auditor.findings import Issue, Related, Severity
 from auditor.model import PolicyRule
 from auditor.packet.questions import Evaluator
 from auditor.ports import PortRange, PortSet
+from auditor.wording import guide, origin
 
 RULE = Rule(
     id="CA201",
@@ -60,7 +61,7 @@ def check(ctx: Context) -> Iterator[Issue]:
     for policy in ev.host_policies:
         if policy.pre_dnat or policy.do_not_track or not ev.is_host_policy(policy):
             continue
-        fix = "set `preDNAT: true` (with `applyOnForward: true`) so the rule sees the original destination"
+        fix = "Set `preDNAT: true` and `applyOnForward: true` so the rule sees the original destination"
         for rule in policy.ingress:
             if _cluster_ip_nets(ev, rule):
                 nets = ", ".join(str(r.value) for r in rule.destination.nets)
@@ -68,8 +69,9 @@ def check(ctx: Context) -> Iterator[Issue]:
                     message=(
                         f"{policy.display} {rule.label} matches destination {nets} (cluster IPs), but the policy "
                         "is not preDNAT: it runs after kube-proxy has rewritten the destination to a pod, so the "
-                        f"rule never matches. Fix: {fix} (guide cluster mode, step 2)"
+                        "rule never matches"
                     ),
+                    fix=f"{fix} {guide('cluster', '2')}.",
                     at=rule.ptr("destination", "nets"),
                     related=(Related(policy.ptr("spec"), "policy without preDNAT"),),
                     identity=policy.identity,
@@ -80,8 +82,9 @@ def check(ctx: Context) -> Iterator[Issue]:
                     message=(
                         f"{policy.display} {rule.label} matches destination ports {ports} in the nodePort range "
                         f"({describe_range(ev)}), but the policy is not preDNAT: after DNAT the packet carries the "
-                        f"pod's target port, so the rule never matches nodePort traffic. Fix: {fix}"
+                        "pod's target port, so the rule never matches nodePort traffic"
                     ),
+                    fix=f"{fix}.",
                     at=rule.ptr("destination", "ports"),
                     related=(Related(policy.ptr("spec"), "policy without preDNAT"),),
                     identity=policy.identity,
@@ -90,9 +93,7 @@ def check(ctx: Context) -> Iterator[Issue]:
 
 
 def describe_range(ev: Evaluator) -> str:
-    fact = ev.facts.node_port
-    origin = "assumed: " + fact.note if fact.assumed else fact.note
-    return f"{ev.facts.node_ports}, {origin}"
+    return f"{ev.facts.node_ports}, {origin(ev.facts.node_port)}"
 
 
 

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from auditor.catalog import Rule
 from auditor.context import Context
 from auditor.findings import AutoFix, Edit, Issue, Related, Severity
+from auditor.wording import guide
 
 RULE = Rule(
     id="CA202",
@@ -33,6 +34,9 @@ RULE = Rule(
 )
 
 
+ADD_APPLY_ON_FORWARD = f"Add `applyOnForward: true` {guide('cluster', '2')}."
+
+
 def check(ctx: Context) -> Iterator[Issue]:
     ev = ctx.packet.ev
     for policy in ctx.model.policies:
@@ -43,9 +47,9 @@ def check(ctx: Context) -> Iterator[Issue]:
             yield Issue(
                 message=(
                     f"{policy.display} sets `{flag}: true` without `applyOnForward: true`: Calico rejects it "
-                    "(\"ApplyOnForward must be true if either PreDNAT or DoNotTrack is true\"). Add "
-                    "`applyOnForward: true`"
+                    "(\"ApplyOnForward must be true if either PreDNAT or DoNotTrack is true\")"
                 ),
+                fix=ADD_APPLY_ON_FORWARD,
                 at=policy.ptr("spec", flag, on_key=True),
                 identity=policy.identity,
                 autofix=AutoFix(
@@ -68,8 +72,9 @@ def check(ctx: Context) -> Iterator[Issue]:
                 message=(
                     f"{policy.display} {rule.label} targets the pod CIDR{assumed}, which only forwarded traffic "
                     "reaches, but the policy has no `applyOnForward: true`: it applies to traffic to and from the "
-                    "host itself only, so this rule never matches. Add `applyOnForward: true`"
+                    "host itself only, so this rule never matches"
                 ),
+                fix=ADD_APPLY_ON_FORWARD,
                 at=rule.ptr("destination", "nets"),
                 related=(Related(policy.ptr("spec"), "policy without applyOnForward"),),
                 identity=policy.identity,

@@ -36,7 +36,8 @@ def check(ctx: Context) -> Iterator[Issue]:
         for i, value in enumerate(as_list(policy.spec.get("types"))):
             if value == "Egress":
                 yield Issue(
-                    message=f"{policy.display} is preDNAT but lists `Egress` in `types`: {why}. Remove it",
+                    message=f"{policy.display} is preDNAT but lists `Egress` in `types`: {why}",
+                    fix="Remove `Egress` from `types`.",
                     at=policy.ptr("spec", "types", i),
                     identity=policy.identity,
                     key="types",
@@ -44,9 +45,9 @@ def check(ctx: Context) -> Iterator[Issue]:
         if as_list(policy.spec.get("egress")):
             yield Issue(
                 message=(
-                    f"{policy.display} is preDNAT but has egress rules: {why}. Move them to a normal "
-                    "GlobalNetworkPolicy on the same host endpoints"
+                    f"{policy.display} is preDNAT but has egress rules: {why}"
                 ),
+                fix="Move the egress rules to a normal GlobalNetworkPolicy on the same host endpoints.",
                 at=policy.ptr("spec", "egress", on_key=True),
                 identity=policy.identity,
                 key="egress",

@@ -23,6 +23,7 @@ from auditor.packet.questions import (
     sample_pod,
 )
 from auditor.ports import ALL_PORTS, PROTOCOL_NUMBERS, PortSet, protocol_name
+from auditor.wording import guide
 
 RULE = Rule(
     id="CA204",
@@ -122,9 +123,11 @@ def check(ctx: Context) -> Iterator[Issue]:
         yield Issue(
             message=(
                 f"forwarded traffic to {describe(denied)} (pod CIDR{assumed}) {which} arriving through {via} is "
-                f"dropped: {decisive.text if decisive else 'no rule allows it'}. {dies} ({why}). Allow traffic to "
-                "every pod CIDR with a preDNAT + applyOnForward rule ordered before any Deny (guide cluster mode, "
-                "step 2)"
+                f"dropped: {decisive.text if decisive else 'no rule allows it'}. {dies} ({why})"
+            ),
+            fix=(
+                "Allow traffic to every pod CIDR with a preDNAT + applyOnForward rule ordered before any Deny "
+                f"{guide('cluster', '2')}."
             ),
             at=target,  # type: ignore[arg-type]
             related=(Related(hep.ptr("metadata", "name"), f"HostEndpoint {hep.name}"),),

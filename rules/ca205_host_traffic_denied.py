@@ -9,6 +9,7 @@ from auditor.context import Context
 from auditor.findings import Issue, Related, Severity, Witness
 from auditor.model import HostEndpoint, Policy
 from auditor.packet.questions import TCP, UDP, Evaluator, Questions, is_sample, sample_address
+from auditor.wording import guide
 
 RULE = Rule(
     id="CA205",
@@ -93,7 +94,7 @@ def check(ctx: Context) -> Iterator[Issue]:
             decisive = next((s for s in reversed(witness.steps) if s.outcome in ("allow", "deny")), None)
             shadow = ""
             if decisive is not None and decisive.stage in ("pre-DNAT", "untracked") and decisive.outcome == "deny":
-                shadow = f" A {decisive.stage} Deny decides first: {decisive.text}."
+                shadow = f". A {decisive.stage} Deny decides first: {decisive.text}"
             if inbound:
                 effect = f"host services (the kubelet, admin tools) are unreachable{through} but on the failsafe ports"
             else:
@@ -105,8 +106,11 @@ def check(ctx: Context) -> Iterator[Issue]:
                 message=(
                     f"{subject} {'are' if hep.assumed else 'is'} policed but nothing allows {direction} traffic to or "
                     "from the host itself "
-                    f"beyond the failsafe ports: {effect}.{shadow} Add a normal GlobalNetworkPolicy on the host "
-                    f"endpoints that allows host {direction} (guide cluster mode, step 2)"
+                    f"beyond the failsafe ports: {effect}{shadow}"
+                ),
+                fix=(
+                    f"Add a normal GlobalNetworkPolicy on the host endpoints that allows host {direction} "
+                    f"{guide('cluster', '2')}."
                 ),
                 at=hep.ptr("metadata", "name") if not hep.assumed else hep.ptr("spec", "selector"),
                 related=related,

@@ -12,6 +12,7 @@ from auditor.findings import AutoFix, Edit, Issue, Related, Severity, Witness
 from auditor.model import Policy, PolicyRule
 from auditor.packet.questions import TCP, Evaluator, Questions, ServiceAddress, Verdict, sample_address
 from auditor.ports import ALL_PORTS, PROTOCOL_NUMBERS, PortRange, PortSet
+from auditor.wording import guide, origin
 
 RULE = Rule(
     id="CA206",
@@ -145,9 +146,12 @@ def check(ctx: Context) -> Iterator[Issue]:
     ev = q.ev
     node_ports = ev.facts.node_ports
     fact = ev.facts.node_port
-    origin = f"assumed: {fact.note}" if fact.assumed else fact.note
+    said = origin(fact)
+    fix = f"Add `notPorts: [\"{node_ports}\"]` to the rule's destination {guide('cluster', '2')}."
     mode = ev.facts.kube_proxy_mode
-    mode_note = f" ({ev.facts.kube_proxy.note}{', assumed' if ev.facts.kube_proxy.assumed else ''})"
+    # The fact's note is "kube-proxy in iptables mode (set cluster.kube-proxy-mode)": name the mode once.
+    source = ev.facts.kube_proxy.note.partition("(")[2].rstrip(")") or ev.facts.kube_proxy.note
+    mode_note = f" ({'assumed; ' if ev.facts.kube_proxy.assumed else ''}{source})"
     for policy in ev.host_policies:
         if not ev.is_host_policy(policy):
             continue
@@ -185,10 +189,10 @@ def check(ctx: Context) -> Iterator[Issue]:
                 yield Issue(
                     message=(
                         f"{policy.display} {rule.label} allows traffic to the hosts ({proto}) from any source but "
-                        f"{what} the nodePort range {node_ports} ({origin}): {how}, so NodePort Services are "
-                        f"reachable from everywhere (e.g. {witness.flow_text}). Add `notPorts: [\"{node_ports}\"]` "
-                        "to the rule's destination (guide cluster mode, step 2)"
+                        f"{what} the nodePort range {node_ports} ({said}): {how}, so NodePort Services are "
+                        f"reachable from everywhere (e.g. {witness.flow_text})"
                     ),
+                    fix=fix,
                     at=where,
                     related=(Related(policy.ptr("metadata", "name"), "host policy"),),
                     identity=policy.identity,
@@ -202,13 +206,13 @@ def check(ctx: Context) -> Iterator[Issue]:
             yield Issue(
                 message=(
                     f"{policy.display} {rule.label} allows traffic to the hosts ({proto}) but {what} the nodePort "
-                    f"range {node_ports} ({origin}). Good practice only: kube-proxy in {mode} mode{mode_note} DNATs "
+                    f"range {node_ports} ({said}). Good practice only: kube-proxy in {mode} mode{mode_note} DNATs "
                     "NodePort traffic before this "
                     + ("host" if stage == "host" else "forward")
                     + " policy sees it, so the rule does not open them today; with kube-proxy in IPVS mode an "
-                    f"applyOnForward rule would. Add `notPorts: [\"{node_ports}\"]` as the guide does (cluster "
-                    "mode, step 2)"
+                    "applyOnForward rule would"
                 ),
+                fix=fix,
                 at=where,
                 related=(Related(policy.ptr("metadata", "name"), "host policy"),),
                 identity=policy.identity,

@@ -14,6 +14,7 @@ from auditor.model import HostEndpoint, Policy, PolicyRule
 from auditor.nets import describe
 from auditor.packet.questions import TCP, Evaluator, Questions, ServiceAddress, Verdict, sample_address
 from auditor.ports import PortRange, protocol_name
+from auditor.wording import guide
 
 RULE = Rule(
     id="CA207",
@@ -105,9 +106,9 @@ def _host_findings(q: Questions) -> Iterator[Issue]:
                 f"{rule.policy.display} {rule.label} means to admit only {describe(listed)} to port {port}/"
                 f"{protocol_name(protocol)} of the hosts, but every other source gets in too: {step.text} "
                 f"(e.g. {witness.flow_text} through HostEndpoint {hep.name}). An allow-list restricts only when "
-                "something after it denies: add a Deny for that port after the allow, or remove the default "
-                "that admits it"
+                "something after it denies"
             ),
+            fix="Add a Deny for that port after the allow, or remove the default that admits it.",
             at=rule.ptr("source", "nets", 0),
             related=(Related(hep.ptr("metadata", "name"), f"HostEndpoint {hep.name}"),),
             identity=rule.policy.identity,
@@ -170,8 +171,11 @@ def check(ctx: Context) -> Iterator[Issue]:
                 f"{rule.policy.display} {rule.label} allows {allowed} to {address.how} {address.ip} "
                 f"({address.service.display}), but nothing denies the other sources: preDNAT has no default drop, "
                 f"so {describe(leaking, universe=ev.outside_universe(int(address.ip.version)))} still reach "
-                f"{example}. Add a preDNAT + applyOnForward Deny for the "
-                "advertised range at a higher order (the guide's step 2 omits it)"
+                f"{example}"
+            ),
+            fix=(
+                "Add a preDNAT + applyOnForward Deny for the advertised range at a higher order "
+                f"{guide('cluster', '2')}; the guide omits it."
             ),
             at=rule.ptr("destination", "nets", index),
             related=(Related(address.ptr(), f"{address.how} of {address.service.display}"),),

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Sequence
 
-from netaddr import IPSet
-
+from auditor.addrset import AddressSet
 from auditor.catalog import Rule
 from auditor.context import Context
 from auditor.findings import Issue, Related, Severity, Witness
@@ -38,46 +36,30 @@ RULE = Rule(
 #: Rule pairs compared per chain: enough for any hand-written policy set, and a bound on the
 #: quadratic work a generated (or hostile) policy with thousands of rules would cost.
 MAX_PAIRS = 200_000
-Ranges = tuple[tuple[int, int, int], ...]  # (IP version, first, last), sorted, merged
-_NETS: dict[int, tuple[object, Ranges | None]] = {}
+Nets = tuple[AddressSet, AddressSet]  # the IPv4 and IPv6 addresses of a rule's nets
+_NETS: dict[int, tuple[object, Nets | None]] = {}
 
 
-def _nets(refs: Iterable[object]) -> Ranges | None:
-    """The addresses of ``nets`` as merged integer ranges (cached: compared once per rule pair)."""
+def _nets(refs: Iterable[object]) -> Nets | None:
+    """The addresses of ``nets`` as address sets, per family (cached: compared once per rule pair);
+    None when an entry is invalid (not comparable)."""
     cached = _NETS.get(id(refs))
     if cached is not None and cached[0] is refs:
         return cached[1]
     values = [r.value for r in refs if r.value is not None]  # type: ignore[attr-defined]
     result = None
-    if len(values) == len(list(refs)):  # else an invalid entry: not comparable
-        result = tuple((c.version, c.first, c.last) for c in IPSet(values).iter_ipranges())
+    if len(values) == len(list(refs)):
+        result = (AddressSet.of(4, values), AddressSet.of(6, values))
     _NETS[id(refs)] = (refs, result)
     return result
 
 
-def _find(ranges: Ranges, version: int, first: int) -> tuple[int, int, int] | None:
-    """The range of ``ranges`` that starts at or before ``first`` (same version), if any."""
-    i = bisect_right(ranges, (version, first, _AFTER)) - 1
-    return ranges[i] if i >= 0 and ranges[i][0] == version else None
+def _subset(inner: Nets, outer: Nets) -> bool:
+    return inner[0].issubset(outer[0]) and inner[1].issubset(outer[1])
 
 
-_AFTER = 1 << 129  # above any address
-
-
-def _subset(inner: Ranges, outer: Ranges) -> bool:
-    for version, first, last in inner:
-        found = _find(outer, version, first)
-        if found is None or found[2] < last:
-            return False
-    return True
-
-
-def _overlaps(a: Ranges, b: Ranges) -> bool:
-    for version, first, last in a:
-        found = _find(b, version, last)  # the last range of b starting at or before our end
-        if found is not None and found[2] >= first:
-            return True
-    return False
+def _overlaps(a: Nets, b: Nets) -> bool:
+    return not (a[0].isdisjoint(b[0]) and a[1].isdisjoint(b[1]))
 
 
 def _ports(refs: Sequence[object]) -> tuple[PortSet, frozenset[str]] | None:
@@ -290,9 +272,9 @@ def check(ctx: Context) -> Iterator[Issue]:
             message=(
                 f"{rule.policy.display} {rule.label} ({rule.action}) never decides: "
                 f"{'its earlier rule' if same else prior.policy.display} {prior.label} ({prior.action}, {where}) "
-                f"matches all of its traffic and {outcome}. Reorder the rules (or policy `order`), narrow the "
-                "earlier rule, or remove this one"
+                f"matches all of its traffic and {outcome}"
             ),
+            fix="Reorder the rules (or the policies' `order`), narrow the earlier rule, or remove this one.",
             at=rule.ptr(),
             related=(Related(prior.ptr(), f"decides first: {prior.action}"),),
             identity=rule.policy.identity,
@@ -309,8 +291,9 @@ def check(ctx: Context) -> Iterator[Issue]:
             yield Issue(
                 message=(
                     f"{policy.display} has {direction} rules but `types` lists only {listed}: Calico never "
-                    f"evaluates them. Add `{direction.capitalize()}` to `types` or remove the rules"
+                    "evaluates them"
                 ),
+                fix=f"Add `{direction.capitalize()}` to `types`, or remove the {direction} rules.",
                 at=policy.ptr("spec", direction, on_key=True),
                 identity=policy.identity,
                 key=f"types/{direction}",

@@ -9,7 +9,7 @@ from auditor.context import Context
 from auditor.findings import Issue, Related, Severity
 from auditor.model import HostEndpoint, Policy
 from auditor.packet.questions import names_host, plain_selector, why_no_hosts
-from auditor.wording import names, selector_ptr, who
+from auditor.wording import guide, host_policy_fix, names, selector_ptr, sentence, who
 
 RULE = Rule(
     id="CA301",
@@ -68,12 +68,14 @@ def check(ctx: Context) -> Iterator[Issue]:
             p for p in ctx.model.policies if p.enforced and why_no_hosts(p) and names_host(plain_selector(p), hep)
         ]
         if blocked:
-            fix = (
-                f"{who(blocked[0])} matches these labels, but {why_no_hosts(blocked[0])}: make it a "
-                "GlobalNetworkPolicy without namespaceSelector/serviceAccountSelector"
-            )
+            why = f"; {who(blocked[0])} matches its labels, but {why_no_hosts(blocked[0])}"
+            fix = f"{host_policy_fix(blocked[0])} so that it selects HostEndpoint {hep.name}"
         else:
-            fix = "label it so the host policies select it (guide step 5), or widen their selectors"
+            why = ""
+            fix = (
+                f"label HostEndpoint {hep.name} so the host policies select it {guide('cluster', '5')}, "
+                "or widen their selectors"
+            )
         related = [Related(selector_ptr(p), f"host policy {p.name}") for p in hosts[:3]]
         related += [
             Related(selector_ptr(p), "matches the labels but cannot select host endpoints") for p in blocked[:1]
@@ -81,10 +83,11 @@ def check(ctx: Context) -> Iterator[Issue]:
         yield Issue(
             message=(
                 f"HostEndpoint {hep.name} (node {hep.node or '?'}, {labels}) is selected by no policy, although "
-                f"the repository has host policies ({shown}). A policy applies to a HostEndpoint only when its "
-                "selector matches the HostEndpoint's labels, and one that no policy selects and that has no "
-                f"profile drops all traffic to and from its host except the failsafe ports. Fix: {fix}."
+                f"the repository has host policies ({shown}){why}. A policy applies to a HostEndpoint only when "
+                "its selector matches the HostEndpoint's labels, and one that no policy selects and that has no "
+                "profile drops all traffic to and from its host except the failsafe ports"
             ),
+            fix=sentence(fix),
             at=at,  # type: ignore[arg-type]
             related=tuple(related),
             identity=hep.identity,

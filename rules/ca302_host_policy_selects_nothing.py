@@ -9,7 +9,7 @@ from auditor.context import Context
 from auditor.findings import Issue, Pointer, Related, Severity
 from auditor.model import AUTO_HEP_LABEL, HostEndpoint, Model, Policy
 from auditor.packet.questions import PodSide, host_flags, plain_selector, why_no_hosts
-from auditor.wording import names, selector_ptr, who
+from auditor.wording import guide, host_policy_fix, names, selector_ptr, sentence, who
 
 RULE = Rule(
     id="CA302",
@@ -99,10 +99,16 @@ def check(ctx: Context) -> Iterator[Issue]:
         else:
             continue
         auto_off = _auto_disabled(model, policy)
+        steps = guide("cluster", "2 and 5")
         if blocked:
             why = blocked
+            fix = f"{host_policy_fix(policy)} so that its `selector` can match the HostEndpoints' labels {steps}"
         elif auto_off:
             why = auto_off
+            fix = (
+                "set `spec.controllers.node.hostEndpoint.autoCreate: Enabled` in KubeControllersConfiguration "
+                f"{model.kube_controllers[0].name}, or select HostEndpoints of the repository {guide('cluster', '5')}"
+            )
         elif not known or model.host_endpoints_matching(policy.effective_selector):
             continue
         else:
@@ -113,13 +119,14 @@ def check(ctx: Context) -> Iterator[Issue]:
                     f" (it matches pods, e.g. {pods[0].kind} {pods[0].namespace}/{pods[0].name}, but pre-DNAT and "
                     "untracked policy never applies to pods)"
                 )
+            fix = f"change the `selector` to match the HostEndpoints' labels {steps}"
         shown = names(_describe(h) for h in heps) if heps else "none in the repository"
         yield Issue(
             message=(
                 f"{who(policy)} selects no HostEndpoint, yet {intent}: {why}, so none of its rules ever runs. "
-                f"Host endpoints here: {shown}. Fix: a GlobalNetworkPolicy whose `selector` matches the "
-                "HostEndpoints' labels (guide steps 2 and 5)."
+                f"Host endpoints here: {shown}"
             ),
+            fix=sentence(fix),
             at=_where(policy),
             related=tuple(Related(h.ptr("metadata", "name"), f"HostEndpoint {h.name}") for h in heps[:3]),
             identity=policy.identity,

@@ -8,7 +8,7 @@ from auditor.catalog import Rule
 from auditor.context import Context
 from auditor.findings import Issue, Related, Severity
 from auditor.model import HostEndpoint, PolicyRule
-from auditor.wording import names, who
+from auditor.wording import guide, names, who
 
 RULE = Rule(
     id="CA303",
@@ -78,9 +78,11 @@ def check(ctx: Context) -> Iterator[Issue]:
             message=(
                 f"HostEndpoint {hep.name} (node {hep.node or '?'}) has {state}, but rules select it by its labels: "
                 f"{shown}. Calico matches a host endpoint in a rule's source or destination only through its "
-                f"expectedIPs, so these rules match none of this host's traffic: {' and '.join(effects)}. Fix: add "
-                "`expectedIPs` with the node's addresses, including its IPIP/VXLAN/WireGuard tunnel address "
-                "(guide step 5)."
+                f"expectedIPs, so these rules match none of this host's traffic: {' and '.join(effects)}"
+            ),
+            fix=(
+                f"Add `expectedIPs` to HostEndpoint {hep.name} with the node's addresses, including its "
+                f"IPIP/VXLAN/WireGuard tunnel address {guide('cluster', '5')}."
             ),
             at=at,
             related=tuple(

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 from auditor.catalog import Rule
 from auditor.context import Context
 from auditor.findings import Issue, Related, Severity
-from auditor.model import Policy, Service, ServicePort, Workload
-from auditor.packet.questions import Peer, PodSide, entity_matches, rule_matches
-from auditor.wording import names, selector_ptr, selector_text, who, workload_name
+from auditor.model import Policy, PolicyRule, Service, ServicePort, Workload
+from auditor.packet.questions import Peer, PodSide, Target, entity_matches, rule_matches
+from auditor.wording import SERVICE_PODS_STEPS, names, selector_ptr, selector_text, service_name, who, workload_name
 
 RULE = Rule(
     id="CA401",
@@ -33,37 +33,11 @@ RULE = Rule(
 )
 
 
-def _witnesses(ps: PodSide, policy: Policy, svc: Service, selected: list[Workload]) -> list[tuple[ServicePort, Peer]]:
-    """(Service port, source) pairs that ``policy`` itself admits to a selected backend on the target port."""
-    out: list[tuple[ServicePort, Peer]] = []
-    seen: set[tuple[int, str]] = set()
-    for a in selected:
-        pod = ps.pod_peer(a)
-        for target in ps.targets(svc, a):
-            if target.number is None:
-                continue
-            for rule in policy.ingress:
-                if rule.action != "Allow":
-                    continue
-                if rule.protocol is not None and rule.protocol.value != target.protocol:
-                    continue
-                if not entity_matches(rule.destination, pod, target.number, target.protocol, ps.model):
-                    continue
-                for src in ps.source_peers(rule):
-                    key = (target.port.index, str(src))
-                    if key in seen:
-                        continue
-                    pkt = ps.pod_packet(src, a, target.number, target.protocol)
-                    if not rule_matches(rule, pkt, ps.model):
-                        continue
-                    verdict = ps.verdict(a, src, target.number, target.protocol)
-                    if verdict.allowed and ps.deciding_policy(verdict) is policy:
-                        seen.add(key)
-                        out.append((target.port, src))
-    return out
-
-
-def _covers_target(ps: PodSide, policy: Policy, svc: Service, selected: list[Workload]) -> bool:
+def _allow_rules(
+    ps: PodSide, policy: Policy, svc: Service, selected: list[Workload]
+) -> Iterator[tuple[Workload, Target, PolicyRule]]:
+    """(backend, target port, rule): ``policy``'s Allow rules whose destination names a selected backend's
+    resolved target port."""
     for a in selected:
         pod = ps.pod_peer(a)
         for target in ps.targets(svc, a):
@@ -73,15 +47,35 @@ def _covers_target(ps: PodSide, policy: Policy, svc: Service, selected: list[Wor
                 if rule.action == "Allow" and entity_matches(
                     rule.destination, pod, target.number, target.protocol, ps.model
                 ):
-                    return True
-    return False
+                    yield a, target, rule
+
+
+def _witnesses(ps: PodSide, policy: Policy, svc: Service, selected: list[Workload]) -> list[tuple[ServicePort, Peer]]:
+    """(Service port, source) pairs that ``policy`` itself admits to a selected backend on the target port."""
+    out: list[tuple[ServicePort, Peer]] = []
+    seen: set[tuple[int, str]] = set()
+    for a, target, rule in _allow_rules(ps, policy, svc, selected):
+        if rule.protocol is not None and rule.protocol.value != target.protocol:
+            continue
+        for src in ps.source_peers(rule):
+            key = (target.port.index, str(src))
+            if key in seen:
+                continue
+            pkt = ps.pod_packet(src, a, target.number, target.protocol)
+            if not rule_matches(rule, pkt, ps.model):
+                continue
+            verdict = ps.verdict(a, src, target.number, target.protocol)
+            if verdict.allowed and ps.deciding_policy(verdict) is policy:
+                seen.add(key)
+                out.append((target.port, src))
+    return out
 
 
 def _problems(
     ps: PodSide, policy: Policy, svc: Service, selected: list[Workload], left: list[Workload]
 ) -> list[tuple[Workload, str]]:
     witnesses = _witnesses(ps, policy, svc, selected)
-    if not witnesses and not _covers_target(ps, policy, svc, selected):
+    if not witnesses and next(_allow_rules(ps, policy, svc, selected), None) is None:
         return []  # the policy does not admit the Service's traffic: not the policy this rule is about
     out: list[tuple[Workload, str]] = []
     for b in left:
@@ -140,16 +134,18 @@ def check(ctx: Context) -> Iterator[Issue]:
             wanted = " && ".join(f"{k} == '{v}'" for k, v in sorted(svc.selector.items()))
             yield Issue(
                 message=(
-                    f"{who(policy)} admits Service {svc.namespace}/{svc.name}'s traffic to "
+                    f"{who(policy)} admits Service {service_name(svc)}'s traffic to "
                     f"{names(workload_name(w) for w in selected)}, but its {selector_text(policy)} leaves out "
                     f"{names(workload_name(w) for w, _ in problems)}, which the Service also load-balances to "
                     f"(labels {', '.join(f'{k}={v}' for k, v in sorted(svc.selector.items()))}): "
-                    f"{problems[0][1]}. A policy applies only to the pods its selector matches. Fix: select the same "
-                    f"pods as the Service (`{wanted}`; guide local mode step 1, cluster mode step 3), or give the "
-                    "left-out pods a policy that admits the same traffic."
+                    f"{problems[0][1]}. A policy applies only to the pods its selector matches"
+                ),
+                fix=(
+                    f"Select the same pods as the Service (`{wanted}`) in {who(policy)}, or give the left-out pods "
+                    f"a policy that admits the same traffic ({SERVICE_PODS_STEPS})."
                 ),
                 at=selector_ptr(policy),
-                related=(Related(svc.ptr("spec", "selector"), f"Service {svc.namespace}/{svc.name} selector"),)
+                related=(Related(svc.ptr("spec", "selector"), f"Service {service_name(svc)} selector"),)
                 + tuple(Related(w.ptr_at(w.labels_path), f"left out: {workload_name(w)}") for w, _ in problems[:3]),
                 identity=policy.identity,
                 key=svc.identity,

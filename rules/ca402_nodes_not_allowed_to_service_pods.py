@@ -9,7 +9,7 @@ from auditor.context import Context
 from auditor.findings import Issue, Related, Severity, Witness
 from auditor.model import Policy, Service, Workload
 from auditor.packet.questions import NodeDenial, PodSide, Target
-from auditor.wording import ingress_ptr, names, who, workload_name
+from auditor.wording import advertised, guide, ingress_ptr, names, service_name, target_ports, who, workload_name
 
 RULE = Rule(
     id="CA402",
@@ -45,21 +45,18 @@ def _denied_text(denial: NodeDenial) -> str:
     return f"{which} (denied: {names(a.label for a in denial.nodes)})"
 
 
-def _fix(policy: Policy, ps: PodSide) -> str:
-    nodes = ps.node_selector_hint()
+def _fix(policy: Policy, ps: PodSide, ports: str) -> str:
+    step = guide("cluster", "3")
     if policy.is_kubernetes:
         return (
-            f"allow the nodes in {who(policy)} with an `ipBlock` covering every node address (a Kubernetes "
-            "NetworkPolicy cannot select host endpoints), or in a Calico policy"
+            f"Allow the nodes on {ports} in {who(policy)} with an `ipBlock` covering every node address "
+            f"(a Kubernetes NetworkPolicy cannot select host endpoints), or in a Calico policy {step}."
         )
-    if not policy.is_global:
-        return (
-            f"allow the host endpoints in {who(policy)}: `source.selector: {nodes}` with `namespaceSelector: "
-            "global()` (host endpoints with expectedIPs), or `source.nets` covering every node address"
-        )
+    nodes = ps.node_selector_hint()
+    scope = " with `namespaceSelector: global()`" if not policy.is_global else ""
     return (
-        f"allow the host endpoints in {who(policy)}: `source.selector: {nodes}` (host endpoints with "
-        "expectedIPs), or `source.nets` covering every node address"
+        f"Allow the host endpoints on {ports} in {who(policy)}: `source.selector: {nodes}`{scope} "
+        f"(host endpoints with expectedIPs), or `source.nets` covering every node address {step}."
     )
 
 
@@ -70,23 +67,17 @@ def check(ctx: Context) -> Iterator[Issue]:
     for svc in ctx.model.services:
         if not svc.cluster_mode or not ps.advertised(svc):
             continue
-        for w in ps.backends(svc):
-            policies = ps.ingress_policies(w)
-            if not policies:
-                continue  # no policy: the pods are open (CA103 reports an unprotected Service)
-            for target in ps.targets(svc, w):
-                if target.number is None or (id(svc), id(w), target.port.index) in ps.mistaken_targets:
-                    continue  # a named port that does not resolve; or a wrong port (CA403)
-                denial = ps.nodes_denied(w, target)
-                if denial is None:
-                    continue
-                # Intent: an edge Allow names the Service's address, and a client it lets through is
-                # dropped at the pod. Without one, nobody means to reach the Service from outside.
-                witness = q.denied_at_pod(svc, target.port, w, intended_only=True)
-                if witness is None:
-                    continue
-                policy = (ps.deciding_policy(denial.verdict) if denial.verdict else None) or policies[-1]
-                found.setdefault((id(policy), id(svc)), (svc, policy, []))[2].append((w, target, denial, witness))
+        for w, policies, target in ps.policed_targets(svc):
+            denial = ps.nodes_denied(w, target)
+            if denial is None:
+                continue
+            # Intent: an edge Allow names the Service's address, and a client it lets through is
+            # dropped at the pod. Without one, nobody means to reach the Service from outside.
+            witness = q.denied_at_pod(svc, target.port, w, intended_only=True)
+            if witness is None:
+                continue
+            policy = (ps.deciding_policy(denial.verdict) if denial.verdict else None) or policies[-1]
+            found.setdefault((id(policy), id(svc)), (svc, policy, []))[2].append((w, target, denial, witness))
     for svc, policy, entries in found.values():
         w0, _, denial0, witness = entries[0]
         step = denial0.verdict.decisive if denial0.verdict else None
@@ -94,17 +85,20 @@ def check(ctx: Context) -> Iterator[Issue]:
         how = step.text if step is not None else f"no rule of {who(policy)} admits them: end-of-tier drop"
         ports = names(sorted({t.text for _, t, _, _ in entries}))
         pods = names(sorted({workload_name(w) for w, *_ in entries}))
-        hint = ""
+        hint, fix = "", _fix(policy, ps, target_ports(t.number for _, t, _, _ in entries))
         scoped = ps.scoped_host_rules(w0)
         if scoped and scoped[0].source.selector is not None:
             rule = scoped[0]
             hint = (
-                f" {who(rule.policy)} {rule.label} selects `{rule.source.selector.text}`, but in a namespaced "
-                "NetworkPolicy a rule selector only matches endpoints of its own namespace, never host endpoints: "
-                "add `namespaceSelector: global()` to that source."
+                f". {who(rule.policy)} {rule.label} selects `{rule.source.selector.text}`, but in a namespaced "
+                "NetworkPolicy a rule selector only matches endpoints of its own namespace, never host endpoints"
+            )
+            fix = (
+                f"Add `namespaceSelector: global()` to the source of {who(rule.policy)} {rule.label} so that it "
+                f"matches the host endpoints {guide('cluster', '3')}."
             )
         related = [
-            Related(svc.ptr("metadata", "name"), f"Service {svc.namespace}/{svc.name}"),
+            Related(svc.ptr("metadata", "name"), f"Service {service_name(svc)}"),
             Related(w0.ptr_at(w0.labels_path), workload_name(w0)),
         ]
         related += [
@@ -114,11 +108,11 @@ def check(ctx: Context) -> Iterator[Issue]:
         ]
         yield Issue(
             message=(
-                f"Service {svc.namespace}/{svc.name} is advertised ({ps.describe_addresses(ps.advertised(svc))}) in "
-                "cluster mode, so kube-proxy SNATs outside traffic to the receiving node's address and the pods see "
-                f"a node as the source; but for {pods} on target port {ports}, {_denied_text(denial0)}: {how}. "
-                f"Fix: {_fix(policy, ps)}, on the target port (guide step 3).{hint}"
+                f"{advertised(service_name(svc), ps.describe_addresses(ps.advertised(svc)), 'cluster')}, so "
+                "kube-proxy SNATs outside traffic to the receiving node's address and the pods see a node as the "
+                f"source; but for {pods} on target port {ports}, {_denied_text(denial0)}: {how}{hint}"
             ),
+            fix=fix,
             at=at,
             related=tuple(related),
             identity=policy.identity,

@@ -11,7 +11,7 @@ from auditor.context import Context
 from auditor.findings import AutoFix, Edit, Issue, Related, Severity, Witness
 from auditor.packet.questions import PodSide, PortMistake, Questions
 from auditor.ports import protocol_name
-from auditor.wording import names, port_text, who, workload_name
+from auditor.wording import guide, names, port_text, service_name, who, workload_name
 
 RULE = Rule(
     id="CA403",
@@ -43,34 +43,38 @@ RULE = Rule(
 )
 
 
-def _message(m: PortMistake) -> str:
+def _problem(m: PortMistake) -> str:
     svc, w, target = m.service, m.workload, m.target
     rule = m.rule
     source = f"from {m.source}" if m.source is not None else "from any source"
     named = port_text(m.ref)
     if m.why == "service-port":
-        what = (
-            f"{who(rule.policy)} {rule.label} allows port {named}, the `port` of Service {svc.namespace}/{svc.name}, "
+        return (
+            f"{who(rule.policy)} {rule.label} allows port {named}, the `port` of Service {service_name(svc)}, "
             f"but the pods never receive that port: kube-proxy DNATs Service traffic to the targetPort before pod "
             f"policy runs, so {workload_name(w)} receives it on {target.text}, where nothing admits it {source}"
         )
-    elif m.why == "unknown-name":
-        what = (
+    if m.why == "unknown-name":
+        return (
             f"{who(rule.policy)} {rule.label} admits {m.source} on the named port `{named}`, but no container of "
             f"{workload_name(w)} declares a port of that name ({protocol_name(target.protocol)}), so the rule "
-            f"matches none of its traffic and Service {svc.namespace}/{svc.name}'s target port {target.text} is "
+            f"matches none of its traffic and Service {service_name(svc)}'s target port {target.text} is "
             "admitted by nothing"
         )
-    else:
-        what = (
-            f"{who(rule.policy)} {rule.label} admits {m.source} on port {named}, but Service "
-            f"{svc.namespace}/{svc.name} delivers its traffic to {workload_name(w)} on target port {target.text} "
-            "after DNAT, where nothing admits it"
-        )
     return (
-        f"{what}. Fix: name the target port ({target.number}"
-        + (f" or `{target.port.effective_target}`" if isinstance(target.port.effective_target, str) else "")
-        + ") in `destination.ports` (guide step 3)."
+        f"{who(rule.policy)} {rule.label} admits {m.source} on port {named}, but Service "
+        f"{service_name(svc)} delivers its traffic to {workload_name(w)} on target port {target.text} "
+        "after DNAT, where nothing admits it"
+    )
+
+
+def _fix(m: PortMistake) -> str:
+    target = m.target
+    name = target.port.effective_target
+    return (
+        f"Name the target port ({target.number}" + (f" or `{name}`" if isinstance(name, str) else "") + ") "
+        f"instead of `{port_text(m.ref)}` in `destination.ports` of {who(m.rule.policy)} {m.rule.label} "
+        f"{guide('cluster', '3')}."
     )
 
 
@@ -107,9 +111,10 @@ def check(ctx: Context) -> Iterator[Issue]:
         witness = next((w for g in group if (w := _witness(q, g)) is not None), None)
         if witness is None:
             continue  # the evaluator does not show the source dropped on the target port
-        services = names(f"{g.service.namespace}/{g.service.name}" for g in group)
+        services = names(service_name(g.service) for g in group)
         yield Issue(
-            message=_message(m) + (f" (Services: {services})" if len({id(g.service) for g in group}) > 1 else ""),
+            message=_problem(m) + (f" (Services: {services})" if len({id(g.service) for g in group}) > 1 else ""),
+            fix=_fix(m),
             at=m.rule.policy.ptr_at(m.ref.path),
             related=(
                 Related(m.service.ptr_at(m.target.port.path), f"Service {m.service.name} port"),

@@ -12,7 +12,7 @@ from auditor.context import Context
 from auditor.findings import Issue, Related, Severity, Witness
 from auditor.model import PolicyRule, Service, Workload
 from auditor.packet.questions import PodSide, Questions, Verdict, entity_matches
-from auditor.wording import names, who, workload_name
+from auditor.wording import advertised, guide, names, service_name, who, workload_name
 
 # Addresses that are not globally routable: node addresses usually live here.
 PRIVATE = IPSet(
@@ -137,18 +137,21 @@ def check(ctx: Context) -> Iterator[Issue]:
             if assumed
             else f" (it covers none of the node addresses: {names(str(a.ip) for a in ps.node_addrs)})"
         )
+        addresses = ps.describe_addresses(ps.advertised(svc))
         yield Issue(
             message=(
                 f"{who(rule.policy)} {rule.label} allows the outside clients {cidrs} directly on {workload_name(w)}, "
-                f"but Service {names(f'{s.namespace}/{s.name}' for s in services)} is advertised "
-                f"({ps.describe_addresses(ps.advertised(svc))}) in cluster mode: kube-proxy SNATs outside traffic to "
-                "the node's address, so the pods never see these clients as the source of Service traffic and the "
-                f"rule never matches it{note}. Fix: restrict clients at the host endpoints with a preDNAT policy on "
-                "the cluster IP (guide step 2) and allow the nodes here (step 3), or use `externalTrafficPolicy: "
-                "Local` to keep client addresses; if clients also reach the pod IPs directly, suppress this."
+                f"but {advertised(names(service_name(s) for s in services), addresses, 'cluster')}: kube-proxy SNATs "
+                "outside traffic to the node's address, so the pods never see these clients as the source of Service "
+                f"traffic and the rule never matches it{note}"
+            ),
+            fix=(
+                "Restrict clients at the host endpoints with a preDNAT policy on the cluster IP and allow the nodes "
+                f"in {who(rule.policy)} {guide('cluster', '2 and 3')}, or set `externalTrafficPolicy: Local` to keep "
+                "client addresses; if clients also reach the pod IPs directly, suppress this finding."
             ),
             at=rule.policy.ptr_at(refs[0].path),
-            related=tuple(Related(s.ptr("metadata", "name"), f"Service {s.namespace}/{s.name}") for s in services[:2])
+            related=tuple(Related(s.ptr("metadata", "name"), f"Service {service_name(s)}") for s in services[:2])
             + (Related(w.ptr_at(w.labels_path), workload_name(w)),),
             identity=rule.policy.identity,
             key=rule.label,

@@ -10,7 +10,7 @@ from auditor.context import Context
 from auditor.findings import Issue, Related, Severity, Witness
 from auditor.model import Policy, Service, Workload
 from auditor.packet.questions import PodSide, Target, Verdict
-from auditor.wording import ingress_ptr, names, who, workload_name
+from auditor.wording import advertised, guide, ingress_ptr, names, service_name, target_ports, who, workload_name
 
 RULE = Rule(
     id="CA405",
@@ -44,30 +44,24 @@ def check(ctx: Context) -> Iterator[Issue]:
         if not addresses:
             continue
         versions = sorted({int(a.ip.version) for a in addresses})
-        for w in ps.backends(svc):
-            policies = ps.ingress_policies(w)
-            if not policies:
-                continue  # no policy: the pods are open (CA103 reports an unprotected Service)
-            for target in ps.targets(svc, w):
-                if target.number is None or (id(svc), id(w), target.port.index) in ps.mistaken_targets:
-                    continue
-                # Per address family: a dual-stack Service whose pods admit IPv4 clients but no IPv6 client
-                # still blocks the IPv6 ones.
-                for version in versions:
-                    clients = ps.client_peers(w, version)
-                    verdicts = [ps.verdict(w, c, target.number, target.protocol) for c in clients]
-                    if verdicts and not any(v.allowed for v in verdicts):
-                        break
-                else:
-                    continue
-                family = AddressSet.everything(version)
-                witness = q.denied_at_pod(svc, target.port, w, intended_only=False, sources=family)
-                if witness is None:
-                    continue  # no outside client gets that far (the edge stops them first)
-                nodes = any(ps.verdict(w, a.peer, target.number, target.protocol).allowed for a in ps.node_addrs)
-                policy = ps.deciding_policy(verdicts[0]) or policies[-1]
-                entry = (w, target, verdicts[0], nodes, witness)
-                found.setdefault((id(policy), id(svc)), (svc, policy, []))[2].append(entry)
+        for w, policies, target in ps.policed_targets(svc):
+            # Per address family: a dual-stack Service whose pods admit IPv4 clients but no IPv6 client
+            # still blocks the IPv6 ones.
+            for version in versions:
+                clients = ps.client_peers(w, version)
+                verdicts = [ps.verdict(w, c, target.number, target.protocol) for c in clients]
+                if verdicts and not any(v.allowed for v in verdicts):
+                    break
+            else:
+                continue
+            family = AddressSet.everything(version)
+            witness = q.denied_at_pod(svc, target.port, w, intended_only=False, sources=family)
+            if witness is None:
+                continue  # no outside client gets that far (the edge stops them first)
+            nodes = any(ps.verdict(w, a.peer, target.number, target.protocol).allowed for a in ps.node_addrs)
+            policy = ps.deciding_policy(verdicts[0]) or policies[-1]
+            entry = (w, target, verdicts[0], nodes, witness)
+            found.setdefault((id(policy), id(svc)), (svc, policy, []))[2].append(entry)
     for svc, policy, entries in found.values():
         w0, _, verdict, _, witness = entries[0]
         nodes_only = any(n for _, _, _, n, _ in entries)
@@ -77,28 +71,29 @@ def check(ctx: Context) -> Iterator[Issue]:
         ports = names(sorted({t.text for _, t, *_ in entries}))
         pods = names(sorted({workload_name(w) for w, *_ in entries}))
         admits = "admits only the nodes, no outside client," if nodes_only else "admits no outside client"
+        steps, on = guide("local", "1-2"), target_ports(t.number for _, t, *_ in entries)
         if step is not None and step.rule is not None and step.outcome == "deny":
             fix = (
-                f"narrow {who(policy)} {step.rule.label}, or allow the clients' CIDRs before it (lower `order`), "
-                "on the target port (guide local mode steps 1-2)."
+                f"Narrow {who(policy)} {step.rule.label}, or allow the clients' CIDRs before it (lower `order`), "
+                f"on {on} {steps}."
             )
         else:
             fix = (
-                f"allow the clients' CIDRs in {who(policy)} (`source.nets`"
+                f"Allow the clients' CIDRs in {who(policy)} (`source.nets`"
                 + (", or an `ipBlock`" if policy.is_kubernetes else "")
-                + ") on the target port (guide local mode steps 1-2)"
+                + f") on {on} {steps}"
                 + ("; allowing the nodes is the cluster-mode recipe." if nodes_only else ".")
             )
         yield Issue(
             message=(
-                f"Service {svc.namespace}/{svc.name} is advertised ({ps.describe_addresses(ps.advertised(svc))}) in "
-                "local mode (`externalTrafficPolicy: Local`): the client's address is kept, so the pods see the "
-                f"clients themselves; but the ingress policy of {pods} {admits} on target port {ports}: {how}. "
-                f"Fix: {fix}"
+                f"{advertised(service_name(svc), ps.describe_addresses(ps.advertised(svc)), 'local')} "
+                "(`externalTrafficPolicy: Local`): the client's address is kept, so the pods see the "
+                f"clients themselves; but the ingress policy of {pods} {admits} on target port {ports}: {how}"
             ),
+            fix=fix,
             at=at,
             related=(
-                Related(svc.ptr("metadata", "name"), f"Service {svc.namespace}/{svc.name}"),
+                Related(svc.ptr("metadata", "name"), f"Service {service_name(svc)}"),
                 Related(w0.ptr_at(w0.labels_path), workload_name(w0)),
             ),
             identity=policy.identity,

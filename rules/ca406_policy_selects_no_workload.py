@@ -12,7 +12,7 @@ from auditor.context import Context
 from auditor.findings import Issue, Related, Severity
 from auditor.model import NS_LABEL, NS_PREFIX, ORCH_LABEL, SA_LABEL, SA_PREFIX, Model, Policy, Workload
 from auditor.packet.questions import decidable, host_flags, plain_selector
-from auditor.wording import names, selector_ptr, selector_text, who
+from auditor.wording import SERVICE_PODS_STEPS, names, selector_ptr, selector_text, who
 
 RULE = Rule(
     id="CA406",
@@ -91,11 +91,14 @@ def _same_scheme(selector: sel.Selector, pods: list[Workload]) -> bool:
     return bool(keys) and all(any(k in w.pod_labels for w in pods) for k in keys)
 
 
-def _hint(policy: Policy, model: Model) -> tuple[str, list[Workload]]:
-    """Where pods with the policy's labels do exist, and why the policy misses them."""
+SELECT_THE_PODS = f"Make the selector match the pods' template labels (the Service's pods: {SERVICE_PODS_STEPS})."
+
+
+def _hint(policy: Policy, model: Model) -> tuple[str, str, list[Workload]]:
+    """Where pods with the policy's labels do exist, why the policy misses them, and the fix."""
     plain = plain_selector(policy)
     if plain is None:
-        return "", []
+        return "", "", []
     same = [w for w in model.workloads if plain.matches(w.endpoint_labels)]
     host_net = [w for w in same if w.host_network]
     elsewhere = [w for w in same if not w.host_network] if _specific(plain) else []
@@ -104,8 +107,8 @@ def _hint(policy: Policy, model: Model) -> tuple[str, list[Workload]]:
         return (
             f"Pods with these labels exist in namespace {where} ({elsewhere[0].kind} "
             f"{elsewhere[0].namespace}/{elsewhere[0].name}), but a namespaced policy only selects pods of its own "
-            f"namespace ({policy.namespace}). Fix: put the policy in the pods' namespace, or make it a "
-            "GlobalNetworkPolicy",
+            f"namespace ({policy.namespace})",
+            f"Put the policy in the pods' namespace ({where}), or make it a GlobalNetworkPolicy.",
             elsewhere,
         )
     if policy.is_global and elsewhere:
@@ -113,16 +116,18 @@ def _hint(policy: Policy, model: Model) -> tuple[str, list[Workload]]:
         ref = policy.namespace_selector if extra == "namespaceSelector" else policy.service_account_selector
         return (
             f"Pods with these labels exist ({elsewhere[0].kind} {elsewhere[0].namespace}/{elsewhere[0].name}), but "
-            f"its {extra} `{ref.text if ref else ''}` excludes them. Fix: widen or remove the {extra}",
+            f"its {extra} `{ref.text if ref else ''}` excludes them",
+            f"Widen or remove the `{extra}` of {who(policy)}.",
             elsewhere,
         )
     if host_net and _specific(plain):
         return (
             f"The only pods with these labels ({host_net[0].kind} {host_net[0].namespace}/{host_net[0].name}) use "
-            "hostNetwork: they are host traffic. Fix: police them through HostEndpoints with a GlobalNetworkPolicy",
+            "hostNetwork: they are host traffic",
+            "Police them through HostEndpoints with a GlobalNetworkPolicy.",
             host_net,
         )
-    return "", []
+    return "", "", []
 
 
 def check(ctx: Context) -> Iterator[Issue]:
@@ -144,17 +149,15 @@ def check(ctx: Context) -> Iterator[Issue]:
             continue  # namespace/service-account labels the repository does not declare
         if policy.can_select_host_endpoints and model.host_endpoints_matching(selector):
             continue  # a host policy
-        hint, where = _hint(policy, model)
+        hint, fix, where = _hint(policy, model)
         scope_pods = pods if policy.is_global else [w for w in pods if w.namespace == policy.namespace]
         miss = near_miss(selector, scope_pods)
         if not hint:
             if miss is not None:
                 w, key, found, wanted = miss
                 implicit = " (Calico labels every Kubernetes pod so)" if key == ORCH_LABEL else ""
-                hint = (
-                    f"{w.kind} {w.namespace}/{w.name} has {key}={found}{implicit}, not {wanted}. Fix: spell the "
-                    "selector as the pods' labels are spelt"
-                )
+                hint = f"{w.kind} {w.namespace}/{w.name} has {key}={found}{implicit}, not {wanted}"
+                fix = f"Spell the selector as the pods' labels are spelt ({key}={found})."
                 where = [w]
             elif policy.is_global or not _same_scheme(selector, scope_pods):
                 continue  # nothing suggests these pods are in the repository: they are deployed elsewhere
@@ -163,17 +166,8 @@ def check(ctx: Context) -> Iterator[Issue]:
                 values = names(
                     sorted({f"{k}={w.endpoint_labels[k]}" for w in scope_pods for k in keys if k in w.endpoint_labels})
                 )
-                hint = (
-                    f"The pods of namespace {policy.namespace} use the same labels with other values ({values}). "
-                    "Fix the selector to match the pods' template labels (the Service's pods: guide local mode "
-                    "step 1, cluster mode step 3)"
-                )
-        fix = (
-            hint
-            if hint
-            else "No pod in the repository carries these labels. Fix the selector to match the pods' template "
-            "labels (the Service's pods: guide local mode step 1, cluster mode step 3)"
-        )
+                hint = f"The pods of namespace {policy.namespace} use the same labels with other values ({values})"
+                fix = SELECT_THE_PODS
         scope = (
             f"namespace {policy.namespace}"
             if not policy.is_global
@@ -183,10 +177,11 @@ def check(ctx: Context) -> Iterator[Issue]:
         )
         yield Issue(
             message=(
-                f"{who(policy)} selects no pod: its {selector_text(policy)} matches no workload of {scope} in the "
-                f"repository{caveat}. A policy applies only to the endpoints its selector matches, so this one "
-                f"protects nothing. {fix}."
+                f"{who(policy)} selects no pod, so it protects nothing (a policy applies only to the endpoints its "
+                f"selector matches): its {selector_text(policy)} matches no workload of {scope} in the "
+                f"repository{caveat}. {hint}"
             ),
+            fix=fix,
             at=policy.ptr_at(policy.namespace_selector.path)
             if policy.is_global and policy.namespace_selector is not None and where
             else selector_ptr(policy),

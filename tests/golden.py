@@ -33,7 +33,7 @@ def examples_sarif() -> dict[str, Any]:
 
 
 def corpus_digest() -> dict[str, list[dict[str, Any]]]:
-    """Per project: every finding's rule, place, fingerprint, severity and message."""
+    """Per project: every finding's rule, place, fingerprint, severity, message and fix (when it has one)."""
     out: dict[str, list[dict[str, Any]]] = {}
     old = os.getcwd()
     os.chdir(CORPUS)
@@ -47,6 +47,7 @@ def corpus_digest() -> dict[str, list[dict[str, Any]]]:
                     "severity": f.severity.name.lower(),
                     "fingerprint": f.fingerprint,
                     "message": f.message,
+                    **({"fix": f.fix} if f.fix else {}),
                 }
                 for f in result.findings
             ]

@@ -228,8 +228,14 @@ def test_unused_unknown_and_reasonless_suppressions_are_findings(tmp_path: Path)
     got = sorted((f["rule"], f["line"], f["message"].split(":")[0]) for f in findings(run) if not f["suppressed"])
     assert got == [
         ("CA008", 4, "unused suppression of CA003"),
-        ("CA008", 7, "suppression names unknown rule `CA123` (see `audit --list-rules`)"),
+        ("CA008", 7, "suppression names unknown rule `CA123`"),
         ("CA008", 12, "suppression of CA004 gives no reason"),
+    ]
+    fixes = sorted((f["line"], f["fix"]) for f in findings(run) if not f["suppressed"])
+    assert fixes == [
+        (4, "Remove CA003 from this comment."),
+        (7, "Name a rule ID, name or sub-check that `audit --list-rules` lists."),
+        (12, "Say why after the rule list (`# calico-audit: ignore[CA206] nodePorts closed at the load balancer`)."),
     ]
     assert run.returncode == 1
 

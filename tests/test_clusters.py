@@ -121,17 +121,18 @@ def test_two_clusters_without_configuration_get_one_note_with_the_line_to_add(tm
     (note,) = ca006
     assert note.severity == Severity.NOTE
     assert where(note) == "clusters/b/cluster.yaml:6:9"  # the second BGPConfiguration default
-    assert 'clusters = ["clusters/*"]' in note.message
+    assert 'clusters = ["clusters/*"]' in note.fix
     assert [loc.path for loc, _ in note.related] == ["clusters/a/cluster.yaml"]
     assert note.cluster == "" and note.clusters == ()
     # Visible in every machine format too.
     data = json.loads(render(result, "json"))
     assert [f["rule"] for f in data["findings"]] == ["CA006"] and data["findings"][0]["cluster"] is None
     (sarif_result,) = json.loads(render(result, "sarif"))["runs"][0]["results"]
-    assert sarif_result["level"] == "note" and 'clusters = [\\"clusters/*\\"]' not in sarif_result["message"]["text"]
-    assert 'clusters = ["clusters/*"]' in sarif_result["message"]["text"]
+    assert sarif_result["level"] == "note" and "several clusters" in sarif_result["message"]["text"]
+    assert 'clusters = ["clusters/*"]' in sarif_result["properties"]["fix"]  # the line to add is the fix
+    assert 'clusters = ["clusters/*"]' in data["findings"][0]["fix"]
     # The line it gives, added to the configuration, makes the run clean.
-    line = re.search(r"`(clusters = \[[^`]*\])`", note.message)
+    line = re.search(r"`(clusters = \[[^`]*\])`", note.fix)
     assert line is not None
     (tmp_path / "pyproject.toml").write_text(f"[tool.calico-audit]\n{line.group(1)}\n", encoding="utf-8")
     proc = cli(tmp_path, "--format", "json")
@@ -151,7 +152,7 @@ def test_two_clusters_without_configuration_get_one_note_with_the_line_to_add(tm
 def test_the_line_is_computed_from_the_actual_folders(tmp_path: Path, folders: tuple[str, ...], line: str) -> None:
     make_repo(tmp_path, *folders)
     notes = [f for f in run_in(tmp_path).findings if f.rule_id == "CA006"]
-    assert len(notes) == 1 and f"`{line}`" in notes[0].message
+    assert len(notes) == 1 and f"`{line}`" in notes[0].fix
 
 
 def test_kustomize_base_is_suggested_as_shared(tmp_path: Path) -> None:
@@ -162,7 +163,7 @@ def test_kustomize_base_is_suggested_as_shared(tmp_path: Path) -> None:
         (tmp_path / folder / "felix.yaml").write_text(felix, encoding="utf-8")
     ca006 = [f for f in run_in(tmp_path).findings if f.rule_id == "CA006"]
     (note,) = [f for f in ca006 if f.severity == Severity.NOTE and "identical content" not in f.message]
-    assert '`clusters = ["overlays/*"]` and `shared = ["base/**"]`' in note.message
+    assert '`clusters = ["overlays/*"]` and `shared = ["base/**"]`' in note.fix
     assert "FelixConfiguration default too" in note.message
     # Under that configuration base/felix.yaml and an overlay's felix.yaml are one cluster (a kustomize
     # patch, to be rendered before auditing): those pairs stay; the pairs across overlays are gone.
@@ -381,7 +382,7 @@ def test_the_corpus_with_one_cluster_per_project_gives_exactly_the_per_project_f
     # Audited as one tree without configuration, the corpus says once that it holds several clusters.
     merged = run_in(CORPUS)
     notes = [f for f in merged.findings if f.rule_id == "CA006" and "several clusters" in f.message]
-    assert len(notes) == 1 and '`clusters = ["*"]`' in notes[0].message
+    assert len(notes) == 1 and '`clusters = ["*"]`' in notes[0].fix
     duplicates = [f for f in merged.findings if f.rule_id == "CA006" and f not in notes]
     assert len(duplicates) == counts["CA006"]  # only the duplicates inside one project remain
 

@@ -310,6 +310,10 @@ def test_sarif_fixes_validate(tmp_path: Path) -> None:
                           rep["insertedContent"]["text"], str(target)) for rep in change["replacements"]]
     expected = fix.apply_edits(target.read_text(encoding="utf-8"), edits)
     assert "  preDNAT: true\n  applyOnForward: true\n" in expected
+    # The fix text (what to do) is in properties; the SARIF fix object describes its own edit.
+    assert ca202["properties"]["fix"] == "Add `applyOnForward: true` (guide cluster mode, step 2)."
+    assert ca202["fixes"][0]["description"]["text"] == "add `applyOnForward: true` after `preDNAT: true`"
+    assert "Add `applyOnForward" not in ca202["message"]["text"]
     for result in with_fixes:
         change = result["fixes"][0]["artifactChanges"][0]
         assert change["artifactLocation"]["uri"] == result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]

@@ -1337,7 +1337,7 @@ def test_cluster_mode_defect_namespaced_policy_selects_nodes_without_global(tmp_
     got = semantic(result)
     assert {g.split()[0] for g in got} == {"CA402"}, got
     assert all(g.startswith("CA402 apps/api.yaml:") for g in got), got
-    assert "namespaceSelector: global()" in next(f.message for f in result.findings if f.rule_id == "CA402")
+    assert "namespaceSelector: global()" in next(f.fix for f in result.findings if f.rule_id == "CA402")
 
 
 def test_cluster_mode_clean_namespaced_policy_with_global(tmp_path: Path) -> None:

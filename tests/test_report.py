@@ -827,6 +827,7 @@ def test_json_shape(result: AuditResult) -> None:
         "name",
         "severity",
         "message",
+        "fix",
         "path",
         "line",
         "column",
@@ -861,6 +862,7 @@ def test_json_shape(result: AuditResult) -> None:
         }
     ]
     assert cidr["suppressed"] is None
+    assert cidr["fix"] == ""  # always present; empty when the finding offers no remedy
     hidden = next(f for f in data["findings"] if f["suppressed"])
     assert hidden["suppressed"] == {
         "kind": "inSource",
@@ -988,3 +990,66 @@ def test_markdown_calls_the_exposure_hook(result: AuditResult, monkeypatch: pyte
     md = render(result, "markdown")
     assert "```mermaid\ngraph LR\n```" in md
     assert md.index("### Exposure") < md.index("### Findings that fail the run")
+
+
+# ------------------------------------------------------------------------------------------
+# The fix text: shown apart from the message by every reporter
+# ------------------------------------------------------------------------------------------
+
+CIDR_FIX = "Write the network with a prefix length of at most 32 (guide cluster mode, step 2)."
+
+
+def fixed_result() -> AuditResult:
+    """The realistic result, with a fix text on the invalid CIDR finding."""
+    findings = [dataclasses.replace(f, fix=CIDR_FIX) if f.fingerprint == "4a1d" * 8 else f for f in base_findings()]
+    return make_result(findings)
+
+
+def test_console_shows_the_fix_on_its_own_line() -> None:
+    lines = console(fixed_result()).splitlines()
+    start = lines.index(f"{POLICY_PATH}:12:16: error CA004 invalid-cidr")
+    note = lines.index(f"     = note: the Service's cluster IP at {SERVICE_PATH}:8:14", start)
+    # Under the message and its notes, aligned with them, and not inside the message text.
+    assert lines[note + 1] == "     = fix: Write the network with a prefix length of at most 32 (guide cluster"
+    assert lines[note + 2] == "            mode, step 2)."
+    message = " ".join(line.strip() for line in lines[start + 1 : start + 3])
+    assert message == CIDR_MESSAGE
+    assert sum("= fix:" in line for line in lines) == 1  # the other findings have none
+    coloured = render(fixed_result(), "console", color=True, width=80)
+    assert ANSI.sub("", coloured) == console(fixed_result())
+
+
+def test_json_fix_field() -> None:
+    data = jsonfmt.build(fixed_result())
+    by_print = {f["fingerprint"]: f for f in data["findings"]}
+    assert by_print["4a1d" * 8]["fix"] == CIDR_FIX
+    assert by_print["4a1d" * 8]["message"] == CIDR_MESSAGE
+    assert {f["fix"] for fp, f in by_print.items() if fp != "4a1d" * 8} == {""}
+    assert list(by_print["4a1d" * 8]).index("fix") == list(by_print["4a1d" * 8]).index("message") + 1
+
+
+def test_sarif_fix_in_properties_and_valid() -> None:
+    log = sarif.build(fixed_result())
+    results = log["runs"][0]["results"]
+    cidr = next(r for r in results if r["partialFingerprints"]["calicoAudit/v1"] == "4a1d" * 8)
+    assert cidr["message"] == {"text": CIDR_MESSAGE}  # the message stays the message
+    assert cidr["properties"]["fix"] == CIDR_FIX
+    assert "fixes" not in cidr  # a text-only fix has no artifactChanges: not a SARIF fix object
+    assert all("fix" not in r.get("properties", {}) for r in results if r is not cidr)
+    assert schema_errors(log) == []
+
+
+def test_github_annotation_ends_with_the_fix() -> None:
+    lines = render(fixed_result(), "github").splitlines()
+    assert lines[0].endswith(
+        f"%0A= note: the Service's cluster IP at {SERVICE_PATH}:8:14%0A= fix: " + github.escape_data(CIDR_FIX)
+    )
+    assert all("= fix:" not in line for line in lines[1:])
+
+
+def test_markdown_cell_carries_the_fix() -> None:
+    lines = render(fixed_result(), "markdown").splitlines()
+    assert f"| `{POLICY_PATH}:12` | CA004 invalid-cidr | {CIDR_MESSAGE}<br>**Fix:** {CIDR_FIX} |" in lines
+    odd = [dataclasses.replace(f, fix="Use a | b <script>") for f in base_findings()]
+    md = render(make_result(odd), "markdown")
+    assert "**Fix:** Use a \\| b &lt;script&gt;" in md and "<script>" not in md

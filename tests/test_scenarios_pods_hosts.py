@@ -34,6 +34,11 @@ def message(result: AuditResult, rule_id: str, index: int = 0) -> str:
     return [f for f in result.findings if f.rule_id == rule_id][index].message
 
 
+def fix(result: AuditResult, rule_id: str, index: int = 0) -> str:
+    """The finding's fix text (shown apart from its message)."""
+    return [f for f in result.findings if f.rule_id == rule_id][index].fix
+
+
 def guide_repo(**replace: tuple[str, str]) -> dict[str, str]:
     """The clean example repository, with ``file=(old, new)`` text edits applied."""
     files: dict[str, str] = {}
@@ -77,7 +82,7 @@ def test_step3_as_written_names_the_service_ports(tmp_path: Path) -> None:
     result = run(tmp_path, files)
     assert found(result) == {"CA403": ["cluster-mode/pod-policies.yaml:18:15", "cluster-mode/pod-policies.yaml:18:19"]}
     text = message(result, "CA403")
-    assert "8080/TCP (targetPort `http`)" in text and "guide step 3" in text
+    assert "8080/TCP (targetPort `http`)" in text and "guide cluster mode, step 3" in fix(result, "CA403")
 
 
 def test_nodes_allowed_on_another_port_is_ca403_not_ca402(tmp_path: Path) -> None:
@@ -122,7 +127,7 @@ def test_mislabelled_host_endpoint(tmp_path: Path) -> None:
     # The mislabelled host is not admitted by the pods' `k8s-role == 'node'` rule either; CA402 leaves
     # differently labelled hosts to CA301 (one root cause, one finding).
     assert found(result) == {"CA301": ["cluster/hostendpoints.yaml:21:3"]}
-    assert "guide step 5" in message(result, "CA301")
+    assert "guide cluster mode, step 5" in fix(result, "CA301")
 
 
 def test_a_differently_labelled_gateway_host_is_not_a_service_node(tmp_path: Path) -> None:
@@ -240,7 +245,7 @@ spec:
 """
     result = run(tmp_path, files)
     assert found(result) == {"CA402": ["cluster-mode/pod-policies.yaml:8:3"]}
-    assert "namespaceSelector: global()" in message(result, "CA402")
+    assert "namespaceSelector: global()" in fix(result, "CA402")
 
 
 def test_kubernetes_networkpolicy_ipblock_covering_nodes_is_fine(tmp_path: Path) -> None:
@@ -310,7 +315,7 @@ spec:
     result = run(tmp_path, files)
     assert found(result) == {"CA402": ["cluster-mode/pod-policies.yaml:9:3"]}
     text = message(result, "CA402")
-    assert "not every node is admitted" in text and "node2-eth0" in text and "ipBlock" in text
+    assert "not every node is admitted" in text and "node2-eth0" in text and "ipBlock" in fix(result, "CA402")
 
 
 def test_deny_rule_before_the_node_allow(tmp_path: Path) -> None:
@@ -399,7 +404,7 @@ def test_local_mode_with_the_cluster_mode_recipe(tmp_path: Path) -> None:
     result = run(tmp_path, files)
     assert found(result) == {"CA405": ["local-mode/storefront.yaml:54:3"]}
     text = message(result, "CA405")
-    assert "admits only the nodes" in text and "local mode steps 1-2" in text
+    assert "admits only the nodes" in text and "local mode, steps 1-2" in fix(result, "CA405")
 
 
 def test_local_mode_service_port_named_instead_of_target(tmp_path: Path) -> None:

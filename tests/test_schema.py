@@ -573,7 +573,7 @@ INVALID: list[tuple[str, list[tuple[tuple[str | int, ...], str, bool]]]] = [
         P + "kind: HostEndpoint\nmetadata:\n  name: h\n  lables: {a: b}\n  labels: {k8s-master: true, v: 1.5}\n"
         "spec: {node: n1, interfaceName: eth0}\n",
         [
-            (("metadata", "labels", "k8s-master"), "must be a string, not a boolean (`true`); quote the value", False),
+            (("metadata", "labels", "k8s-master"), "must be a string, not a boolean (`true`): YAML reads unquoted true/false, yes/no, on/off and y/n as booleans => Quote the value.", False),
             (("metadata", "labels", "v"), "must be a string, not a number (`1.5`)", False),
             (("metadata", "lables"), "unknown field `lables` in metadata (did you mean `labels`?)", True),
         ],
@@ -593,7 +593,7 @@ INVALID: list[tuple[str, list[tuple[tuple[str | int, ...], str, bool]]]] = [
             (("spec",), "missing required field `cidr` in spec", False),
             (("spec", "allowedUses", 0), "must be one of `Workload`, `Tunnel`, `LoadBalancer`, not `Workloads`", False),
             (("spec", "ipip"), "replaced by `ipipMode", True),
-            (("spec", "ipipMode"), "not `always` (values are case-sensitive: write `Always`)", False),
+            (("spec", "ipipMode"), "not `always` (values are case-sensitive) => Write `Always`.", False),
             (("spec", "nat-outgoing"), "the field is `natOutgoing`", True),
             (("spec", "vxlanMode"), "must be one of `Never`, `Always`, `CrossSubnet`, not `Sometimes`", False),
         ],
@@ -626,7 +626,7 @@ INVALID: list[tuple[str, list[tuple[tuple[str | int, ...], str, bool]]]] = [
             (("spec", "logSeverityScreen"), "must be one of `Trace`, `Debug`, `Info`, `Warning`, `Error`", False),
             (("spec", "serviceClusterIPs"), "must be a list, not a string", False),
             (("spec", "serviceExternalIPs", 0), "must be a mapping, not a string (`10.0.0.0/8`)", False),
-            (("spec", "serviceLoadBalancerAggregation"), "not `enabled` (values are case-sensitive: write", False),
+            (("spec", "serviceLoadBalancerAggregation"), "not `enabled` (values are case-sensitive) => Write `Enabled`.", False),
         ],
     ),
     (
@@ -642,7 +642,7 @@ INVALID: list[tuple[str, list[tuple[tuple[str | int, ...], str, bool]]]] = [
         '  failsafeOutboundHostPorts: [{protocol: TCP}, {port: "22"}]\n  reportingInterval: 30\n'
         "  defaultEndpointToHostAction: accept\n  kubeNodePortRanges: [1, 2, 3, 4, 5, 6, 7, 8]\n",
         [
-            (("spec", "defaultEndpointToHostAction"), "(values are case-sensitive: write `Accept`)", False),
+            (("spec", "defaultEndpointToHostAction"), "(values are case-sensitive) => Write `Accept`.", False),
             (("spec", "failsafeInboundHostPort"), "did you mean `failsafeInboundHostPorts`?", True),
             (("spec", "failsafeOutboundHostPorts", 0), "missing required field `port`", False),
             (("spec", "failsafeOutboundHostPorts", 1, "port"), "must be an integer, not a string (`22`)", False),
@@ -680,7 +680,7 @@ INVALID: list[tuple[str, list[tuple[tuple[str | int, ...], str, bool]]]] = [
             (("spec", "ports", 0, "protocol"), "must be one of `TCP`, `UDP`, `SCTP`, not `tcp`", False),
             (("spec", "ports", 0, "targetPort"), "must be an integer or a string, not a list", False),
             (("spec", "ports", 1), "missing required field `port`", False),
-            (("spec", "type"), "not `Nodeport` (values are case-sensitive: write `NodePort`)", False),
+            (("spec", "type"), "not `Nodeport` (values are case-sensitive) => Write `NodePort`.", False),
         ],
     ),
     (
@@ -740,7 +740,8 @@ def test_invalid_document_gives_expected_issues(
     issues = check(text)
     assert [i.path for i in issues] == [path for path, _, _ in expected], [i.message for i in issues]
     for issue, (path, fragment, on_key) in zip(issues, expected, strict=True):
-        assert fragment in issue.message, (path, issue.message)
+        said = f"{issue.message} => {issue.fix}" if issue.fix else issue.message  # the fix follows "=>"
+        assert fragment in said, (path, said)
         assert issue.on_key is on_key, (path, issue.message)
     obj = load(text)
     assert slow_issues(obj["apiVersion"], obj["kind"], obj) == issues  # no fast-path shortcut hides anything

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import bisect
 import ipaddress
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any
@@ -279,6 +279,18 @@ class PodSide:
                 continue
             out.append(Target(sp, w.resolve_port(sp.effective_target, sp.protocol), proto))
         return out
+
+    def policed_targets(self, svc: Service) -> Iterator[tuple[Workload, list[Policy], Target]]:
+        """The Service's backends that ingress policy selects, with those policies, on each target port that
+        resolves and that no rule names by mistake (CA403 reports those). Backends no policy selects are open
+        (CA103 reports an unprotected Service)."""
+        for w in self.backends(svc):
+            policies = self.ingress_policies(w)
+            if not policies:
+                continue
+            for target in self.targets(svc, w):
+                if target.number is not None and (id(svc), id(w), target.port.index) not in self.mistaken_targets:
+                    yield w, policies, target
 
     def advertised(self, svc: Service) -> list[ServiceAddress]:
         return self._advertised.get(id(svc), [])

@@ -11,6 +11,7 @@
       13 |       ports: [80]
          |
          = note: the Service is declared here at services/web.yaml:4:3
+         = fix: Set the prefix length to at most 32.
 
 The layout (wrapping, code frames, tables) is computed here in plain text, with display widths
 taken from the Unicode tables, so it is identical with and without colour; rich only paints it.
@@ -248,6 +249,8 @@ def finding_block(f: Finding, files: dict[str, SourceFile], width: int, suppress
             out += _labelled(pad, "= trace: ", w.command, width, "bold")
         for assumption in w.assumptions:
             out += _labelled(pad, "= assumed: ", assumption, width, "bold")
+    if f.fix:
+        out += _labelled(pad, "= fix: ", f.fix, width, "bold green")
     if f.suppression is not None:
         s = f.suppression
         out += _labelled(pad, f"= suppressed ({s.source}): ", s.justification or "(no reason given)", width, "bold")

@@ -6,7 +6,7 @@ Severity ``warning`` becomes ``::warning`` and ``note`` becomes ``::notice``. Pr
 are escaped the way the Actions runner unescapes them (``%``, CR and LF everywhere; ``:`` and
 ``,`` in properties too). Columns are sent only for single-line spans, as the Checks API accepts
 columns only when start and end lines are equal; ``endColumn`` is exclusive, as in SARIF and ruff.
-Related locations follow the message on their own lines. Suppressed findings are left out;
+Related locations follow the message on their own lines, then the fix (``= fix: …``). Suppressed findings are left out;
 internal errors are annotations without a file. GitHub shows only the first few annotations of
 each kind per step (10) and per job (50), so internal errors come first, then errors, warnings and
 notes, each in report order.
@@ -56,6 +56,8 @@ def annotation(f: Finding) -> str:
     message = f.message
     for loc, note in f.related:
         message += f"\n= note: {note or loc.description} at {loc}"
+    if f.fix:
+        message += f"\n= fix: {f.fix}"
     prop_text = ",".join(f"{key}={escape_property(value)}" for key, value in props)
     return f"::{COMMANDS[f.severity]} {prop_text}::{escape_data(message)}"
 

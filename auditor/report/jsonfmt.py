@@ -72,6 +72,7 @@ def finding(f: Finding) -> dict[str, Any]:
         "name": f.rule_name,
         "severity": f.severity.label,
         "message": f.message,
+        "fix": f.fix,  # what to do, "" when the rule has no remedy to offer
         **_place(f.location),
         "fingerprint": f.fingerprint,
         "resource": f.identity,

@@ -97,7 +97,8 @@ def render(result: AuditResult) -> str:
         for f in failing[:MAX_LISTED]:
             where = "(internal)" if f.internal_error else f"{f.location.path}:{f.location.span.line}"
             cluster = f"| {cell(cluster_label(f))} " if clustered else ""
-            out.append(f"{cluster}| {code(where)} | {f.rule_id} {cell(f.rule_name)} | {cell(f.message)} |")
+            message = cell(f.message) + (f"<br>**Fix:** {cell(f.fix)}" if f.fix else "")
+            out.append(f"{cluster}| {code(where)} | {f.rule_id} {cell(f.rule_name)} | {message} |")
         if len(failing) > MAX_LISTED:
             out += ["", f"… and {len(failing) - MAX_LISTED:,} more."]
         out.append("")

@@ -13,6 +13,9 @@ Shape decisions (see also ``docs/json-format.md`` for the JSON format):
   naming ``invocations[].workingDirectory`` would not help since they are outside it too), so
   upload SARIF produced from the repository root on files inside it.
 * Nothing depends on the clock or the environment: no timestamps, no durations, stable key order.
+* ``message.text`` is the message (what is wrong and why); the finding's fix text (what to do) is
+  ``properties.fix``. It is not a ``fixes[]`` entry: a SARIF fix needs ``artifactChanges``, so ``fixes``
+  holds only what ``audit --fix`` would change, described by that edit's own description.
 * Suppressed findings stay in the log with ``suppressions`` (GitHub shows them as dismissed).
 * Rule severity overrides from the configuration go to ``ruleConfigurationOverrides``;
   ``defaultConfiguration`` keeps the catalog's level.
@@ -368,6 +371,8 @@ def _result(f: Finding, index: dict[str, int], files: dict[str, SourceFile]) -> 
         props["resource"] = f.identity
     if f.field_path:
         props["field"] = f.field_path
+    if f.fix:
+        props["fix"] = f.fix  # what to do; a text-only fix cannot be a `fixes[]` entry (those need artifactChanges)
     if sub_id(f):
         props["subId"] = sub_id(f)
     if f.internal_error:
