@@ -20,6 +20,10 @@ by a hash of exactly that, so a changed file is simply a new key and an entry is
   ``bool``/``None`` values before use: nothing in the cache is ever executed.
 * Every error of the cache itself (a folder deleted mid-run, a full disk, a read-only tree) turns
   the cache off for the rest of the run; the audit goes on without it.
+* Rendered charts and kustomizations (:mod:`auditor.render`) are kept too, one file
+  ``render-<key>`` each, where ``<key>`` is a digest of every byte the rendering tool would read
+  (see ``auditor.render._inputs_key``), the tool's binary and the renderer's source; the entry holds
+  the output text and where each object came from, behind the same magic and digest as a pack.
 * Bounded: a pack keeps one entry per file still in its folder; after a run, packs it did not use
   are removed (oldest first) once there are more than twice the packs the run used (at least
   :data:`MIN_KEEP`); folders of other versions of the tool are removed once they have not been
@@ -56,6 +60,8 @@ _TAG_TEXT = "Signature: 8a477f597d28d172789f06886806bc55\n# This is a cache fold
 Entry = tuple[list[tuple[int, Any, array]], list[tuple[int, int, int, int, str, str, str]]]
 #: The entries of one folder's pack: file name -> (key of what was parsed, the entry's marshal data).
 Pack = dict[str, tuple[str, bytes]]
+#: A rendered chart or kustomization: the output text, and (kind, namespace, name, source file) per object.
+Rendered = tuple[str, list[tuple[str, str, str, str]]]
 
 OPEN_PACKS = 16  #: folders whose pack is kept open while the files are read (a walk revisits few)
 
@@ -177,12 +183,14 @@ class ParseCache:
             return
         # Entries of files that are gone would stay forever: keep only the files still there.
         pack = {name: value for name, value in group.pack.items() if os.path.exists(os.path.join(folder, name))}
-        blob = encode_pack(pack)
+        self._enqueue(group.name, encode_pack(pack))
+
+    def _enqueue(self, name: str, blob: bytes) -> None:
         if self._queue is None:
             self._queue = queue.SimpleQueue()
             self._writer = threading.Thread(target=self._drain, name="calico-audit-cache", daemon=True)
             self._writer.start()
-        self._queue.put((group.name, blob))  # written by a thread: file creation is slow and releases the GIL
+        self._queue.put((name, blob))  # written by a thread: file creation is slow and releases the GIL
 
     def flush(self, wait: bool = True) -> None:
         """Write every changed pack; with ``wait``, until it is written (or the cache turned itself off)."""
@@ -233,6 +241,33 @@ class ParseCache:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
             raise
+
+    # --- rendered output (auditor.render) --------------------------------------------------------
+
+    def get_rendered(self, key: str) -> Rendered | None:
+        """What a Helm chart or kustomization rendered to before, from inputs whose digest is ``key``."""
+        if not self.enabled:
+            return None
+        name = f"render-{key}"
+        self.used.add(name)
+        try:
+            with open(os.path.join(self.folder, name), "rb") as fh:
+                blob = fh.read()
+        except OSError:
+            return None
+        return decode_rendered(blob)
+
+    def has_rendered(self, key: str) -> bool:
+        """Whether an entry for ``key`` is there (it may still turn out damaged when read)."""
+        return self.enabled and os.path.exists(os.path.join(self.folder, f"render-{key}"))
+
+    def put_rendered(self, key: str, value: Rendered) -> None:
+        """Record what rendering inputs of digest ``key`` gave (written with the packs)."""
+        if not self.enabled:
+            return
+        name = f"render-{key}"
+        self.used.add(name)
+        self._enqueue(name, encode_rendered(value))
 
     # --- bounding ------------------------------------------------------------------------------
 
@@ -314,13 +349,14 @@ def encode_entry(entry: Entry) -> bytes:
     )
 
 
-def encode_pack(pack: Pack) -> bytes:
-    payload = marshal.dumps((FORMAT, pack), _MARSHAL_VERSION)
+def _sealed(value: object) -> bytes:
+    """``value`` as marshal data behind the magic string and a digest of it."""
+    payload = marshal.dumps(value, _MARSHAL_VERSION)
     return MAGIC + hashlib.blake2b(payload, digest_size=DIGEST_SIZE).digest() + payload
 
 
-def decode_pack(blob: bytes) -> Pack | None:
-    """The pack in ``blob``, or None when it is not a whole, well-formed pack of this format."""
+def _unsealed(blob: bytes) -> Any:
+    """The value :func:`_sealed` wrote, or None when ``blob`` is not whole (magic, digest, marshal)."""
     head = len(MAGIC) + DIGEST_SIZE
     if len(blob) < head or not blob.startswith(MAGIC):
         return None
@@ -328,9 +364,21 @@ def decode_pack(blob: bytes) -> Pack | None:
     if hashlib.blake2b(payload, digest_size=DIGEST_SIZE).digest() != blob[len(MAGIC) : head]:
         return None
     try:
-        fmt, pack = marshal.loads(payload)
+        return marshal.loads(payload)
     except (ValueError, EOFError, TypeError):
         return None
+
+
+def encode_pack(pack: Pack) -> bytes:
+    return _sealed((FORMAT, pack))
+
+
+def decode_pack(blob: bytes) -> Pack | None:
+    """The pack in ``blob``, or None when it is not a whole, well-formed pack of this format."""
+    value = _unsealed(blob)
+    if type(value) is not tuple or len(value) != 2:
+        return None
+    fmt, pack = value
     if fmt != FORMAT or type(pack) is not dict:
         return None
     for name, value in pack.items():
@@ -339,6 +387,25 @@ def decode_pack(blob: bytes) -> Pack | None:
         if type(value[0]) is not str or type(value[1]) is not bytes:
             return None
     return pack
+
+
+def encode_rendered(value: Rendered) -> bytes:
+    text, origins = value
+    return _sealed((FORMAT, text, [tuple(o) for o in origins]))
+
+
+def decode_rendered(blob: bytes) -> Rendered | None:
+    """The rendered output in ``blob``, or None when it is not a whole, well-formed one."""
+    value = _unsealed(blob)
+    if type(value) is not tuple or len(value) != 3:
+        return None
+    fmt, text, origins = value
+    if fmt != FORMAT or type(text) is not str or type(origins) is not list:
+        return None
+    for origin in origins:
+        if type(origin) is not tuple or len(origin) != 4 or not all(type(v) is str for v in origin):
+            return None
+    return text, origins
 
 
 def decode_entry(blob: bytes) -> Entry | None:

@@ -25,15 +25,17 @@ the ``Chart.yaml`` or kustomization file, never a crash.
 from __future__ import annotations
 
 import fnmatch
+import hashlib
 import json
 import os
 import re
 import shutil
+import stat
 import subprocess
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from auditor.findings import Location, PathT, Span
 from auditor.load import (
@@ -50,6 +52,9 @@ from auditor.load import (
     parse_text,
     resources_of,
 )
+
+if TYPE_CHECKING:
+    from auditor.cache import ParseCache, Rendered
 
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 HELM_HINT = (
@@ -84,10 +89,15 @@ class Renderer:
     helm_hint = HELM_HINT
     kustomize_hint = KUSTOMIZE_HINT
 
-    def __init__(self, settings: RenderSettings | None = None) -> None:
+    def __init__(
+        self, settings: RenderSettings | None = None, cache: ParseCache | None = None, max_bytes: int | None = None
+    ) -> None:
         self.settings = settings or RenderSettings()
         self.enabled = self.settings.enabled
+        self.cache = cache  # rendered outputs are kept there, keyed by everything the tool reads
+        self.max_bytes = max_bytes  # the file size limit of the run, when known up front: builds start early
         self._tools: Tools | None = None
+        self._prefetch: _Prefetch | None = None
 
     @property
     def tools(self) -> Tools:
@@ -109,14 +119,18 @@ class Renderer:
     def kustomization_file(folder: str) -> str | None:
         return kustomization_file(folder)
 
-    @staticmethod
-    def plan_kustomize(folders: list[str]) -> KustomizePlan:
-        return plan_kustomize(folders)
+    def plan_kustomize(self, folders: list[str]) -> KustomizePlan:
+        """The plan; with the run's file size limit known, the builds of its overlays start right away, a
+        few at a time in the background, while discovery and parsing go on (see :class:`_Prefetch`)."""
+        plan = plan_kustomize(folders)
+        if plan.roots and self.max_bytes is not None and self.tools.kustomize is not None:
+            self._prefetch = _Prefetch(self.tools, self.settings, self.cache, self.max_bytes, plan.roots)
+        return plan
 
     def load_rendered(
         self, result: LoadResult, candidate: Candidate, known_kinds: frozenset[str], limits: Limits, pure: bool
     ) -> None:
-        load_rendered(result, candidate, self.settings, known_kinds, limits, pure)
+        load_rendered(result, candidate, self.settings, known_kinds, limits, pure, self.cache, self._prefetch)
 
 
 @dataclass(frozen=True)
@@ -444,38 +458,43 @@ class KustomizePlan:
     problems: list[LoadProblem]
 
 
+Closure = tuple[set[str], set[str], list[str]]
+
+
+def _visit(folder: str, stack: frozenset[str], closure: dict[str, Closure]) -> Closure:
+    """The folders (real paths) a kustomization builds from, itself included, the files it reads and the
+    remote references; memoized in ``closure``."""
+    real = os.path.realpath(folder)
+    if real in closure:
+        return closure[real]
+    dirs, files, remote = {real}, set(), []
+    closure[real] = (dirs, files, remote)
+    kfile = kustomization_file(folder)
+    if kfile is None or real in stack:
+        return closure[real]
+    files.add(os.path.realpath(kfile))
+    builds, reads = _references(_read_yaml(kfile))
+    for ref in builds + reads:
+        if _REMOTE_RE.search(ref):
+            remote.append(ref)
+            continue
+        target = os.path.normpath(os.path.join(folder, ref))
+        if ref in builds and os.path.isdir(target):
+            sub_dirs, sub_files, sub_remote = _visit(target, stack | {real}, closure)
+            dirs |= sub_dirs
+            files |= sub_files
+            remote += sub_remote
+        elif os.path.isfile(target):
+            files.add(os.path.realpath(target))
+    return closure[real]
+
+
 def plan_kustomize(folders: Sequence[str]) -> KustomizePlan:
     """Render the kustomizations no other one uses; skip the files they use; refuse remote ones."""
-    closure: dict[str, tuple[set[str], set[str], list[str]]] = {}  # real folder -> (folders, files, remote refs)
-
-    def visit(folder: str, stack: frozenset[str]) -> tuple[set[str], set[str], list[str]]:
-        real = os.path.realpath(folder)
-        if real in closure:
-            return closure[real]
-        dirs, files, remote = {real}, set(), []
-        closure[real] = (dirs, files, remote)
-        kfile = kustomization_file(folder)
-        if kfile is None or real in stack:
-            return closure[real]
-        files.add(os.path.realpath(kfile))
-        builds, reads = _references(_read_yaml(kfile))
-        for ref in builds + reads:
-            if _REMOTE_RE.search(ref):
-                remote.append(ref)
-                continue
-            target = os.path.normpath(os.path.join(folder, ref))
-            if ref in builds and os.path.isdir(target):
-                sub_dirs, sub_files, sub_remote = visit(target, stack | {real})
-                dirs |= sub_dirs
-                files |= sub_files
-                remote += sub_remote
-            elif os.path.isfile(target):
-                files.add(os.path.realpath(target))
-        return closure[real]
-
+    closure: dict[str, Closure] = {}  # real folder -> (folders, files, remote refs)
     folders = list({os.path.realpath(f): f for f in folders}.values())
     for folder in folders:
-        visit(folder, frozenset())
+        _visit(folder, frozenset(), closure)
     used: set[str] = set()
     for folder in folders:
         used |= closure[os.path.realpath(folder)][0] - {os.path.realpath(folder)}
@@ -549,20 +568,62 @@ def load_rendered(
     known_kinds: frozenset[str],
     limits: Limits,
     pure: bool = False,
+    cache: ParseCache | None = None,
+    prefetch: _Prefetch | None = None,
 ) -> None:
-    """Render the chart or kustomization ``candidate`` and add its documents (or a problem) to ``result``."""
-    folder = candidate.path
-    tools = find_tools()
+    """Render the chart or kustomization ``candidate`` and add its documents (or a problem) to ``result``.
+
+    With a ``cache``, a rendering whose inputs did not change since a run that kept it is not run again
+    (see :func:`_inputs_key`).
+    """
     sources = _Sources(result, limits)
     home = tempfile.mkdtemp(prefix="calico-audit-render-")
+    job = _Job(result, find_tools(), settings, known_kinds, limits, pure, sources, home, cache, prefetch)
     try:
         if candidate.render == "helm":
-            _load_helm(result, folder, tools, settings, known_kinds, limits, pure, sources, home)
+            _load_helm(job, candidate.path)
         else:
-            _load_kustomize(result, folder, tools, settings, known_kinds, limits, pure, sources, home)
+            _load_kustomize(job, candidate.path)
     finally:
         shutil.rmtree(home, ignore_errors=True)
         sources.release()
+
+
+@dataclass
+class _Job:
+    """One folder's rendering: where its documents go, the tools, the settings and a scratch HOME."""
+
+    result: LoadResult
+    tools: Tools
+    settings: RenderSettings
+    known_kinds: frozenset[str]
+    limits: Limits
+    pure: bool
+    sources: _Sources
+    home: str
+    cache: ParseCache | None = None
+    prefetch: _Prefetch | None = None
+
+    def key(self, cmd: Sequence[str], dirs: set[str], files: set[str]) -> str | None:
+        if self.cache is None:
+            return None
+        return _inputs_key(cmd, dirs, files, self.limits.max_file_bytes, self.settings.timeout)
+
+    def cached(self, key: str | None) -> Rendered | None:
+        return self.cache.get_rendered(key) if self.cache is not None and key is not None else None
+
+    def keep(self, key: str | None, value: Rendered) -> None:
+        if self.cache is not None and key is not None:
+            self.cache.put_rendered(key, value)
+
+    def run(self, cmd: Sequence[str]) -> tuple[str | None, str]:
+        return _run(cmd, _sandbox(self.home), self.home, self.settings.timeout, self.limits.max_file_bytes)
+
+    def parse(self, file: SourceFile) -> tuple[list[Document], list[LoadProblem]]:
+        return parse_text(file, self.limits, self.pure)
+
+    def fail(self, path: str, message: str, hint: str = "") -> None:
+        self.result.problems.append(_problem(self.sources, path, message, hint))
 
 
 def _problem(sources: _Sources, path: str, message: str, hint: str = "") -> LoadProblem:
@@ -576,41 +637,36 @@ def _rendered_file(folder: str, tool: str, text: str) -> SourceFile:
     return file
 
 
-def _load_helm(
-    result: LoadResult,
-    chart: str,
-    tools: Tools,
-    settings: RenderSettings,
-    known_kinds: frozenset[str],
-    limits: Limits,
-    pure: bool,
-    sources: _Sources,
-    home: str,
-) -> None:
+def _load_helm(job: _Job, chart: str) -> None:
     chart_yaml = os.path.join(chart, "Chart.yaml")
-    if tools.helm is None:  # pragma: no cover - discovery checked it
-        result.problems.append(_problem(sources, chart_yaml, "Helm chart not rendered: helm is not on PATH", HELM_HINT))
+    if job.tools.helm is None:  # pragma: no cover - discovery checked it
+        job.fail(chart_yaml, "Helm chart not rendered: helm is not on PATH", HELM_HINT)
         return
-    values = values_for(chart, settings)
+    values = values_for(chart, job.settings)
     for path in values:
         if not os.path.isfile(path):
-            result.problems.append(
-                _problem(sources, chart_yaml, f"Helm chart not rendered: value file {display_path(path)} not found "
-                         "(helm-values in the configuration)")
-            )
+            where = f"value file {display_path(path)} not found (helm-values in the configuration)"
+            job.fail(chart_yaml, f"Helm chart not rendered: {where}")
             return
-    cmd = [tools.helm, "template", _release_name(chart), os.path.abspath(chart), "--include-crds"]
+    cmd = [job.tools.helm, "template", _release_name(chart), os.path.abspath(chart), "--include-crds"]
     for path in values:
         cmd += ["--values", os.path.abspath(path)]
-    text, error = _run(cmd, _sandbox(home), home, settings.timeout, limits.max_file_bytes)
-    if text is None:
-        hint = "vendor the dependencies into charts/ (`helm dependency build`)" if "dependenc" in error else ""
-        result.problems.append(_problem(sources, chart_yaml, f"Helm chart could not be rendered: {error}", hint))
-        return
+    key = job.key(cmd, {os.path.realpath(chart)}, {os.path.realpath(v) for v in values})
+    hit = job.cached(key)
+    if hit is not None:
+        text: str | None = hit[0]
+    else:
+        text, error = job.run(cmd)
+        if text is None:
+            hint = "vendor the dependencies into charts/ (`helm dependency build`)" if "dependenc" in error else ""
+            job.fail(chart_yaml, f"Helm chart could not be rendered: {error}", hint)
+            return
+        job.keep(key, (text, []))
+    sources = job.sources
     chart_file = sources.get(chart_yaml) or SourceFile(display_path(chart_yaml), None)
     rendered = _rendered_file(chart, "helm template", text)
-    result.files.append(rendered)
-    docs, problems = parse_text(rendered, limits, pure)
+    job.result.files.append(rendered)
+    docs, problems = job.parse(rendered)
     root = os.path.realpath(chart)
     seen: dict[str, int] = {}
     per_source: dict[str, int] = {}
@@ -632,7 +688,7 @@ def _load_helm(
             if len(parts) == per_source[name] and nth < len(parts):
                 segment = parts[nth]
         placed.append(RenderedDocument(doc, HelmOrigin(template, chart_file, segment)))
-    add_documents(result, placed, problems, known_kinds)
+    add_documents(job.result, placed, problems, job.known_kinds)
 
 
 def _source_comment(lines: list[str], first: int) -> str:
@@ -646,39 +702,100 @@ def _source_comment(lines: list[str], first: int) -> str:
     return ""
 
 
-def _load_kustomize(
-    result: LoadResult,
-    folder: str,
-    tools: Tools,
-    settings: RenderSettings,
-    known_kinds: frozenset[str],
-    limits: Limits,
-    pure: bool,
-    sources: _Sources,
-    home: str,
-) -> None:
+def _load_kustomize(job: _Job, folder: str) -> None:
+    """Build ``folder`` once, with kustomize's origin annotations (see :func:`_build_with_origins`); the
+    audited output is that build without them, as a plain build writes it."""
     kfile = kustomization_file(folder) or os.path.join(folder, "kustomization.yaml")
-    if tools.kustomize is None:  # pragma: no cover - discovery checked it
-        result.problems.append(_problem(sources, kfile, "kustomization not rendered: no kustomize", KUSTOMIZE_HINT))
+    if job.tools.kustomize is None:  # pragma: no cover - discovery checked it
+        job.fail(kfile, "kustomization not rendered: no kustomize", KUSTOMIZE_HINT)
         return
-    env = _sandbox(home)
-    text, error = _run([*tools.kustomize, os.path.abspath(folder)], env, home, settings.timeout, limits.max_file_bytes)
-    if text is None:
-        result.problems.append(_problem(sources, kfile, f"kustomization could not be rendered: {error}"))
-        return
-    origins = _kustomize_origins(folder, tools, env, home, settings, limits, pure)
-    rendered = _rendered_file(folder, "kustomize build", text)
-    result.files.append(rendered)
-    docs, problems = parse_text(rendered, limits, pure)
+    dirs, files, _ = _visit(folder, frozenset(), {})
+    key = job.key([*job.tools.kustomize, os.path.abspath(folder)], dirs, files)
+    hit = job.cached(key)
+    built = None if hit is not None or _sets_build_metadata(folder) else _build_with_origins(job, folder)
+    if hit is not None:
+        rendered = _rendered_file(folder, "kustomize build", hit[0])
+        docs, problems = job.parse(rendered)
+        origins = {(kind, namespace, name): path for kind, namespace, name, path in hit[1]}
+    elif built is None:  # the plain build, and (for the places) the annotated one: two runs
+        text, error = job.run([*job.tools.kustomize, os.path.abspath(folder)])
+        if text is None:
+            job.fail(kfile, f"kustomization could not be rendered: {error}")
+            return
+        annotated, _, wrapper = _origins_build(job, folder)
+        origins = _origins(job, annotated, wrapper)[0] if annotated is not None else {}
+        rendered = _rendered_file(folder, "kustomize build", text)
+        docs, problems = job.parse(rendered)
+    else:
+        rendered, docs, problems, origins = built
+    if hit is None and rendered.text is not None:
+        job.keep(key, (rendered.text, [(*k, path) for k, path in origins.items()]))
+    job.result.files.append(rendered)
     parsed: dict[str, list[Document]] = {}
     placed: list[Document] = []
     for doc in docs:
         key = _object_key(doc.data)
         source_path = origins.get(key, kfile) if key else kfile
-        file = sources.get(source_path) or sources.get(kfile) or SourceFile(display_path(kfile), None)
-        source, base, exact = _matching_resource(file, key, parsed, limits, pure)
+        file = job.sources.get(source_path) or job.sources.get(kfile) or SourceFile(display_path(kfile), None)
+        source, base, exact = _matching_resource(file, key, parsed, job.limits, job.pure)
         placed.append(RenderedDocument(doc, KustomizeOrigin(file, source, base, exact)))
-    add_documents(result, placed, problems, known_kinds)
+    add_documents(job.result, placed, problems, job.known_kinds)
+
+
+#: Folders whose content no rendering reads (version control, caches: this tool's own among them).
+_SKIP_DIRS = frozenset({".git", ".hg", ".svn", ".calico-audit-cache", "__pycache__", "node_modules", ".venv"})
+_SOURCE_DIGEST: list[bytes] = []
+
+
+def _inputs_key(cmd: Sequence[str], dirs: set[str], files: set[str], max_bytes: int, timeout: float) -> str | None:
+    """A digest of everything a rendering reads, or None (no caching) when that cannot be told.
+
+    Helm reads the chart folder and the value files; kustomize (whose default load restrictor keeps it
+    inside the kustomization roots) the folders of the kustomizations it builds and the files they
+    name. The digest covers the name and content of every file under those folders (but version
+    control and cache folders), the files named, the command, the binary (path, size, modification
+    time, inode), the limits and this module's source, so a rendering is only reused when running the
+    tool again would read exactly the same bytes with the same program.
+    """
+    if not _SOURCE_DIGEST:
+        try:
+            with open(__file__, "rb") as fh:
+                _SOURCE_DIGEST.append(hashlib.blake2b(fh.read(), digest_size=16).digest())
+        except (OSError, TypeError):
+            _SOURCE_DIGEST.append(b"")
+    digest = hashlib.blake2b(digest_size=20)
+    try:
+        binary = os.stat(os.path.realpath(cmd[0]))
+        head = (list(cmd), binary.st_size, binary.st_mtime_ns, binary.st_ino, max_bytes, timeout)
+        digest.update(repr(head).encode("utf-8", "surrogateescape"))
+        digest.update(_SOURCE_DIGEST[0])
+        paths: set[str] = set(files)
+        walked: set[str] = set()
+        for folder in dirs:
+            for root, subdirs, names in os.walk(folder, followlinks=True):
+                real = os.path.realpath(root)
+                if real in walked:  # (a symbolic link back up the tree)
+                    subdirs[:] = []
+                    continue
+                walked.add(real)
+                subdirs[:] = sorted(d for d in subdirs if d not in _SKIP_DIRS)
+                paths.update(os.path.join(root, name) for name in names)
+                if len(paths) > _MAX_KEYED_FILES:
+                    return None
+        for path in sorted(paths):
+            info = os.stat(path)
+            digest.update(b"\0" + path.encode("utf-8", "surrogateescape") + b"\0")
+            if not stat.S_ISREG(info.st_mode):
+                return None  # a FIFO or a device: not read here
+            with open(path, "rb") as fh:
+                digest.update(hashlib.blake2b(fh.read(), digest_size=20).digest())
+    except (OSError, ValueError):  # a file vanished, a FIFO, a loop...: render without the cache
+        return None
+    return digest.hexdigest()
+
+
+#: A rendering that reads more files than this (a kustomization at the root of a large tree) is not cached.
+_MAX_KEYED_FILES = 20_000
 
 
 def _object_key(data: Any) -> tuple[str, str, str] | None:
@@ -688,37 +805,179 @@ def _object_key(data: Any) -> tuple[str, str, str] | None:
     return str(data.get("kind", "")), str(meta.get("namespace") or ""), str(meta.get("name", ""))
 
 
-def _kustomize_origins(
-    folder: str, tools: Tools, env: Mapping[str, str], home: str, settings: RenderSettings, limits: Limits, pure: bool
-) -> dict[tuple[str, str, str], str]:
-    """Object -> the file it came from, from kustomize's origin annotations.
+ORIGIN_ANNOTATION = "config.kubernetes.io/origin"
+_ORIGIN_LINE_RE = re.compile(r"^( *)" + re.escape(ORIGIN_ANNOTATION) + r":")
+_ANNOTATIONS_LINE_RE = re.compile(r"^( *)annotations:\s*$")
+Origins = dict[tuple[str, str, str], str]
 
-    The annotations are asked for by a throwaway kustomization in ``home`` that builds ``folder`` with
-    ``buildMetadata: [originAnnotations]``; the audited output is the plain build, without them.
-    """
-    assert tools.kustomize is not None
+
+def _origins_build(job: _Job, folder: str) -> tuple[str | None, str, str]:
+    """``folder`` built with kustomize's origin annotations (see :func:`_annotated_build`), started
+    early by the prefetch when it was."""
+    if job.prefetch is not None:
+        found = job.prefetch.take(folder, job.limits.max_file_bytes)
+        if found is not None:
+            return found
+    assert job.tools.kustomize is not None
+    return _annotated_build(job.tools.kustomize, job.settings, job.home, folder, job.limits.max_file_bytes)
+
+
+def _annotated_build(
+    kustomize: tuple[str, ...], settings: RenderSettings, home: str, folder: str, max_bytes: int
+) -> tuple[str | None, str, str]:
+    """(output, error, wrapper folder): ``folder`` built by a throwaway kustomization in the scratch
+    ``home`` that asks for kustomize's origin annotations (``buildMetadata: [originAnnotations]``):
+    the repository is never modified. Origin paths in the output are relative to the wrapper folder."""
     wrapper = os.path.join(home, "origins")
     os.makedirs(wrapper, exist_ok=True)
     relative = os.path.relpath(os.path.abspath(folder), wrapper)
     with open(os.path.join(wrapper, "kustomization.yaml"), "w", encoding="utf-8") as fh:
         fh.write(f"buildMetadata: [originAnnotations]\nresources:\n- {json.dumps(relative)}\n")
-    text, _ = _run([*tools.kustomize, wrapper], env, home, settings.timeout, limits.max_file_bytes)
-    out: dict[tuple[str, str, str], str] = {}
-    if text is None:
-        return out
-    docs, _ = parse_text(SourceFile("origins", None, text), limits, pure)
+    text, error = _run([*kustomize, wrapper], _sandbox(home), home, settings.timeout, max_bytes)
+    return text, error, wrapper
+
+
+class _Prefetch:
+    """Annotated kustomize builds started as soon as the plan is known, a few at a time on threads
+    (the tool runs in its own process: the builds overlap with parsing, and with each other). Each
+    build has its own scratch HOME; a build whose output the cache holds is not started."""
+
+    def __init__(
+        self, tools: Tools, settings: RenderSettings, cache: ParseCache | None, max_bytes: int, folders: list[str]
+    ) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        assert tools.kustomize is not None
+        self.kustomize = tools.kustomize
+        self.settings = settings
+        self.cache = cache
+        self.max_bytes = max_bytes
+        self.pool = ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1)), thread_name_prefix="render")
+        self.futures = {os.path.abspath(f): self.pool.submit(self._build, f) for f in folders}
+        self.pool.shutdown(wait=False)  # (the threads end when the last build is done)
+
+    def _build(self, folder: str) -> tuple[str | None, str, str] | None:
+        if self.cache is not None:
+            dirs, files, _ = _visit(folder, frozenset(), {})
+            cmd = [*self.kustomize, os.path.abspath(folder)]
+            key = _inputs_key(cmd, dirs, files, self.max_bytes, self.settings.timeout)
+            if key is not None and self.cache.has_rendered(key):
+                return None  # rendered before: load_rendered takes it from the cache
+        home = tempfile.mkdtemp(prefix="calico-audit-render-")
+        try:
+            return _annotated_build(self.kustomize, self.settings, home, folder, self.max_bytes)
+        finally:
+            shutil.rmtree(home, ignore_errors=True)
+
+    def take(self, folder: str, max_bytes: int) -> tuple[str | None, str, str] | None:
+        """The build of ``folder`` started early (waiting for it), or None when there is none to use."""
+        future = self.futures.pop(os.path.abspath(folder), None)
+        if future is None or max_bytes != self.max_bytes:
+            return None
+        try:
+            return future.result()
+        except Exception:  # (a scratch folder that could not be made...): built again, in the calling thread
+            return None
+
+
+def _origins(job: _Job, text: str, wrapper: str) -> tuple[Origins, list[Document]]:
+    """Object -> the file it came from, from the annotations of an annotated build; and its documents."""
+    docs, _ = job.parse(SourceFile("origins", None, text))
+    out: Origins = {}
     for doc in docs:
         key = _object_key(doc.data)
         if key is None:
             continue
         annotations = doc.data["metadata"].get("annotations")
-        origin = annotations.get("config.kubernetes.io/origin") if isinstance(annotations, dict) else None
+        origin = annotations.get(ORIGIN_ANNOTATION) if isinstance(annotations, dict) else None
         if not isinstance(origin, str):
             continue
         match = re.search(r"^(?:path|configuredIn):\s*(\S.*?)\s*$", origin, re.M)
         if match and not re.search(r"^repo:", origin, re.M):
             out[key] = os.path.normpath(os.path.join(wrapper, match.group(1)))
-    return out
+    return out, docs
+
+
+def _build_with_origins(job: _Job, folder: str) -> tuple[SourceFile, list[Document], list[LoadProblem], Origins] | None:
+    """One kustomize run instead of two: the annotated build, and the plain build cut out of it.
+
+    The plain output is the annotated one without the ``config.kubernetes.io/origin`` annotation lines
+    (and an ``annotations:`` key left empty by that). The cut text is checked to parse to exactly the
+    annotated documents minus that annotation; None (the caller then runs both builds) when the build
+    fails or the check does not hold, so the result is always what the two runs give.
+    """
+    annotated, _, wrapper = _origins_build(job, folder)
+    if annotated is None:
+        return None
+    origins, annotated_docs = _origins(job, annotated, wrapper)
+    rendered = _rendered_file(folder, "kustomize build", _without_origins(annotated))
+    docs, problems = job.parse(rendered)
+    if len(docs) != len(annotated_docs):
+        return None
+    for doc, source in zip(docs, annotated_docs, strict=True):
+        if doc.data != _strip_origin(source.data):
+            return None
+    return rendered, docs, problems, origins
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" "))
+
+
+def _without_origins(text: str) -> str:
+    """``text`` without the origin annotations kustomize wrote (key and block), and without an
+    ``annotations:`` line that has nothing left under it."""
+    lines = text.splitlines(keepends=True)
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        match = _ORIGIN_LINE_RE.match(lines[i])
+        if match is None:
+            out.append(lines[i])
+            i += 1
+            continue
+        indent = len(match.group(1))
+        i += 1
+        while i < len(lines) and lines[i].strip() and _indent(lines[i]) > indent:
+            i += 1
+        head = _ANNOTATIONS_LINE_RE.match(out[-1]) if out else None
+        if head is not None and (i == len(lines) or _indent(lines[i]) <= len(head.group(1))):
+            out.pop()  # the origin was its only annotation
+    return "".join(out)
+
+
+def _strip_origin(data: Any) -> Any:
+    """A rendered object as the plain build writes it: without the origin annotation."""
+    if not isinstance(data, dict) or not isinstance(data.get("metadata"), dict):
+        return data
+    annotations = data["metadata"].get("annotations")
+    if not isinstance(annotations, dict) or ORIGIN_ANNOTATION not in annotations:
+        return data
+    rest = {k: v for k, v in annotations.items() if k != ORIGIN_ANNOTATION}
+    meta = {k: v for k, v in data["metadata"].items() if k != "annotations"}
+    if rest:
+        meta["annotations"] = rest
+    return {**data, "metadata": meta}
+
+
+def _sets_build_metadata(folder: str) -> bool:
+    """True when a kustomization that ``folder`` builds from asks for build metadata itself: its own
+    annotations are then in the plain build too, and cannot be told from the ones asked for here."""
+    seen: set[str] = set()
+    todo = [folder]
+    while todo:
+        current = todo.pop()
+        real = os.path.realpath(current)
+        kfile = kustomization_file(current)
+        if real in seen or kfile is None:
+            continue
+        seen.add(real)
+        data = _read_yaml(kfile)
+        if isinstance(data, dict) and "buildMetadata" in data:
+            return True
+        builds, _ = _references(data)
+        todo += [os.path.join(current, ref) for ref in builds if not _REMOTE_RE.search(ref)]
+    return False
 
 
 def _matching_resource(

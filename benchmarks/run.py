@@ -224,7 +224,7 @@ def child_phases(root: str, budget: str, ignore: str) -> dict[str, Any]:
     shared: list[dict[str, Any]] = []  # values built once through ctx.memo and shared by rules
     running: list[tuple[str, float]] = []  # the rule being checked, and since when (CPU clock)
     original = {name: getattr(run_mod, name) for name in ("enabled_rules", "load", "build_model")}
-    memo = Context.memo
+    memo = getattr(Context, "memo", None)  # (older trees shared values through ctx.memo)
 
     peak_mb: dict[str, float] = {}  # peak RSS of this process when each phase ends
 
@@ -296,7 +296,8 @@ def child_phases(root: str, budget: str, ignore: str) -> dict[str, Any]:
     }
     for name, value in patches.items():
         setattr(run_mod, name, value)
-    Context.memo = timed_memo  # type: ignore[method-assign]
+    if memo is not None:
+        Context.memo = timed_memo  # type: ignore[attr-defined]
     os.chdir(root)
     out: dict[str, Any] = {
         "version": __version__,
@@ -1140,6 +1141,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         write_readme(results, results.get("command", "python benchmarks/run.py"))
         return 0
     python = sys.executable
+    # Installed, the tool runs from compiled bytecode: with PYTHONDONTWRITEBYTECODE set (some CI images
+    # and sandboxes set it) every child would compile the whole tool again (0.5 s and more per run).
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     audit = find_audit(python)
     if measure([python, "-c", "import auditor.run"]).returncode != 0:
         raise SystemExit(f"{python} cannot import auditor: run this with the project's venv Python")

@@ -17,9 +17,11 @@ from pathlib import Path
 
 import pytest
 
+from auditor.cache import ParseCache
 from auditor.config import ConfigError, from_mapping
 from auditor.findings import Finding, Severity
 from auditor.render import RenderSettings, _run, _sandbox, find_tools
+from auditor.report import render as report
 from auditor.run import AuditResult, audit
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -316,6 +318,100 @@ def test_a_kustomization_that_does_not_build_is_ca001(work: Path) -> None:
     finding = only(result, "CA001")
     assert finding.location.path == "bad/kustomization.yaml" and finding.severity is Severity.ERROR
     assert "could not be rendered" in finding.message and "missing.yaml" in finding.message
+
+
+def _plain_build(folder: Path) -> str:
+    assert TOOLS.kustomize is not None
+    return subprocess.run([*TOOLS.kustomize, str(folder)], capture_output=True, text=True, check=True).stdout
+
+
+def _count_kustomize_runs(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    import auditor.render as render_mod
+
+    calls: list[list[str]] = []
+    real = render_mod._run
+
+    def counting(cmd: list[str], *args: object) -> tuple[str | None, str]:
+        calls.append(list(cmd))
+        return real(cmd, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(render_mod, "_run", counting)
+    return calls
+
+
+@needs_kustomize
+def test_an_overlay_is_built_once_and_audited_as_the_plain_build(work: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Annotations of its own (commonAnnotations) and a generated ConfigMap: only kustomize's origin
+    # annotations are cut out of the annotated build.
+    write(
+        work,
+        {
+            "annotated/kustomization.yaml": "resources:\n- ../kustomize/overlays/prod\n"
+            "commonAnnotations:\n  team: platform\n"
+            "configMapGenerator:\n- name: settings\n  literals:\n  - mode=strict\n",
+        },
+    )
+    for folder in ("kustomize", "annotated"):
+        calls = _count_kustomize_runs(monkeypatch)
+        result = run([folder])
+        assert len(calls) == 1, calls  # one kustomize run per overlay
+        overlay = "kustomize/overlays/prod" if folder == "kustomize" else folder
+        rendered = result.files[f"{overlay} (kustomize build)"]
+        assert rendered.text == _plain_build(work / overlay)
+        assert "config.kubernetes.io/origin" not in (rendered.text or "")
+        ca007 = only(result, "CA007")
+        assert ca007.location.path == BASE  # placed through the origin annotations
+    assert result.files["annotated (kustomize build)"].text.count("team: platform") == 3
+
+
+@needs_kustomize
+def test_a_kustomization_asking_for_build_metadata_itself_is_built_twice(
+    work: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(
+        work,
+        {"meta/kustomization.yaml": "buildMetadata: [originAnnotations]\nresources:\n- ../kustomize/overlays/prod\n"},
+    )
+    calls = _count_kustomize_runs(monkeypatch)
+    result = run(["meta"])
+    assert len(calls) == 2, calls  # its own origin annotations are part of what it renders: kept
+    rendered = result.files["meta (kustomize build)"]
+    assert rendered.text == _plain_build(work / "meta")
+    assert "config.kubernetes.io/origin" in (rendered.text or "")
+    assert only(result, "CA007").location.path == BASE
+
+
+def _cached_run(paths: list[str], folder: Path) -> tuple[str, ParseCache]:
+    cache = ParseCache(str(folder))
+    result = audit(paths, from_mapping({"cluster": {"host-endpoints": "declared-only"}}), cache=cache)
+    return report(result, "json"), cache
+
+
+@needs_kustomize
+@needs_helm
+def test_a_rendering_whose_inputs_did_not_change_comes_from_the_cache(
+    work: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = work / ".calico-audit-cache"
+    plain = report(audit(["kustomize", "chart"], from_mapping({"cluster": {"host-endpoints": "declared-only"}})), "json")
+    calls = _count_kustomize_runs(monkeypatch)
+    cold, _ = _cached_run(["kustomize", "chart"], folder)
+    assert len(calls) == 2  # the overlay once, the chart once
+    assert list(folder.glob("parse-*/render-*")), "nothing rendered was kept"
+    calls.clear()
+    warm, _ = _cached_run(["kustomize", "chart"], folder)
+    assert calls == [] and cold == plain and warm == plain
+    # Any file under a folder the overlay builds from is an input: the base's edit is rendered again.
+    Path(BASE).write_text(Path(BASE).read_text(encoding="utf-8").replace("protocol: tcp", "protocol: TCP"))
+    changed, _ = _cached_run(["kustomize"], folder)
+    assert [c[1] for c in calls] == ["kustomize"]
+    assert '"CA007"' not in changed and '"CA202"' in changed
+    # A damaged entry is a miss: rendered again, same output.
+    for entry in folder.glob("parse-*/render-*"):
+        entry.write_bytes(entry.read_bytes()[:-3])
+    calls.clear()
+    again, _ = _cached_run(["kustomize"], folder)
+    assert [c[1] for c in calls] == ["kustomize"] and again == changed
 
 
 def test_without_kustomize_the_files_are_audited_as_they_are(work: Path, monkeypatch: pytest.MonkeyPatch) -> None:
