@@ -151,15 +151,20 @@ def check(ctx: Context) -> Iterator[Issue]:
         example = ""
         witness = None
         listing = {r.policy for r, _ in rules}
+        # Where the allow-list applies (an unselected endpoint is CA301's).
+        heps = [h for h in ev.ingress_groups() if h is not None and not listing.isdisjoint(ev.policies_for_hep(h))]
         for port in address.service.ports:
-            for hep in ev.ingress_groups():
-                if hep is None or not listing & set(ev.policies_for_hep(hep)):
-                    continue  # the allow-list does not apply there (an unselected endpoint: CA301)
-                for cls in q.who_reaches(address, port, hep, remember=False):
-                    if cls.reaches_unlisted:
-                        leaking |= cls.ips
-                        example = example or f"{address.ip}:{port.port}/{port.protocol}"
-                        witness = witness or q.service_flow(address, port, hep, cls.ips, True, _past_allow_list)
+            for hep, unlisted in zip(heps, q.who_reaches_unlisted(address, port, heps), strict=True):
+                if not unlisted:
+                    continue
+                leaking |= unlisted
+                example = example or f"{address.ip}:{port.port}/{port.protocol}"
+                if witness is None:  # the first leaking class (in who_reaches' order) with a witness
+                    for cls in q.who_reaches(address, port, hep, remember=False):
+                        if cls.reaches_unlisted:
+                            witness = q.service_flow(address, port, hep, cls.ips, True, _past_allow_list)
+                            if witness is not None:
+                                break
         if not leaking or witness is None:
             continue
         rule, index = rules[0]

@@ -1383,6 +1383,61 @@ class Evaluator:
                 classes[key] = SourceClass(ipset, results if within is not None else [], key, reaches, unlisted)
         return list(classes.values())
 
+    def unlisted_reach(
+        self, address: ServiceAddress, port: ServicePort, heps: Sequence[HostEndpoint]
+    ) -> list[AddressSet]:
+        """For each of ``heps``: the outside sources that reach a backend of ``address``:``port`` through it
+        without a pre-DNAT or untracked Allow (past an allow-list). The same sets as the union of the
+        ``reaches_unlisted`` classes of :meth:`reachability`, computed with less work:
+
+        - the source classes and their untracked/pre-DNAT outcome depend on a host endpoint only through
+          its untracked, pre-DNAT and forward policies (:meth:`_reach_cuts`, :meth:`_pre_stages`): they are
+          computed once per distinct set of those policies, not per endpoint;
+        - a class that those stages allow (an Allow admits it before DNAT) or deny cannot reach past an
+          allow-list, so only the classes no pre-DNAT/untracked rule decides take the whole path (forward
+          stage, SNAT, the backends' policy) through :meth:`to_service`, per endpoint.
+        """
+        version = int(address.ip.version)
+        protocol = PROTOCOL_NUMBERS.get(port.protocol, TCP)
+        dport = port.node_port if address.how == AddressKind.NODE_PORT and port.node_port else (port.port or 0)
+        shared: dict[tuple[tuple[int, ...], ...], list[tuple[AddressSet, Peer, str]]] = {}
+        out: list[AddressSet] = []
+        for hep in heps:
+            stages = tuple(
+                tuple(map(id, policies))
+                for policies in (self.untracked_for(hep), self.prednat_for(hep), self.forward_for(hep))
+            )
+            classes = shared.get(stages)
+            if classes is None:
+                classes = shared[stages] = self._pre_classes(address, port, hep, version, dport, protocol)
+            leaking = AddressSet(version)
+            for ipset, peer, pre in classes:
+                if pre != "none":
+                    continue
+                results = self.to_service(peer, hep, address.service, port, address.ip, address.how)
+                if any(v.allowed and not v.admitted_before_dnat for _, v in results):
+                    leaking |= ipset
+            out.append(leaking)
+        return out
+
+    def _pre_classes(
+        self, address: ServiceAddress, port: ServicePort, hep: HostEndpoint, version: int, dport: int, protocol: int
+    ) -> list[tuple[AddressSet, Peer, str]]:
+        """The source classes of :meth:`_reachability` (same cuts, same peers), each with its untracked then
+        pre-DNAT outcome through ``hep`` ("allow", "deny" or "none")."""
+        cuts, labels = self._reach_cuts(address, port, hep)
+        if labels:
+            cuts += self.labelled_cuts
+        dst = self.address_peer(address.ip)
+        out: list[tuple[AddressSet, Peer, str]] = []
+        for ipset in address_classes(self.outside_universe(version), cuts):
+            rep = representative(ipset)
+            if rep.version != version:
+                continue
+            peer = self.outside_peer(rep) if labels else Peer("outside", rep, NO_ADDRESSES)
+            out.append((ipset, peer, self._pre_stages(hep, Packet(peer, dst, dport, protocol), [])))
+        return out
+
     def _reach_cuts(
         self, address: ServiceAddress, port: ServicePort, hep: HostEndpoint | None
     ) -> tuple[list[IPNetwork], bool]:

@@ -179,6 +179,13 @@ class Questions:
         """Outside sources, class by class, and whether each reaches ``address``:``port`` through ``hep``."""
         return self.ev.reachability(address, port, hep, remember=remember)
 
+    def who_reaches_unlisted(
+        self, address: ServiceAddress, port: ServicePort, heps: Sequence[HostEndpoint]
+    ) -> list[AddressSet]:
+        """For each of ``heps``: the outside sources that reach ``address``:``port`` through it past any
+        pre-DNAT/untracked allow-list (the union of :meth:`who_reaches`' ``reaches_unlisted`` classes)."""
+        return self.ev.unlisted_reach(address, port, heps)
+
     @staticmethod
     def mode_of(svc: Service) -> str:
         return "local" if svc.local_mode else "cluster"
