@@ -206,6 +206,7 @@ class PodSide:
         self._pods: dict[Workload, tuple[Workload, Peer]] = {}
         self._verdicts: dict[tuple[Workload, int, int, int], tuple[Peer, Verdict]] = {}
         self._clients: dict[tuple[Workload, int], list[Peer]] = {}
+        self._described: dict[tuple[int, tuple[tuple[int, int], ...]], str] = {}  # AddressSet -> _describe
         self._splits: dict[tuple[int, frozenset[int]], Any] = {}
         self._sources: dict[PolicyRule, tuple[PolicyRule, list[Peer]]] = {}
         self._groups: dict[Workload, list[list[NodeAddr]]] = {}
@@ -633,7 +634,12 @@ class PodSide:
         for ipset in self.ev.source_classes(universe, self.ingress_policies(w)):
             rep = representative(ipset)
             if rep.version == version:
-                peers.append(self.ev.outside_peer(rep, text=_describe(ipset)))
+                # Workloads with similar policies share classes: describe each distinct class once.
+                key = (ipset.version, ipset.intervals)
+                text = self._described.get(key)
+                if text is None:
+                    text = self._described[key] = _describe(ipset)
+                peers.append(self.ev.outside_peer(rep, text=text))
         self._clients[(w, version)] = peers
         return peers
 
