@@ -16,7 +16,7 @@ from auditor.catalog import Rule
 from auditor.config import Config
 from auditor.context import Context
 from auditor.engine import run_rules, sub_id
-from auditor.findings import Finding, Severity
+from auditor.findings import Finding
 from auditor.load import Limits, LoadResult, SourceFile, load
 from auditor.model import KNOWN_KINDS, Model, build_model
 from auditor.render import Renderer, RenderSettings
@@ -387,6 +387,3 @@ def _audit(
     first = runs[0]
     return AuditResult(findings, rules, loaded, first.model, config, stats, notes, first.context, runs)
 
-
-def worst(findings: Sequence[Finding]) -> Severity | None:
-    return max((f.severity for f in findings), default=None)

@@ -101,9 +101,8 @@ def check(ctx: Context) -> Iterator[Issue]:
             continue
         if svc.external_traffic_policy_set and not svc.externally_accessible:
             continue  # Kubernetes rejects the Service as written (CA105): no claim about its traffic
-            continue
         for w in ps.backends(svc):
-            if id(w) in ps.local_backends:
+            if w in ps.local_backends:
                 continue  # a local-mode Service keeps client addresses for these pods
             pod = ps.pod_peer(w)
             for target in ps.targets(svc, w):

@@ -290,7 +290,7 @@ class PodSide:
             if not policies:
                 continue
             for target in self.targets(svc, w):
-                if target.number is not None and (id(svc), id(w), target.port.index) not in self.mistaken_targets:
+                if target.number is not None and (svc, w, target.port.index) not in self.mistaken_targets:
                     yield w, policies, target
 
     def advertised(self, svc: Service) -> list[ServiceAddress]:
@@ -308,12 +308,12 @@ class PodSide:
         return names(f"{a.how} {a.ip}" for a in addresses)
 
     @cached_property
-    def local_backends(self) -> set[int]:
-        """ids of workloads that back an advertised local-mode Service (clients keep their address)."""
-        out: set[int] = set()
+    def local_backends(self) -> set[Workload]:
+        """Workloads that back an advertised local-mode Service (clients keep their address)."""
+        out: set[Workload] = set()
         for svc in self.model.services:
             if svc.local_mode and self.advertised(svc):
-                out.update(id(w) for w in self.backends(svc))
+                out.update(self.backends(svc))
         return out
 
     # --- node addresses ------------------------------------------------------------------------
@@ -683,9 +683,9 @@ class PodSide:
         return out
 
     @cached_property
-    def mistaken_targets(self) -> set[tuple[int, int, int]]:
+    def mistaken_targets(self) -> set[tuple[Service, Workload, int]]:
         """(Service, workload, Service port) triples a port mistake explains (CA402/CA405 skip them)."""
-        return {(id(m.service), id(m.workload), m.target.port.index) for m in self.port_mistakes}
+        return {(m.service, m.workload, m.target.port.index) for m in self.port_mistakes}
 
     def _mistakes_for(
         self, svc: Service, w: Workload, target: Target, policies: Sequence[Policy], expected: Sequence[Peer]
