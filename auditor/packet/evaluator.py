@@ -1173,13 +1173,20 @@ class Evaluator:
             for rule in policy.rules
             for entity in (rule.source, rule.destination)
         ):
-            cuts += self.labelled_cuts
+            return address_classes(within, cuts, self.labelled_points)
         return address_classes(within, cuts)
 
     @cached_property
     def labelled_cuts(self) -> list[IPNetwork]:
         """The CIDRs of network sets and host endpoint addresses (what rule selectors can match)."""
         return [cidr for ips, _, _ in self.labelled_nets for cidr in ips.iter_cidrs()]
+
+    @cached_property
+    def labelled_points(self) -> dict[int, frozenset[int]]:
+        """The class boundaries :attr:`labelled_cuts` add, per family (integers, computed once: every
+        host endpoint address is a cut, so recomputing them per question grows with the estate)."""
+        cuts = self.labelled_cuts
+        return {v: frozenset(_boundaries(cuts, v)) for v in (4, 6)}
 
     # --- which policies police hosts --------------------------------------------------------
 
@@ -1363,10 +1370,8 @@ class Evaluator:
         version = int(address.ip.version)
         universe = within if within is not None else self.outside_universe(version)
         cuts, labels = self._reach_cuts(address, port, hep)
-        if labels:
-            cuts += self.labelled_cuts
         classes: dict[tuple[Any, ...], SourceClass] = {}
-        for ipset in address_classes(universe, cuts):
+        for ipset in address_classes(universe, cuts, self.labelled_points if labels else None):
             rep = representative(ipset)
             if rep.version != version:
                 continue
@@ -1426,11 +1431,9 @@ class Evaluator:
         """The source classes of :meth:`_reachability` (same cuts, same peers), each with its untracked then
         pre-DNAT outcome through ``hep`` ("allow", "deny" or "none")."""
         cuts, labels = self._reach_cuts(address, port, hep)
-        if labels:
-            cuts += self.labelled_cuts
         dst = self.address_peer(address.ip)
         out: list[tuple[AddressSet, Peer, str]] = []
-        for ipset in address_classes(self.outside_universe(version), cuts):
+        for ipset in address_classes(self.outside_universe(version), cuts, self.labelled_points if labels else None):
             rep = representative(ipset)
             if rep.version != version:
                 continue
@@ -1489,8 +1492,16 @@ class SourceClass:
     reaches_unlisted: bool = False  # ... without a pre-DNAT or untracked Allow (past an allow-list)
 
 
-def address_classes(within: IPSet | AddressSet, cuts: Iterable[IPNetwork]) -> list[AddressSet]:
-    """Partition ``within`` at the boundaries of ``cuts``: inside each class every cut is all-or-nothing."""
+def _boundaries(cuts: Iterable[IPNetwork], version: int) -> set[int]:
+    """Where membership in ``cuts`` of family ``version`` can change: each cut's first address and the one after it."""
+    return {p for net in cuts if net.version == version for p in (int(net.first), int(net.last) + 1)}
+
+
+def address_classes(
+    within: IPSet | AddressSet, cuts: Iterable[IPNetwork], more: Mapping[int, frozenset[int]] | None = None
+) -> list[AddressSet]:
+    """Partition ``within`` at the boundaries of ``cuts`` (and the precomputed boundaries ``more``, per
+    family): inside each class every cut is all-or-nothing."""
     out: list[AddressSet] = []
     cuts = list(cuts)
     for version in (4, 6):
@@ -1502,7 +1513,8 @@ def address_classes(within: IPSet | AddressSet, cuts: Iterable[IPNetwork]) -> li
             ranges = [(int(r.first), int(r.last)) for r in within.iter_ipranges() if r.version == version]
         if not ranges:
             continue
-        points = sorted({p for net in cuts if net.version == version for p in (int(net.first), int(net.last) + 1)})
+        bounds = _boundaries(cuts, version)
+        points = sorted(bounds.union(more[version]) if more is not None else bounds)
         for start, end in ranges:
             lo_i, hi_i = bisect.bisect_right(points, start), bisect.bisect_right(points, end)
             edges = [start, *points[lo_i:hi_i], end + 1]
