@@ -206,8 +206,12 @@ class PodSide:
         self._pods: dict[Workload, tuple[Workload, Peer]] = {}
         self._verdicts: dict[tuple[Workload, int, int, int], tuple[Peer, Verdict]] = {}
         self._clients: dict[tuple[Workload, int], list[Peer]] = {}
+        # Client classes per (family, ids of the ingress policies); the policies live as long as the model.
+        self._clients_of: dict[tuple[int, ...], list[Peer]] = {}
+        self._outside_clients: dict[int, Any] = {}
         self._described: dict[tuple[int, tuple[tuple[int, int], ...]], str] = {}  # AddressSet -> _describe
         self._splits: dict[tuple[int, frozenset[int]], Any] = {}
+        self._node_indices: dict[int, list[list[int]]] = {}  # id(groups) -> per node, its addresses' groups
         self._sources: dict[PolicyRule, tuple[PolicyRule, list[Peer]]] = {}
         self._groups: dict[Workload, list[list[NodeAddr]]] = {}
         self._shapes: dict[tuple[Any, ...], list[list[NodeAddr]]] = {}
@@ -565,12 +569,16 @@ class PodSide:
         self, groups: list[list[NodeAddr]], allowed: frozenset[int]
     ) -> tuple[list[NodeAddr], set[tuple[int, frozenset[tuple[str, str]]]], int | None]:
         """Denied node addresses, labels of admitted nodes, and a group that was denied."""
-        group_of = {id(addr): i for i, group in enumerate(groups) for addr in group}
+        # Which group each node's addresses fall in depends on the groups only: listed once per grouping
+        # (the groupings live in ``_shapes``), not once per allowed pattern.
+        indices_of = self._node_indices.get(id(groups))
+        if indices_of is None:
+            group_of = {id(addr): i for i, group in enumerate(groups) for addr in group}
+            indices_of = self._node_indices[id(groups)] = [[group_of[id(a)] for a in addrs] for addrs in self._by_node]
         denied: list[NodeAddr] = []
         admitted: set[tuple[int, frozenset[tuple[str, str]]]] = set()
         first: int | None = None
-        for addrs in self._by_node:
-            indices = [group_of[id(a)] for a in addrs]
+        for addrs, indices in zip(self._by_node, indices_of, strict=True):
             if any(i in allowed for i in indices):
                 admitted.update((a.ip.version, a.labels) for a in addrs)
                 continue
@@ -629,9 +637,22 @@ class PodSide:
         hit = self._clients.get((w, version))
         if hit is not None:
             return hit
-        universe = _minus(self.ev.outside_universe(version), self.node_ips)
+        policies = self.ingress_policies(w)
+        # The classes depend only on the policies (and the family): workloads the same policies select
+        # share them, and the outside universe less the node addresses is computed once per family.
+        shared = (version, *map(id, policies))
+        peers = self._clients_of.get(shared)
+        if peers is None:
+            peers = self._clients_of[shared] = self._client_peers(policies, version)
+        self._clients[(w, version)] = peers
+        return peers
+
+    def _client_peers(self, policies: Sequence[Policy], version: int) -> list[Peer]:
+        universe = self._outside_clients.get(version)
+        if universe is None:
+            universe = self._outside_clients[version] = _minus(self.ev.outside_universe(version), self.node_ips)
         peers = []
-        for ipset in self.ev.source_classes(universe, self.ingress_policies(w)):
+        for ipset in self.ev.source_classes(universe, policies):
             rep = representative(ipset)
             if rep.version == version:
                 # Workloads with similar policies share classes: describe each distinct class once.
@@ -640,7 +661,6 @@ class PodSide:
                 if text is None:
                     text = self._described[key] = _describe(ipset)
                 peers.append(self.ev.outside_peer(rep, text=text))
-        self._clients[(w, version)] = peers
         return peers
 
     def expected_sources(self, svc: Service, w: Workload) -> list[Peer]:
