@@ -514,17 +514,32 @@ class PodSide:
             # Membership in every rule CIDR is constant between consecutive CIDR boundaries, so the
             # boundary interval an address falls in stands for all the memberships at once.
             bounds = {v: sorted({b for n in nets if n[0] == v for b in (n[1], n[2] + 1)}) for v in (4, 6)}
-            for addr in self.node_addrs:
-                version, value = addr.ip.version, int(addr.ip)
-                key = (
-                    version,
-                    frozenset(frozenset((k, v) for k, v in lbl.items() if k in keys) for lbl in addr.peer.labels),
-                    bisect.bisect_right(bounds[version], value),
-                )
+            entries, label_sets = self._node_entries
+            seen: dict[int, frozenset[frozenset[tuple[str, str]]]] = {}  # label class -> the labels keys see
+            for addr, version, value, label_class in entries:
+                visible = seen.get(label_class)
+                if visible is None:
+                    visible = seen[label_class] = frozenset(
+                        frozenset(kv for kv in lbl if kv[0] in keys) for lbl in label_sets[label_class]
+                    )
+                key = (version, visible, bisect.bisect_right(bounds[version], value))
                 groups.setdefault(key, []).append(addr)
             out = self._shapes[shape] = list(groups.values())
         self._groups[w] = out
         return out
+
+    @cached_property
+    def _node_entries(
+        self,
+    ) -> tuple[list[tuple[NodeAddr, int, int, int]], list[tuple[frozenset[tuple[str, str]], ...]]]:
+        """Per node address: its family, its address as an integer and its label class (an index into the
+        second list: the distinct label sets), computed once for every grouping :meth:`node_groups` makes."""
+        classes: dict[tuple[frozenset[tuple[str, str]], ...], int] = {}
+        entries = []
+        for addr in self.node_addrs:
+            labels = tuple(frozenset(lbl.items()) for lbl in addr.peer.labels)
+            entries.append((addr, int(addr.ip.version), int(addr.ip), classes.setdefault(labels, len(classes))))
+        return entries, list(classes)
 
     def nodes_denied(self, w: Workload, target: Target) -> NodeDenial | None:
         """Which nodes W's ingress policy drops on the target port, or None when the nodes get in (or when
