@@ -77,3 +77,21 @@ def test_client_peers_shared_by_policies_match_a_fresh_split() -> None:
             key = (version, *map(id, policies))
             assert by_policies.setdefault(key, peers) is peers
     assert any(ps.client_peers(w, 4) for w in policed)
+
+
+@pytest.mark.parametrize(
+    "paths",
+    [
+        ("examples/cluster", "examples/cluster-mode"),
+        ("examples/cluster", "examples/variants/ca207-allow-list-without-deny.yaml"),
+    ],
+)
+def test_host_policies_from_the_label_index_match_a_scan(paths: tuple[str, ...]) -> None:
+    ev = _questions(*paths).ev
+    assert ev.host_endpoints and ev.host_policies
+    for hep in ev.host_endpoints:
+        scan = [
+            p for p in ev.host_policies if p.effective_selector is not None and p.effective_selector.matches(hep.labels)
+        ]
+        assert ev.policies_for_hep(hep) == scan
+    assert any(ev.policies_for_hep(h) for h in ev.host_endpoints)

@@ -561,17 +561,25 @@ class Evaluator:
         """Host policies selecting ``hep``, in evaluation order (model.policies is kept sorted)."""
         found = self._hep_policies.get(hep)
         if found is None:
-            # Endpoints with the same labels are selected by the same policies: one scan per label set.
+            # Endpoints with the same labels are selected by the same policies: one lookup per label set, and
+            # only the policies whose required labels the endpoint carries are matched (a label index).
             labels = _label_key(hep.labels)
             found = self._hep_policies_by_labels.get(labels)
             if found is None:
                 found = self._hep_policies_by_labels[labels] = [
                     p
-                    for p in self.host_policies
-                    if p.effective_selector is not None and p.effective_selector.matches(hep.labels)
+                    for p in self._host_policy_index.candidates(hep.labels)
+                    if p.effective_selector.matches(hep.labels)  # type: ignore[union-attr]
                 ]
             self._hep_policies[hep] = found
         return found
+
+    @cached_property
+    def _host_policy_index(self) -> _PolicyIndex:
+        return _PolicyIndex(
+            [p for p in self.host_policies if p.effective_selector is not None],
+            (h.labels for h in self.host_endpoints),
+        )
 
     def untracked_for(self, hep: HostEndpoint) -> list[Policy]:
         # Felix ignores untracked policy on all-interfaces ("*") host endpoints.
