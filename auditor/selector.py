@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import re
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NoReturn
 
@@ -1009,14 +1010,13 @@ class Selector:
     composing others; the constructor itself is internal.
     """
 
-    __slots__ = ("_canon", "_exact_global", "_hash", "_hint", "_keys", "_match", "_root", "text")
+    __slots__ = ("__weakref__", "_canon", "_exact_global", "_hash", "_hint", "_keys", "_match", "_root", "text")
 
     text: str
 
-    def __init__(self, root: _Node, text: str | None = None) -> None:
-        out: list[str] = []
-        root.render(out)
-        canon = "".join(out)
+    def __init__(self, root: _Node, text: str | None = None, canon: str | None = None) -> None:
+        if canon is None:
+            canon = _render(root)
         set_ = object.__setattr__
         set_(self, "_root", root)
         set_(self, "_canon", canon)
@@ -1067,14 +1067,14 @@ class Selector:
 
     def and_(self, other: Selector) -> Selector:
         """``(self) && (other)``; rendered as Calico renders such a combination."""
-        return Selector(_And((self._root, other._root)))
+        return _shared(_And((self._root, other._root)))
 
     def or_(self, other: Selector) -> Selector:
-        return Selector(_Or((self._root, other._root)))
+        return _shared(_Or((self._root, other._root)))
 
     def negate(self) -> Selector:
         """``!(self)``; a double negation folds back to the original expression."""
-        return Selector(_negate(self._root))
+        return _shared(_negate(self._root))
 
     def prefixed(self, prefix: str) -> Selector:
         """Prefix every label key, like Calico's PrefixVisitor (``pcns.``, ``pcsa.``).
@@ -1086,7 +1086,7 @@ class Selector:
             raise ValueError(f"prefix {prefix!r} contains characters not allowed in a label name")
         if not prefix:
             return self
-        return Selector(self._root.with_prefix(prefix))
+        return _shared(self._root.with_prefix(prefix))
 
     def replace_functions(
         self, all_with: Selector | None = None, global_with: Selector | None = None
@@ -1105,7 +1105,7 @@ class Selector:
             None if all_with is None else all_with._root,
             None if global_with is None else global_with._root,
         )
-        return self if root is self._root else Selector(root)
+        return self if root is self._root else _shared(root)
 
     # -- inspection --------------------------------------------------------------------------
 
@@ -1174,6 +1174,28 @@ def _rebuild(root: _Node, text: str) -> Selector:
     return Selector(root, text)
 
 
+def _render(root: _Node) -> str:
+    out: list[str] = []
+    root.render(out)
+    return "".join(out)
+
+
+#: Composed selectors (``and_``, ``prefixed``, :func:`equals`, ...) by canonical text, while in use. A
+#: model builds the same combination for many rules (``<selector> && projectcalico.org/namespace ==
+#: 'ns'``): they share one object, its compiled matcher and its caches, instead of one each. Equal
+#: canonical text is equality (``__eq__``), and the text of a composed selector is its canonical text.
+_SHARED: weakref.WeakValueDictionary[str, Selector] = weakref.WeakValueDictionary()
+
+
+def _shared(root: _Node) -> Selector:
+    """The selector for ``root`` (text = canonical text): the one in use already, if any."""
+    canon = _render(root)
+    found = _SHARED.get(canon)
+    if found is None:
+        found = _SHARED[canon] = Selector(root, canon=canon)
+    return found
+
+
 # ---------------------------------------------------------------------------------------------
 # Constructors
 # ---------------------------------------------------------------------------------------------
@@ -1231,13 +1253,13 @@ def equals(key: str, value: str) -> Selector:
     """``key == "value"``."""
     _check_key(key)
     _check_value(value)
-    return Selector(_Eq(key, value))
+    return _shared(_Eq(key, value))
 
 
 def has(key: str) -> Selector:
     """``has(key)``."""
     _check_key(key)
-    return Selector(_Has(key))
+    return _shared(_Has(key))
 
 
 def one_of(key: str, values: Iterable[str]) -> Selector:
@@ -1246,7 +1268,7 @@ def one_of(key: str, values: Iterable[str]) -> Selector:
     vals = list(values)
     for v in vals:
         _check_value(v)
-    return Selector(_In(key, vals))
+    return _shared(_In(key, vals))
 
 
 ALL: Selector = parse("")
@@ -1351,7 +1373,7 @@ def from_label_selector(obj: object) -> Selector:
 
     if not terms:
         return ALL
-    return Selector(terms[0] if len(terms) == 1 else _And(terms))
+    return _shared(terms[0] if len(terms) == 1 else _And(terms))
 
 
 def _convert_requirement(expr: object, path: tuple[str | int, ...]) -> _Node:

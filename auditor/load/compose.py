@@ -549,7 +549,8 @@ def _compose_into(
                 s = problem.span
                 problem.span = Span(s.line + line_offset, s.column, s.end_line + line_offset, s.end_column)
         problems.extend(builder.problems)
-        docs.append(Document(file, index, data, builder.pos))
+        # A copy of exactly the table's size: the array grown by appends keeps up to an eighth spare.
+        docs.append(Document(file, index, data, builder.pos[:]))
 
 
 def _shift(pos: array, lines: int) -> None:
