@@ -111,9 +111,11 @@ def host_policy_fix(policy: Policy) -> str:
 
 
 def sentence(text: str) -> str:
-    """``text`` as a sentence: capitalised first letter, one final full stop."""
-    text = text.strip().rstrip(".")
-    return text[:1].upper() + text[1:] + "." if text else ""
+    """``text`` as a sentence: capitalised first letter, one final full stop (a final ``!`` or ``?`` stays)."""
+    text = text.strip()
+    if not text.endswith(("!", "?")):
+        text = text.rstrip(".") + "." if text.rstrip(".") else ""
+    return text[:1].upper() + text[1:]
 
 
 def target_ports(numbers: Iterable[int | None]) -> str:

@@ -7,7 +7,7 @@ from typing import NamedTuple
 from netaddr import IPNetwork
 
 from auditor.calico_validation import PLACEHOLDER_FIX, NetProblem, is_cidr_notation, looks_like_placeholder
-from auditor.rules._ca00_kinds import sentence
+from auditor.wording import sentence
 
 
 class Text(NamedTuple):

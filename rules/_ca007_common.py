@@ -9,10 +9,11 @@ from typing import Any
 from auditor.api import Issue, PathT
 from auditor.model import Policy, PolicyRule, Resource, as_dict, as_list
 from auditor.nets import NetError
-from auditor.rules._ca00_kinds import sentence
+from auditor.rules._ca00_kinds import CALICO_POLICIES
+from auditor.wording import sentence
 
 ALL = ("*",)  # every Calico resource (CA007 runs on projectcalico.org resources only)
-POLICIES = ("GlobalNetworkPolicy", "NetworkPolicy", "StagedGlobalNetworkPolicy", "StagedNetworkPolicy")
+POLICIES = CALICO_POLICIES
 HEP = ("HostEndpoint",)
 POOL = ("IPPool",)
 

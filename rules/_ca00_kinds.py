@@ -56,9 +56,3 @@ def at(resource: Resource, path: PathT, message: str, fix: str = "", **extra: An
     return Issue(message, at=resource.ptr_at(path), identity=resource.identity, fix=fix, **extra)
 
 
-def sentence(text: str) -> str:
-    """``write `x``` -> ``Write `x`.``: a fix text as one sentence."""
-    text = text.strip()
-    if not text:
-        return ""
-    return text[0].upper() + text[1:] + ("" if text.endswith((".", "!", "?")) else ".")
