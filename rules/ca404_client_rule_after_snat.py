@@ -60,7 +60,7 @@ def _client_nets(rule: PolicyRule, ps: PodSide, in_cluster: IPSet) -> tuple[list
     clients = []
     for ref in refs:
         net = IPSet([ref.value])
-        if known and net & ps.node_ips:
+        if known and ps.holds_node_address(ref.value):
             return None
         if not known and net & PRIVATE:
             return None
@@ -96,6 +96,8 @@ def check(ctx: Context) -> Iterator[Issue]:
     facts = ps.facts
     in_cluster = facts.pod_cidrs | facts.service_cidrs | facts.advertised
     found: dict[int, tuple[PolicyRule, list[Any], bool, list[Service], Workload]] = {}
+    # A rule's client nets depend on the rule alone: worked out once per rule, not per backend and port.
+    client_nets: dict[int, tuple[PolicyRule, tuple[list[Any], bool] | None]] = {}
     for svc in ctx.model.services:
         if not svc.cluster_mode or not ps.advertised(svc):
             continue
@@ -116,7 +118,10 @@ def check(ctx: Context) -> Iterator[Issue]:
                             continue
                         if not entity_matches(rule.destination, pod, target.number, target.protocol, ps.model):
                             continue
-                        clients = _client_nets(rule, ps, in_cluster)
+                        known = client_nets.get(id(rule))
+                        if known is None:
+                            known = client_nets[id(rule)] = (rule, _client_nets(rule, ps, in_cluster))
+                        clients = known[1]
                         if clients is None:
                             continue
                         entry = found.setdefault(id(rule), (rule, clients[0], clients[1], [], w))
@@ -132,7 +137,7 @@ def check(ctx: Context) -> Iterator[Issue]:
             " (the repository gives no node address, no HostEndpoint expectedIPs or Node addresses: assumed the "
             "nodes use private addresses, which this CIDR does not cover)"
             if assumed
-            else f" (it covers none of the node addresses: {names(str(a.ip) for a in ps.node_addrs)})"
+            else f" (it covers none of the node addresses: {ps.node_address_list})"
         )
         addresses = ps.describe_addresses(ps.advertised(svc))
         yield Issue(
