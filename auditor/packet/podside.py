@@ -216,6 +216,7 @@ class PodSide:
         self._groups: dict[Workload, list[list[NodeAddr]]] = {}
         self._shapes: dict[tuple[Any, ...], list[list[NodeAddr]]] = {}
         self._named: dict[sel.Selector, list[HostEndpoint]] = {}
+        self._distinct: dict[tuple[int, ...], list[Peer]] = {}  # (families, -1, ids of policies) -> sources
 
     # --- policies ----------------------------------------------------------------------------
 
@@ -709,6 +710,21 @@ class PodSide:
             return [p for v in versions for p in self.client_peers(w, v)]
         return [group[0].peer for group in self.node_groups(w)]
 
+    def distinct_sources(self, svc: Service, w: Workload) -> list[Peer]:
+        """:meth:`expected_sources` less every source W's ingress policies cannot tell from an earlier one
+        (the same family, the same side of every rule CIDR, the same labels): each verdict, each rule match
+        is the same for both, so the earlier one answers for it. Order is kept."""
+        expected = self.expected_sources(svc, w)
+        if not svc.local_mode or len(expected) < 2:
+            return expected
+        # The sources are the client classes of W's policies per family (see client_peers): so is the result.
+        policies = self.ingress_policies(w)
+        key = (*sorted({int(a.ip.version) for a in self.advertised(svc)}), -1, *map(id, policies))
+        hit = self._distinct.get(key)
+        if hit is None:
+            hit = self._distinct[key] = _first_per_signature(expected, self.ev.rule_nets(policies))
+        return hit
+
     # --- wrong ports (CA403) -------------------------------------------------------------------
 
     @cached_property
@@ -724,7 +740,7 @@ class PodSide:
                 policies = self.ingress_policies(w)
                 if not policies:
                     continue
-                expected = self.expected_sources(svc, w)
+                expected = self.distinct_sources(svc, w)
                 for target in self.targets(svc, w):
                     if target.number is None:
                         continue
@@ -843,6 +859,30 @@ class PodSide:
                 if covered and not (dst.not_ports and _port_covered(dst.not_ports, number, w, protocol)):
                     return True
         return False
+
+
+def source_signature(peer: Peer, nets: Sequence[IPNetwork]) -> tuple[Any, ...] | None:
+    """What rules with these ``nets`` (all the nets and notNets of the rules) see of an outside source:
+    its family, which nets hold its address, and its labels (network sets, host endpoints). Two sources
+    with the same signature match the same rules. None for a source that is not a plain outside address."""
+    if peer.ip is None or peer.workload is not None or peer.host_endpoint is not None or peer.kind != "outside":
+        return None
+    version, value = peer.ip.version, int(peer.ip)
+    inside = tuple(n.version == version and int(n.first) <= value <= int(n.last) for n in nets)
+    return version, inside, tuple(frozenset(labels.items()) for labels in peer.labels)
+
+
+def _first_per_signature(peers: Sequence[Peer], nets: Sequence[IPNetwork]) -> list[Peer]:
+    seen: set[tuple[Any, ...]] = set()
+    out: list[Peer] = []
+    for peer in peers:
+        signature = source_signature(peer, nets)
+        if signature is None:
+            out.append(peer)
+        elif signature not in seen:
+            seen.add(signature)
+            out.append(peer)
+    return out
 
 
 def _minus(universe: Any, ips: IPSet) -> Any:
