@@ -8,7 +8,8 @@ from collections.abc import Iterator
 
 from auditor import selector as sel
 from auditor.api import Context, Issue, Related, Rule, Severity
-from auditor.model import NS_LABEL, NS_PREFIX, ORCH_LABEL, SA_LABEL, SA_PREFIX, Model, Policy, Workload
+from auditor.model import NS_LABEL, NS_PREFIX, ORCH_LABEL, SA_LABEL, SA_PREFIX, Policy, Workload
+from auditor.model.index import LabelIndex
 from auditor.packet.questions import decidable, host_flags, plain_selector
 from auditor.wording import SERVICE_PODS_STEPS, names, selector_ptr, selector_text, who
 
@@ -45,15 +46,22 @@ def _specific(selector: sel.Selector | None) -> bool:
 
 
 @functools.lru_cache(maxsize=65536)
-def _distance(a: str, b: str) -> int:
-    """Levenshtein distance (label values are short)."""
+def _distance(a: str, b: str, limit: int | None = None) -> int:
+    """Levenshtein distance (label values are short). With ``limit``: any value above ``limit`` once the
+    distance is sure to exceed it (a row's minimum never decreases from one row to the next)."""
     previous = list(range(len(b) + 1))
     for i, ca in enumerate(a, 1):
         current = [i]
         for j, cb in enumerate(b, 1):
             current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
         previous = current
+        if limit is not None and min(current) > limit:
+            return min(current)
     return previous[-1]
+
+
+def _limit(wanted: str) -> int:
+    return min(2, max(1, len(wanted) // 4))
 
 
 def _close(wanted: str, found: str, key: str) -> bool:
@@ -61,15 +69,65 @@ def _close(wanted: str, found: str, key: str) -> bool:
         return True  # Kubernetes pods always carry projectcalico.org/orchestrator=k8s
     if wanted.lower() == found.lower() or wanted.replace("-", "") == found.replace("-", ""):
         return True
-    limit = min(2, max(1, len(wanted) // 4))
-    return abs(len(wanted) - len(found)) <= limit and _distance(wanted, found) <= limit
+    limit = _limit(wanted)
+    return abs(len(wanted) - len(found)) <= limit and _distance(wanted, found, limit) <= limit
 
 
-def near_miss(selector: sel.Selector, workloads: list[Workload]) -> tuple[Workload, str, str, str] | None:
-    """A pod the selector would match if one label value were spelt as the selector spells it."""
+class LabelValues:
+    """The values each label key takes on a list of pods, with the pods carrying each (ascending
+    positions), filed so that the values :func:`_close` to a wanted one are found without testing every
+    pod: by lower case, without dashes, and by length."""
+
+    def __init__(self, workloads: list[Workload]) -> None:
+        self.workloads = workloads
+        self.pods: dict[str, dict[str, list[int]]] = {}  # key -> value -> positions
+        for i, w in enumerate(workloads):
+            for key, value in w.endpoint_labels.items():
+                self.pods.setdefault(key, {}).setdefault(value, []).append(i)
+        self._filed: dict[str, tuple[dict[str, list[str]], dict[str, list[str]], dict[int, list[str]]]] = {}
+
+    def _files(self, key: str) -> tuple[dict[str, list[str]], dict[str, list[str]], dict[int, list[str]]]:
+        hit = self._filed.get(key)
+        if hit is None:
+            lowered: dict[str, list[str]] = {}
+            undashed: dict[str, list[str]] = {}
+            by_length: dict[int, list[str]] = {}
+            for value in self.pods.get(key, {}):
+                lowered.setdefault(value.lower(), []).append(value)
+                undashed.setdefault(value.replace("-", ""), []).append(value)
+                by_length.setdefault(len(value), []).append(value)
+            hit = self._filed[key] = (lowered, undashed, by_length)
+        return hit
+
+    def close_to(self, wanted: str, key: str) -> list[str]:
+        """The values of ``key`` other than ``wanted`` that are :func:`_close` to it."""
+        values = self.pods.get(key)
+        if not values:
+            return []
+        if key == ORCH_LABEL:
+            return [v for v in values if v != wanted]
+        lowered, undashed, by_length = self._files(key)
+        out = set(lowered.get(wanted.lower(), ())) | set(undashed.get(wanted.replace("-", ""), ()))
+        limit = _limit(wanted)
+        for length in range(len(wanted) - limit, len(wanted) + limit + 1):
+            out.update(v for v in by_length.get(length, ()) if v not in out and _distance(wanted, v, limit) <= limit)
+        out.discard(wanted)
+        return sorted(out)
+
+
+def near_miss(
+    selector: sel.Selector, workloads: list[Workload], index: LabelValues | None = None
+) -> tuple[Workload, str, str, str] | None:
+    """A pod the selector would match if one label value were spelt as the selector spells it.
+
+    ``index`` (of ``workloads``) narrows the pods to those with a value close to a wanted one."""
     pairs: list[tuple[str, str]] = []
     for key, _, values in _PAIR.findall(str(selector)):
         pairs.extend((key, v) for v in re.findall(r'"([^"]*)"', values))
+    if index is not None:
+        assert index.workloads is workloads
+        positions = {i for key, wanted in pairs for v in index.close_to(wanted, key) for i in index.pods[key][v]}
+        workloads = [workloads[i] for i in sorted(positions)]
     for w in workloads:
         labels = w.endpoint_labels
         for key, wanted in pairs:
@@ -92,12 +150,13 @@ def _same_scheme(selector: sel.Selector, pods: list[Workload]) -> bool:
 SELECT_THE_PODS = f"Make the selector match the pods' template labels (the Service's pods: {SERVICE_PODS_STEPS})."
 
 
-def _hint(policy: Policy, model: Model) -> tuple[str, str, list[Workload]]:
-    """Where pods with the policy's labels do exist, why the policy misses them, and the fix."""
+def _hint(policy: Policy, everyone: LabelIndex[Workload]) -> tuple[str, str, list[Workload]]:
+    """Where pods with the policy's labels do exist, why the policy misses them, and the fix. ``everyone``:
+    every workload of the model (hostNetwork ones too), in order."""
     plain = plain_selector(policy)
     if plain is None:
         return "", "", []
-    same = [w for w in model.workloads if plain.matches(w.endpoint_labels)]
+    same = everyone.select(plain)
     host_net = [w for w in same if w.host_network]
     elsewhere = [w for w in same if not w.host_network] if _specific(plain) else []
     if not policy.is_global and elsewhere:
@@ -137,6 +196,8 @@ def check(ctx: Context) -> Iterator[Issue]:
     # Documents that did not load (CA001) may hold the very pods a policy selects: say so.
     lost = sum(1 for problem in ctx.load.problems if problem.code in ("syntax", "template", "limit", "encoding"))
     caveat = f" ({lost} document(s) did not load; pods in them are not counted)" if lost else ""
+    everyone: LabelIndex[Workload] | None = None
+    scopes: dict[tuple[bool, str | None], LabelValues] = {}  # (global, namespace) -> the pods it may select
     for policy in model.policies:
         selector = policy.effective_selector
         if selector is None or (policy.staged and policy.staged_action == "Delete") or host_flags(policy):
@@ -147,9 +208,14 @@ def check(ctx: Context) -> Iterator[Issue]:
             continue  # namespace/service-account labels the repository does not declare
         if policy.can_select_host_endpoints and model.host_endpoints_matching(selector):
             continue  # a host policy
-        hint, fix, where = _hint(policy, model)
-        scope_pods = pods if policy.is_global else [w for w in pods if w.namespace == policy.namespace]
-        miss = near_miss(selector, scope_pods)
+        if everyone is None:
+            everyone = LabelIndex([(w.endpoint_labels, w) for w in model.workloads])
+        hint, fix, where = _hint(policy, everyone)
+        among = (policy.is_global, None if policy.is_global else policy.namespace)
+        if among not in scopes:
+            scopes[among] = LabelValues(pods if policy.is_global else [w for w in pods if w.namespace == among[1]])
+        scope_pods = scopes[among].workloads
+        miss = near_miss(selector, scope_pods, scopes[among])
         if not hint:
             if miss is not None:
                 w, key, found, wanted = miss
