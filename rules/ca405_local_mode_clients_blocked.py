@@ -46,7 +46,8 @@ def check(ctx: Context) -> Iterator[Issue]:
             # Per address family: a dual-stack Service whose pods admit IPv4 clients but no IPv6 client
             # still blocks the IPv6 ones.
             for version in versions:
-                clients = ps.client_peers(w, version)
+                # One client per signature: the others get the same verdicts (the first client is kept).
+                clients = ps.distinct_client_peers(w, version)
                 verdicts = [ps.verdict(w, c, target.number, target.protocol) for c in clients]
                 if verdicts and not any(v.allowed for v in verdicts):
                     break

@@ -8,8 +8,7 @@ from collections.abc import Iterator
 
 from auditor import selector as sel
 from auditor.api import Context, Issue, Related, Rule, Severity
-from auditor.model import NS_LABEL, NS_PREFIX, ORCH_LABEL, SA_LABEL, SA_PREFIX, Policy, Workload
-from auditor.model.index import LabelIndex
+from auditor.model import NS_LABEL, NS_PREFIX, ORCH_LABEL, SA_LABEL, SA_PREFIX, Model, Policy, Workload
 from auditor.packet.questions import decidable, host_flags, plain_selector
 from auditor.wording import SERVICE_PODS_STEPS, names, selector_ptr, selector_text, who
 
@@ -150,15 +149,14 @@ def _same_scheme(selector: sel.Selector, pods: list[Workload]) -> bool:
 SELECT_THE_PODS = f"Make the selector match the pods' template labels (the Service's pods: {SERVICE_PODS_STEPS})."
 
 
-def _hint(policy: Policy, everyone: LabelIndex[Workload]) -> tuple[str, str, list[Workload]]:
-    """Where pods with the policy's labels do exist, why the policy misses them, and the fix. ``everyone``:
-    every workload of the model (hostNetwork ones too), in order."""
+def _hint(policy: Policy, model: Model, host_network: list[Workload]) -> tuple[str, str, list[Workload]]:
+    """Where pods with the policy's labels do exist, why the policy misses them, and the fix. ``host_network``:
+    the model's hostNetwork workloads, in order (the model's label index holds the others)."""
     plain = plain_selector(policy)
     if plain is None:
         return "", "", []
-    same = everyone.select(plain)
-    host_net = [w for w in same if w.host_network]
-    elsewhere = [w for w in same if not w.host_network] if _specific(plain) else []
+    host_net = [w for w in host_network if plain.matches(w.endpoint_labels)]
+    elsewhere = model.workloads_matching(plain) if _specific(plain) else []
     if not policy.is_global and elsewhere:
         where = names(sorted({w.namespace or "default" for w in elsewhere}))
         return (
@@ -196,7 +194,7 @@ def check(ctx: Context) -> Iterator[Issue]:
     # Documents that did not load (CA001) may hold the very pods a policy selects: say so.
     lost = sum(1 for problem in ctx.load.problems if problem.code in ("syntax", "template", "limit", "encoding"))
     caveat = f" ({lost} document(s) did not load; pods in them are not counted)" if lost else ""
-    everyone: LabelIndex[Workload] | None = None
+    host_network = [w for w in model.workloads if w.host_network]
     scopes: dict[tuple[bool, str | None], LabelValues] = {}  # (global, namespace) -> the pods it may select
     for policy in model.policies:
         selector = policy.effective_selector
@@ -208,9 +206,7 @@ def check(ctx: Context) -> Iterator[Issue]:
             continue  # namespace/service-account labels the repository does not declare
         if policy.can_select_host_endpoints and model.host_endpoints_matching(selector):
             continue  # a host policy
-        if everyone is None:
-            everyone = LabelIndex([(w.endpoint_labels, w) for w in model.workloads])
-        hint, fix, where = _hint(policy, everyone)
+        hint, fix, where = _hint(policy, model, host_network)
         among = (policy.is_global, None if policy.is_global else policy.namespace)
         if among not in scopes:
             scopes[among] = LabelValues(pods if policy.is_global else [w for w in pods if w.namespace == among[1]])

@@ -1174,13 +1174,11 @@ class Evaluator:
     def source_classes(self, within: IPSet | AddressSet, policies: Sequence[Policy]) -> list[AddressSet]:
         """Split ``within`` into the classes of remote addresses ``policies`` cannot tell apart: their
         rules' nets, and, when a rule tests labels, the network sets and host addresses too."""
-        cuts = self.rule_nets(policies)
-        if any(
-            entity.effective_selector is not None or entity.effective_not_selector is not None
-            for policy in policies
-            for rule in policy.rules
-            for entity in (rule.source, rule.destination)
-        ):
+        return self.classes_at(within, self.rule_nets(policies), tests_labels(policies))
+
+    def classes_at(self, within: IPSet | AddressSet, cuts: Sequence[IPNetwork], labels: bool) -> list[AddressSet]:
+        """``within`` split at ``cuts``, and with ``labels`` at the network sets and host addresses too."""
+        if labels:
             return address_classes(within, cuts, self.labelled_points)
         return address_classes(within, cuts)
 
@@ -1498,6 +1496,16 @@ class SourceClass:
     key: tuple[Any, ...] = ()
     reaches: bool = False  # some backend is reached
     reaches_unlisted: bool = False  # ... without a pre-DNAT or untracked Allow (past an allow-list)
+
+
+def tests_labels(policies: Iterable[Policy]) -> bool:
+    """A rule of ``policies`` tests labels (then network sets and host addresses split sources too)."""
+    return any(
+        entity.effective_selector is not None or entity.effective_not_selector is not None
+        for policy in policies
+        for rule in policy.rules
+        for entity in (rule.source, rule.destination)
+    )
 
 
 def _boundaries(cuts: Iterable[IPNetwork], version: int) -> set[int]:

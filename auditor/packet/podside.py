@@ -50,6 +50,7 @@ from auditor.packet.evaluator import (
     entity_matches,
     representative,
     rule_matches,
+    tests_labels,
 )
 from auditor.ports import PORT_PROTOCOLS, PROTOCOL_NUMBERS, PortRange, protocol_name
 from auditor.wording import LIMIT, names
@@ -216,7 +217,8 @@ class PodSide:
         self._groups: dict[Workload, list[list[NodeAddr]]] = {}
         self._shapes: dict[tuple[Any, ...], list[list[NodeAddr]]] = {}
         self._named: dict[sel.Selector, list[HostEndpoint]] = {}
-        self._distinct: dict[tuple[int, ...], list[Peer]] = {}  # (families, -1, ids of policies) -> sources
+        self._distinct: dict[tuple[int, ...], list[Peer]] = {}  # (family, ids of policies) -> clients
+        self._clients_by_cut: dict[tuple[int, bool, frozenset[tuple[int, int, int]]], list[Peer]] = {}
 
     # --- policies ----------------------------------------------------------------------------
 
@@ -679,16 +681,34 @@ class PodSide:
         shared = (version, *map(id, policies))
         peers = self._clients_of.get(shared)
         if peers is None:
-            peers = self._clients_of[shared] = self._client_peers(policies, version)
+            # Policy sets whose rules cut the addresses at the same places (and that test labels alike)
+            # split them into the same classes: computed once per cut (each split walks every node address).
+            nets = self.ev.rule_nets(policies)
+            labels = tests_labels(policies)
+            cut = (version, labels, frozenset((n.version, int(n.first), int(n.last)) for n in nets))
+            peers = self._clients_by_cut.get(cut)
+            if peers is None:
+                peers = self._clients_by_cut[cut] = self._client_peers(nets, labels, version)
+            self._clients_of[shared] = peers
         self._clients[(w, version)] = peers
         return peers
 
-    def _client_peers(self, policies: Sequence[Policy], version: int) -> list[Peer]:
+    def distinct_client_peers(self, w: Workload, version: int) -> list[Peer]:
+        """:meth:`client_peers` less every client W's ingress policies cannot tell from an earlier one
+        (see :func:`source_signature`): it gets the same verdict and matches the same rules. Order is kept."""
+        policies = self.ingress_policies(w)
+        key = (version, *map(id, policies))
+        hit = self._distinct.get(key)
+        if hit is None:
+            hit = self._distinct[key] = _first_per_signature(self.client_peers(w, version), self.ev.rule_nets(policies))
+        return hit
+
+    def _client_peers(self, nets: Sequence[IPNetwork], labels: bool, version: int) -> list[Peer]:
         universe = self._outside_clients.get(version)
         if universe is None:
             universe = self._outside_clients[version] = _minus(self.ev.outside_universe(version), self.node_ips)
         peers = []
-        for ipset in self.ev.source_classes(universe, policies):
+        for ipset in self.ev.classes_at(universe, nets, labels):
             rep = representative(ipset)
             if rep.version == version:
                 # Workloads with similar policies share classes: describe each distinct class once.
@@ -714,16 +734,12 @@ class PodSide:
         """:meth:`expected_sources` less every source W's ingress policies cannot tell from an earlier one
         (the same family, the same side of every rule CIDR, the same labels): each verdict, each rule match
         is the same for both, so the earlier one answers for it. Order is kept."""
-        expected = self.expected_sources(svc, w)
-        if not svc.local_mode or len(expected) < 2:
-            return expected
-        # The sources are the client classes of W's policies per family (see client_peers): so is the result.
-        policies = self.ingress_policies(w)
-        key = (*sorted({int(a.ip.version) for a in self.advertised(svc)}), -1, *map(id, policies))
-        hit = self._distinct.get(key)
-        if hit is None:
-            hit = self._distinct[key] = _first_per_signature(expected, self.ev.rule_nets(policies))
-        return hit
+        addresses = self.advertised(svc)
+        if not svc.local_mode or not addresses:
+            return self.expected_sources(svc, w)
+        # The sources of different families never share a signature: the families one by one.
+        versions = sorted({int(a.ip.version) for a in addresses})
+        return [p for v in versions for p in self.distinct_client_peers(w, v)]
 
     # --- wrong ports (CA403) -------------------------------------------------------------------
 
