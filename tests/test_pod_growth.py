@@ -14,11 +14,12 @@ import pytest
 from netaddr import IPNetwork, IPSet
 
 from auditor import selector as sel
+from auditor.addrset import AddressSet
 from auditor.catalog import all_rules
 from auditor.config import Config
 from auditor.load import load_texts
 from auditor.model import KNOWN_KINDS, Workload, build_model
-from auditor.packet.questions import PodSide, Questions, rule_matches
+from auditor.packet.questions import PodSide, Questions, plain_selector, representative, rule_matches
 from auditor.rules.ca406_policy_selects_no_workload import LabelValues, _close, _distance, near_miss
 from auditor.wording import names
 
@@ -283,3 +284,37 @@ def test_near_miss_through_the_index_is_the_near_miss_of_every_pod(which: str, r
             assert near_miss(selector, scope, index) == plain
             found += plain is not None
     assert found
+
+
+def test_client_classes_shared_by_cut_are_a_fresh_split_of_each_policy_set(standard: Questions) -> None:
+    ps, ev = standard.pods, standard.ev
+    pairs = _local_backends(standard)
+    assert pairs
+    for _, w in pairs:
+        policies = ps.ingress_policies(w)
+        for version in (4, 6):
+            universe = ev.outside_universe(version) - AddressSet.of(version, [ps.node_ips])
+            fresh = [representative(c) for c in ev.source_classes(universe, policies)]
+            assert [p.ip for p in ps.client_peers(w, version)] == [ip for ip in fresh if ip.version == version]
+            distinct = ps.distinct_client_peers(w, version)
+            assert distinct == [p for p in ps.client_peers(w, version) if any(p is d for d in distinct)]
+            assert not distinct or distinct[0] is ps.client_peers(w, version)[0]
+    # Policy sets of different applications that cut the addresses alike share one split (none here).
+    assert len(ps._clients_by_cut) <= len(ps._clients_of)
+
+
+@pytest.mark.parametrize("which", ["examples", "standard", "node_heavy"])
+def test_hint_pods_from_the_label_index_are_those_of_a_scan(which: str, request: pytest.FixtureRequest) -> None:
+    q = _examples() if which == "examples" else request.getfixturevalue(which)
+    model = q.model
+    host_network = [w for w in model.workloads if w.host_network]
+    checked = 0
+    for policy in model.policies:
+        plain = plain_selector(policy)
+        if plain is None:
+            continue
+        same = [w for w in model.workloads if plain.matches(w.endpoint_labels)]
+        assert [w for w in host_network if plain.matches(w.endpoint_labels)] == [w for w in same if w.host_network]
+        assert model.workloads_matching(plain) == [w for w in same if not w.host_network]
+        checked += bool(same)
+    assert checked
