@@ -318,3 +318,38 @@ def test_hint_pods_from_the_label_index_are_those_of_a_scan(which: str, request:
         assert model.workloads_matching(plain) == [w for w in same if not w.host_network]
         checked += bool(same)
     assert checked
+
+
+def _fresh_node_groups(ps: PodSide, w: Workload) -> list[list[int]]:
+    """W's node groups computed plainly: the labels its rule selectors look at, and between which CIDR
+    boundaries of its rules the address lies."""
+    policies = ps.ingress_policies(w)
+    nets = ps.ev.rule_nets(policies)
+    keys = {
+        k
+        for p in policies
+        for r in p.ingress
+        for s in (r.source.effective_selector, r.source.effective_not_selector)
+        if s is not None
+        for k in s.label_keys()
+    }
+    groups: dict[tuple[Any, ...], list[int]] = {}
+    for addr in ps.node_addrs:
+        visible = frozenset(frozenset(kv for kv in lbl.items() if kv[0] in keys) for lbl in addr.peer.labels)
+        v, value = addr.ip.version, int(addr.ip)
+        # The CIDR boundaries at or below the address: the same for addresses no boundary separates.
+        below = len({b for n in nets if n.version == v for b in (int(n.first), int(n.last) + 1) if b <= value})
+        groups.setdefault((v, visible, below), []).append(id(addr))
+    return list(groups.values())
+
+
+@pytest.mark.parametrize("which", ["examples", "standard", "node_heavy"])
+def test_node_groups_shared_by_gaps_are_those_of_each_policy_set(which: str, request: pytest.FixtureRequest) -> None:
+    q = _examples() if which == "examples" else request.getfixturevalue(which)
+    ps = q.pods
+    policed = [w for w in q.model.workloads if ps.ingress_policies(w)]
+    assert policed and ps.node_addrs
+    for w in policed:
+        assert [[id(a) for a in g] for g in ps.node_groups(w)] == _fresh_node_groups(ps, w)
+    # Different rule CIDRs that fall in the same gaps between node addresses share one grouping.
+    assert len(ps._partitions) <= len(ps._shapes)

@@ -216,6 +216,7 @@ class PodSide:
         self._sources: dict[PolicyRule, tuple[PolicyRule, list[Peer]]] = {}
         self._groups: dict[Workload, list[list[NodeAddr]]] = {}
         self._shapes: dict[tuple[Any, ...], list[list[NodeAddr]]] = {}
+        self._partitions: dict[tuple[Any, ...], list[list[NodeAddr]]] = {}  # (keys, gaps split) -> groups
         self._named: dict[sel.Selector, list[HostEndpoint]] = {}
         self._distinct: dict[tuple[int, ...], list[Peer]] = {}  # (family, ids of policies) -> clients
         self._clients_by_cut: dict[tuple[int, bool, frozenset[tuple[int, int, int]]], list[Peer]] = {}
@@ -533,10 +534,19 @@ class PodSide:
         shape = (nets, frozenset(keys))
         out = self._shapes.get(shape)
         if out is None:
-            groups: dict[tuple[Any, ...], list[NodeAddr]] = {}
             # Membership in every rule CIDR is constant between consecutive CIDR boundaries, so the
             # boundary interval an address falls in stands for all the memberships at once.
             bounds = {v: sorted({b for n in nets if n[0] == v for b in (n[1], n[2] + 1)}) for v in (4, 6)}
+            # Only boundaries that fall between two node addresses split them: shapes that put theirs in the
+            # same gaps (most rule CIDRs hold all nodes or none) make the same groups, listed once.
+            points = self._node_points
+            gaps = tuple(
+                frozenset(i for b in bounds[v] if 0 < (i := bisect.bisect_left(points[v], b)) < len(points[v]))
+                for v in (4, 6)
+            )
+            out = self._partitions.get((shape[1], gaps))
+        if out is None:
+            groups: dict[tuple[Any, ...], list[NodeAddr]] = {}
             entries, label_sets = self._node_entries
             seen: dict[int, frozenset[frozenset[tuple[str, str]]]] = {}  # label class -> the labels keys see
             for addr, version, value, label_class in entries:
@@ -547,7 +557,8 @@ class PodSide:
                     )
                 key = (version, visible, bisect.bisect_right(bounds[version], value))
                 groups.setdefault(key, []).append(addr)
-            out = self._shapes[shape] = list(groups.values())
+            out = self._partitions[(shape[1], gaps)] = list(groups.values())
+        self._shapes[shape] = out
         self._groups[w] = out
         return out
 
