@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import bisect
 import ipaddress
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any
@@ -888,22 +888,33 @@ class PodSide:
         return False
 
 
-def source_signature(peer: Peer, nets: Sequence[IPNetwork]) -> tuple[Any, ...] | None:
-    """What rules with these ``nets`` (all the nets and notNets of the rules) see of an outside source:
-    its family, which nets hold its address, and its labels (network sets, host endpoints). Two sources
-    with the same signature match the same rules. None for a source that is not a plain outside address."""
+def source_signature(peer: Peer, bounds: Mapping[int, Sequence[int]]) -> tuple[Any, ...] | None:
+    """What rules see of an outside source: its family, how many CIDR boundaries of the rules (``bounds``:
+    per family, sorted, each net's first address and the one after its last, nets and notNets alike) lie
+    at or below its address, and its labels (network sets, host endpoints). Between two boundaries every
+    net holds all addresses or none, so two sources with the same signature match the same rules. None
+    for a source that is not a plain outside address."""
     if peer.ip is None or peer.workload is not None or peer.host_endpoint is not None or peer.kind != "outside":
         return None
-    version, value = peer.ip.version, int(peer.ip)
-    inside = tuple(n.version == version and int(n.first) <= value <= int(n.last) for n in nets)
-    return version, inside, tuple(frozenset(labels.items()) for labels in peer.labels)
+    version = peer.ip.version
+    below = bisect.bisect_right(bounds.get(version, ()), int(peer.ip))
+    return version, below, tuple(frozenset(labels.items()) for labels in peer.labels)
+
+
+def net_bounds(nets: Iterable[IPNetwork]) -> dict[int, list[int]]:
+    """The boundaries :func:`source_signature` counts, per family."""
+    points: dict[int, set[int]] = {4: set(), 6: set()}
+    for net in nets:
+        points[net.version].update((int(net.first), int(net.last) + 1))
+    return {version: sorted(found) for version, found in points.items()}
 
 
 def _first_per_signature(peers: Sequence[Peer], nets: Sequence[IPNetwork]) -> list[Peer]:
+    bounds = net_bounds(nets)
     seen: set[tuple[Any, ...]] = set()
     out: list[Peer] = []
     for peer in peers:
-        signature = source_signature(peer, nets)
+        signature = source_signature(peer, bounds)
         if signature is None:
             out.append(peer)
         elif signature not in seen:
