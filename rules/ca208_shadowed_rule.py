@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Sequence
+from typing import NamedTuple
 
 from auditor.addrset import AddressSet
 from auditor.api import Context, Issue, Related, Rule, Severity, Witness
@@ -120,6 +122,97 @@ def covers(e: PolicyRule, r: PolicyRule) -> bool:
     return _entity_covers(e.source, r.source) and _entity_covers(e.destination, r.destination)
 
 
+_ABSENT = object()  # the protocol of a rule that sets none: equal to none a covering rule requires
+
+
+class _Shape(NamedTuple):
+    """What :func:`covers` requires to be equal, as keys (computed once per rule): a necessary condition."""
+
+    has: tuple[object, ...]  # protocol, IP version, source selector and not-selector, the same of destination
+    pins: tuple[int, ...]  # the fields of ``has`` this rule sets: a rule it covers has the same values there
+    points: tuple[tuple[int, int] | None, ...]  # per side, an address of its nets (version, integer), or None
+    filed: tuple[tuple[int, int, int, int], ...]  # (side, version, span, first) per net of one side, or ()
+
+
+_SHAPES: dict[int, tuple[PolicyRule, _Shape]] = {}
+
+
+def _shape(rule: PolicyRule) -> _Shape:
+    cached = _SHAPES.get(id(rule))
+    if cached is not None and cached[0] is rule:
+        return cached[1]
+    src, dst = rule.source, rule.destination
+    fields = (rule.protocol, rule.ip_version, src.effective_selector, src.effective_not_selector)
+    fields += (dst.effective_selector, dst.effective_not_selector)
+    has = (rule.protocol.value if rule.protocol is not None else _ABSENT, rule.ip_version, *map(str, fields[2:]))
+    # Nets as CIDR ranges (version, first, last) when all are valid. A rule that covers ours holds our first
+    # address in one of its nets on that side: each rule is filed under the CIDRs of one side (the narrower).
+    nets = [e.net_ranges if e.nets and len(e.net_ranges) == len(e.nets) else () for e in (src, dst)]
+    sizes = [(sum(last - first for _, first, last in ranges), side) for side, ranges in enumerate(nets) if ranges]
+    side = min(sizes)[1] if sizes else 0
+    shape = _Shape(
+        has=has,
+        pins=tuple(i for i, value in enumerate(fields) if value is not None),
+        points=tuple(ranges[0][:2] if ranges else None for ranges in nets),
+        filed=tuple((side, version, last - first, first) for version, first, last in nets[side]),
+    )
+    _SHAPES[id(rule)] = (rule, shape)
+    return shape
+
+
+#: Rules met along a chain before they are filed (:class:`_Earlier`): up to this many, each is compared.
+FILE_AFTER = 16
+Filed = tuple[list[int], dict[tuple[int, int, int], dict[int, list[int]]]]
+
+
+class _Earlier:
+    """The rules met so far along a chain, filed by what a later rule must have for them to cover it: the
+    values of the fields they set (protocol, selectors, ...) and, for rules with nets, the CIDRs of one side.
+    Asked about a rule, it returns those whose keys the rule meets: a chain costs about its length, not its square.
+    """
+
+    def __init__(self) -> None:
+        self.rules: list[PolicyRule] = []
+        # fields set -> their values -> (positions of rules without nets, (side, version, span) -> first -> positions)
+        self.filed: dict[tuple[int, ...], dict[tuple[object, ...], Filed]] = {}
+
+    def add(self, rule: PolicyRule) -> None:
+        self.rules.append(rule)
+        if len(self.rules) > FILE_AFTER:
+            for position in range(len(self.rules) - 1 if self.filed else 0, len(self.rules)):
+                self._file(position)
+
+    def _file(self, position: int) -> None:
+        shape = _shape(self.rules[position])
+        key = tuple(shape.has[i] for i in shape.pins)
+        plain, by_net = self.filed.setdefault(shape.pins, {}).setdefault(key, ([], {}))
+        if not shape.filed:
+            plain.append(position)
+        for side, version, span, first in shape.filed:
+            by_net.setdefault((side, version, span), {}).setdefault(first, []).append(position)
+
+    def candidates(self, rule: PolicyRule, own: int) -> list[PolicyRule]:
+        """The rules filed so far that may cover ``rule``, in chain order but those from position ``own`` on
+        (its own policy's) first."""
+        if not self.filed:  # a short list: comparing with every rule costs less than filing them
+            return self.rules[own:] + self.rules[:own]
+        shape = _shape(rule)
+        found: set[int] = set()
+        for pins, by_value in self.filed.items():
+            filed = by_value.get(tuple(map(shape.has.__getitem__, pins)))
+            if filed is None:
+                continue
+            plain, by_net = filed
+            found.update(plain)
+            for (side, version, span), starts in by_net.items():
+                point = shape.points[side]
+                if point is not None and point[0] == version:
+                    found.update(starts.get(point[1] - point[1] % (span + 1), ()))
+        order = sorted(found)
+        cut = bisect_left(order, own)
+        return [self.rules[i] for i in order[cut:] + order[:cut]]
+
+
 def _chains(ev: Evaluator) -> Iterator[tuple[list[Policy], str]]:
     """Ordered policy lists that apply together to one endpoint, per stage and direction."""
     seen: set[tuple[int, ...]] = set()
@@ -162,28 +255,29 @@ def _unique(
 def _shadowing(chain: list[Policy], direction: str, budget: list[int] | None = None) -> dict[int, PolicyRule]:
     """For each rule of the chain whose traffic is fully decided earlier: the rule that decides it.
 
-    ``budget`` (a one-item list) counts down the pairs compared; at zero the rest is not checked.
+    ``budget`` (a one-item list) counts down the pairs a plain comparison of each rule with all earlier
+    ones would make; at zero the rest is not checked. (The index compares only the pairs that could match.)
     """
     out: dict[int, PolicyRule] = {}
-    earlier: list[PolicyRule] = []
+    earlier = _Earlier()
     budget = [MAX_PAIRS] if budget is None else budget
     for policy in chain:
-        own: list[PolicyRule] = []  # earlier rules of this policy: checked first, they hold wherever it applies
+        start = len(earlier.rules)  # this policy's own earlier rules come first: they hold wherever it applies
+        identity = policy.identity
         for rule in policy.ingress if direction == "ingress" else policy.egress:
             if rule.action not in ("Allow", "Deny", "Pass"):
                 continue
-            budget[0] -= len(earlier)
+            budget[0] -= start
             if budget[0] < 0:
                 return out
-            for prior in (*own, *earlier):
-                if prior.policy is not policy and prior.policy.identity == policy.identity:
+            for prior in earlier.candidates(rule, start):
+                if prior.policy is not policy and prior.policy.identity == identity:
                     continue  # two definitions of one policy: CA006's finding, not a shadow
                 final = prior.action in ("Allow", "Deny") or prior.policy.tier == policy.tier
                 if final and covers(prior, rule):
                     out[id(rule)] = prior
                     break
-            own.append(rule)
-        earlier.extend(own)
+            earlier.add(rule)
     return out
 
 
@@ -233,6 +327,7 @@ def check(ctx: Context) -> Iterator[Issue]:
     rules: dict[int, PolicyRule] = {}
     first_chain: dict[int, tuple[list[Policy], str]] = {}
     _NETS.clear()
+    _SHAPES.clear()
     for chain, direction in _chains(ev):
         budget = [MAX_PAIRS]
         shadowed = _shadowing(chain, direction, budget)
