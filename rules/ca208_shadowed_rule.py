@@ -323,9 +323,10 @@ def _selects_all_of(prior: Policy, policy: Policy) -> bool:
 def check(ctx: Context) -> Iterator[Issue]:
     q = ctx.packet
     ev = q.ev
-    verdicts: dict[int, list[PolicyRule | None]] = {}
-    rules: dict[int, PolicyRule] = {}
-    first_chain: dict[int, tuple[list[Policy], str]] = {}
+    # Per rule, in the order first met: the earlier rule that decides it in the first chain it is in, or None
+    # once some chain holds it undecided, or decided only for the endpoints the repository holds (others may
+    # still meet this rule).
+    verdicts: dict[int, tuple[PolicyRule, PolicyRule, list[Policy], str] | None] = {}
     _NETS.clear()
     _SHAPES.clear()
     for chain, direction in _chains(ev):
@@ -338,17 +339,15 @@ def check(ctx: Context) -> Iterator[Issue]:
             )
         for policy in chain:
             for rule in policy.ingress if direction == "ingress" else policy.egress:
-                rules[id(rule)] = rule
-                verdicts.setdefault(id(rule), []).append(shadowed.get(id(rule)))
-                first_chain.setdefault(id(rule), (chain, direction))
-    for key, found in verdicts.items():
-        if not found or any(f is None for f in found):
+                prior = shadowed.get(id(rule))
+                if prior is None or not _selects_all_of(prior.policy, rule.policy):
+                    verdicts[id(rule)] = None
+                else:
+                    verdicts.setdefault(id(rule), (rule, prior, chain, direction))
+    for verdict in verdicts.values():
+        if verdict is None:
             continue
-        rule, prior = rules[key], found[0]
-        assert prior is not None
-        if not all(f is not None and _selects_all_of(f.policy, rule.policy) for f in found):
-            continue  # shadowed only for the endpoints the repository holds; others may still meet this rule
-        chain, direction = first_chain[key]
+        rule, prior, chain, direction = verdict
         witness = _witness(q, chain, direction, rule, prior)
         if witness is None:
             continue  # no packet of the rule's shows the earlier rule deciding it
