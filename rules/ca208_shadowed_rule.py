@@ -33,8 +33,9 @@ RULE = Rule(
 )
 
 
-#: Rule pairs compared per chain: enough for any hand-written policy set, and a bound on the
-#: quadratic work a generated (or hostile) policy with thousands of rules would cost.
+#: Rule pairs per chain (each rule with every earlier one, its own policy's included): enough for any
+#: hand-written policy set, and a bound on the quadratic work a generated (or hostile) policy with
+#: thousands of rules would cost. The index (:class:`_Earlier`) compares only some of them.
 MAX_PAIRS = 200_000
 Nets = tuple[AddressSet, AddressSet]  # the IPv4 and IPv6 addresses of a rule's nets
 _NETS: dict[int, tuple[object, Nets | None]] = {}
@@ -255,8 +256,8 @@ def _unique(
 def _shadowing(chain: list[Policy], direction: str, budget: list[int] | None = None) -> dict[int, PolicyRule]:
     """For each rule of the chain whose traffic is fully decided earlier: the rule that decides it.
 
-    ``budget`` (a one-item list) counts down the pairs a plain comparison of each rule with all earlier
-    ones would make; at zero the rest is not checked. (The index compares only the pairs that could match.)
+    ``budget`` (a one-item list) counts down the pairs of a rule with an earlier one (as if each were
+    compared); at zero the rest is not checked.
     """
     out: dict[int, PolicyRule] = {}
     earlier = _Earlier()
@@ -267,7 +268,7 @@ def _shadowing(chain: list[Policy], direction: str, budget: list[int] | None = N
         for rule in policy.ingress if direction == "ingress" else policy.egress:
             if rule.action not in ("Allow", "Deny", "Pass"):
                 continue
-            budget[0] -= start
+            budget[0] -= len(earlier.rules)
             if budget[0] < 0:
                 return out
             for prior in earlier.candidates(rule, start):
