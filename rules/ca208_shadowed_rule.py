@@ -9,7 +9,7 @@ from typing import NamedTuple
 from auditor.addrset import AddressSet
 from auditor.api import Context, Issue, Related, Rule, Severity, Witness
 from auditor.model import EntityRule, Policy, PolicyRule
-from auditor.packet.questions import Evaluator, Questions
+from auditor.packet.questions import Questions
 from auditor.ports import ALL_PORTS, PortRange, PortSet
 
 RULE = Rule(
@@ -163,7 +163,7 @@ def _shape(rule: PolicyRule) -> _Shape:
 
 #: Rules met along a chain before they are filed (:class:`_Earlier`): up to this many, each is compared.
 FILE_AFTER = 16
-Filed = tuple[list[int], dict[tuple[int, int, int], dict[int, list[int]]]]
+_Filed = tuple[list[int], dict[tuple[int, int, int], dict[int, list[int]]]]
 
 
 class _Earlier:
@@ -175,7 +175,7 @@ class _Earlier:
     def __init__(self) -> None:
         self.rules: list[PolicyRule] = []
         # fields set -> their values -> (positions of rules without nets, (side, version, span) -> first -> positions)
-        self.filed: dict[tuple[int, ...], dict[tuple[object, ...], Filed]] = {}
+        self.filed: dict[tuple[int, ...], dict[tuple[object, ...], _Filed]] = {}
 
     def add(self, rule: PolicyRule) -> None:
         self.rules.append(rule)
@@ -214,8 +214,9 @@ class _Earlier:
         return [self.rules[i] for i in order[cut:] + order[:cut]]
 
 
-def _chains(ev: Evaluator) -> Iterator[tuple[list[Policy], str]]:
+def _chains(q: Questions) -> Iterator[tuple[list[Policy], str]]:
     """Ordered policy lists that apply together to one endpoint, per stage and direction."""
+    ev = q.ev
     seen: set[tuple[int, ...]] = set()
     for group in ev.hep_groups:
         hep = group[0]
@@ -233,7 +234,7 @@ def _chains(ev: Evaluator) -> Iterator[tuple[list[Policy], str]]:
         if not policy.enforced or policy.effective_selector is None:
             continue
         host = policy.can_select_host_endpoints and bool(ev.heps_of(policy))
-        pod = bool(ev.model.workloads_matching(policy.effective_selector))
+        pod = bool(q.pods.workloads_of(policy))  # (what the model's label index answers, shared with CA406)
         if host or pod:
             continue
         stage = "untracked" if policy.do_not_track else "pre-DNAT" if policy.pre_dnat else "normal"
@@ -323,14 +324,13 @@ def _selects_all_of(prior: Policy, policy: Policy) -> bool:
 
 def check(ctx: Context) -> Iterator[Issue]:
     q = ctx.packet
-    ev = q.ev
     # Per rule, in the order first met: the earlier rule that decides it in the first chain it is in, or None
     # once some chain holds it undecided, or decided only for the endpoints the repository holds (others may
     # still meet this rule).
     verdicts: dict[int, tuple[PolicyRule, PolicyRule, list[Policy], str] | None] = {}
     _NETS.clear()
     _SHAPES.clear()
-    for chain, direction in _chains(ev):
+    for chain, direction in _chains(q):
         budget = [MAX_PAIRS]
         shadowed = _shadowing(chain, direction, budget)
         if budget[0] < 0:

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import json
 import random
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from auditor.load import load_texts
+from auditor.config import Config
+from auditor.load import load, load_texts
 from auditor.model import KNOWN_KINDS, Policy, PolicyRule, build_model
+from auditor.packet.questions import Questions
 from auditor.rules import ca208_shadowed_rule as ca208
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT.parent / "shared" / "corpus" / "real"
 
 NETS = [
     "10.0.0.0/8",
@@ -226,3 +232,25 @@ def test_one_policy_with_thousands_of_rules_stays_bounded(monkeypatch: pytest.Mo
     assert ca208._shadowing(chain, "ingress", budget) == {}
     assert budget[0] < 0
     assert ca208.MAX_PAIRS // 2 < compared[0] <= ca208.MAX_PAIRS  # pairwise: 4.5 million
+
+
+@pytest.mark.parametrize("where", ["examples", "corpus"])
+def test_workloads_of_a_policy_are_those_its_selector_matches(where: str) -> None:
+    """The chains of endpoints the repository does not hold ask the pod side which workloads a policy
+    selects (namespaced policies: its namespace's pods only); the model's label index gives the same."""
+    base = ROOT / "examples" if where == "examples" else CORPUS
+    if not base.is_dir():
+        pytest.skip("the real corpus is not beside the project")
+    folders = [base] if where == "examples" else sorted(p for p in base.iterdir() if p.is_dir())
+    checked = selecting = 0
+    for folder in folders:
+        loaded = load([str(folder)], KNOWN_KINDS)
+        q = Questions(build_model(loaded.resources, "default"), Config())
+        for policy in q.model.policies:
+            if policy.effective_selector is None:
+                continue
+            expected = q.model.workloads_matching(policy.effective_selector)
+            assert [id(w) for w in q.pods.workloads_of(policy)] == [id(w) for w in expected], policy.display
+            checked += 1
+            selecting += bool(expected)
+    assert checked > 20 and selecting > 5
