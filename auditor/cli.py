@@ -390,13 +390,11 @@ def _audit(argv: list[str]) -> int:
     def run_audit() -> AuditResult:
         try:
             result = audit(paths, config, limits, stdin_name=args.stdin_filename or "-", debug=args.debug,
-                           pure=args.pure_python, baseline=args.baseline, cache=cache)
+                           pure=args.pure_python, baseline=args.baseline, cache=cache, focus=changed)
         except FileNotFoundError as exc:
             raise UsageError(f"no such file or folder: {exc.args[0]}") from None
         except BaselineError as exc:
             raise UsageError(str(exc)) from None
-        if changed is not None:
-            result.findings = [f for f in result.findings if f.location.path in changed or f.internal_error]
         return result
 
     result = run_audit()
