@@ -151,3 +151,62 @@ def test_focus_skips_work() -> None:
     finally:
         schema.validate = original  # type: ignore[assignment]
         os.chdir(old)
+
+
+def test_in_focus_semantics() -> None:
+    """No focus: everything. A focus: the resources written in its files, and every rendered document
+    (its fields are placed at their sources, which may be several files)."""
+    from types import SimpleNamespace
+
+    from auditor.context import Context
+    from auditor.load import LoadResult
+    from auditor.model import build_model
+
+    def resource(path: str, origin: object = None) -> object:
+        doc = SimpleNamespace(file=SimpleNamespace(path=path), origin=origin)
+        return SimpleNamespace(raw=SimpleNamespace(doc=doc))
+
+    a, b, rendered = resource("a.yaml"), resource("b.yaml"), resource("chart/out.yaml", origin=object())
+    loaded = LoadResult()
+    everything = Context(load=loaded, model=build_model([], None), config=from_mapping({}))
+    assert everything.in_focus(a) and everything.focused([a, b]) == [a, b]
+    focused = Context(load=loaded, model=build_model([], None), config=from_mapping({}), focus=frozenset({"a.yaml"}))
+    assert focused.in_focus(a) and not focused.in_focus(b) and focused.in_focus(b, a)
+    assert focused.in_focus(rendered) and not focused.in_focus()
+    assert focused.focused([b, a, rendered]) == [a, rendered]
+
+
+def test_focus_keeps_numbered_fingerprints(tmp_path: Path) -> None:
+    """Two definitions of one policy, each with the same mistake on the same field: their fingerprints
+    are numbered across the files, so a run focused on the second file still gives it the second one."""
+    policy = """apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata:
+  name: allow-clients
+spec:
+  selector: all()
+  ingress:
+  - action: Allow
+    source:
+      nets: [10.0.0.300/24]
+"""
+    full = run_files(tmp_path, {"a.yaml": policy, "b.yaml": policy})
+    old = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        focused = audit(["."], from_mapping({}), debug=True, focus={"b.yaml"})
+    finally:
+        os.chdir(old)
+    mine = [f for f in full.findings if f.rule_id == "CA004"]
+    assert [f.location.path for f in mine] == ["a.yaml", "b.yaml"] and mine[0].fingerprint != mine[1].fingerprint
+    assert [f.fingerprint for f in focused.findings if f.rule_id == "CA004"] == [mine[1].fingerprint]
+    assert check_focus_in(tmp_path) >= 2
+
+
+def check_focus_in(root: Path) -> int:
+    old = os.getcwd()
+    os.chdir(root)
+    try:
+        return check_focus(["."], from_mapping({}))
+    finally:
+        os.chdir(old)
