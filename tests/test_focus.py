@@ -62,8 +62,17 @@ def _focus_sets(paths: list[str]) -> Iterator[frozenset[str]]:
     yield frozenset()
 
 
-def check_focus(inputs: list[str], config: Config) -> int:
-    """Audit ``inputs`` (cwd-relative) fully, then focused on each focus set; returns the focused runs."""
+def check_focus(inputs: list[str], config: Config, root: Path) -> int:
+    """Audit ``inputs`` (relative to ``root``) fully, then focused on each focus set; returns the focused runs."""
+    old = os.getcwd()
+    os.chdir(root)
+    try:
+        return _check_focus(inputs, config)
+    finally:
+        os.chdir(old)
+
+
+def _check_focus(inputs: list[str], config: Config) -> int:
     full = audit(inputs, config, debug=True)
     paths = sorted({f.path for f in full.load.files} | {f.location.path for f in full.findings})
     runs = 0
@@ -81,21 +90,11 @@ EXAMPLES = [(rule.id, example) for rule in all_rules() for example in rule.examp
 @pytest.mark.parametrize(("rule_id", "example"), EXAMPLES, ids=[e.source for _, e in EXAMPLES])
 def test_rule_example_focused(rule_id: str, example: object, tmp_path: Path) -> None:
     run_files(tmp_path, example.files, example.config)  # type: ignore[attr-defined]
-    old = os.getcwd()
-    os.chdir(tmp_path)
-    try:
-        assert check_focus(["."], from_mapping(example.config or {})) >= 2  # type: ignore[attr-defined]
-    finally:
-        os.chdir(old)
+    assert check_focus(["."], from_mapping(example.config or {}), tmp_path) >= 2  # type: ignore[attr-defined]
 
 
 def test_bundled_examples_focused() -> None:
-    old = os.getcwd()
-    os.chdir(ROOT)
-    try:
-        check_focus(["examples"], from_mapping({}))
-    finally:
-        os.chdir(old)
+    assert check_focus(["examples"], from_mapping({}), ROOT) == GROUPS + 1
 
 
 PROJECTS = sorted(p.name for p in CORPUS.iterdir() if p.is_dir()) if CORPUS.is_dir() else []
@@ -104,12 +103,7 @@ PROJECTS = sorted(p.name for p in CORPUS.iterdir() if p.is_dir()) if CORPUS.is_d
 @pytest.mark.skipif(not PROJECTS, reason="the real corpus (../shared/corpus/real) is not beside the repository")
 @pytest.mark.parametrize("project", PROJECTS)
 def test_corpus_project_focused(project: str) -> None:
-    old = os.getcwd()
-    os.chdir(CORPUS)
-    try:
-        check_focus([project], from_mapping({}))
-    finally:
-        os.chdir(old)
+    assert check_focus([project], from_mapping({}), CORPUS) >= 2
 
 
 def test_generated_repository_focused(tmp_path: Path) -> None:
@@ -119,12 +113,7 @@ def test_generated_repository_focused(tmp_path: Path) -> None:
          "--out", str(tmp_path / "repo")],
         check=True, capture_output=True,
     )
-    old = os.getcwd()
-    os.chdir(tmp_path / "repo")
-    try:
-        check_focus(["."], from_mapping({}))
-    finally:
-        os.chdir(old)
+    assert check_focus(["."], from_mapping({}), tmp_path / "repo") == GROUPS + 1
 
 
 def test_focus_skips_work() -> None:
@@ -200,13 +189,4 @@ spec:
     mine = [f for f in full.findings if f.rule_id == "CA004"]
     assert [f.location.path for f in mine] == ["a.yaml", "b.yaml"] and mine[0].fingerprint != mine[1].fingerprint
     assert [f.fingerprint for f in focused.findings if f.rule_id == "CA004"] == [mine[1].fingerprint]
-    assert check_focus_in(tmp_path) >= 2
-
-
-def check_focus_in(root: Path) -> int:
-    old = os.getcwd()
-    os.chdir(root)
-    try:
-        return check_focus(["."], from_mapping({}))
-    finally:
-        os.chdir(old)
+    assert check_focus(["."], from_mapping({}), tmp_path) == 3
