@@ -331,6 +331,8 @@ def check(ctx: Context) -> Iterator[Issue]:
     _NETS.clear()
     _SHAPES.clear()
     for chain, direction in _chains(q):
+        if not ctx.in_focus(*chain):
+            continue  # findings are placed at the shadowed rule: a chain decides only about its own rules
         budget = [MAX_PAIRS]
         shadowed = _shadowing(chain, direction, budget)
         if budget[0] < 0:
@@ -374,7 +376,7 @@ def check(ctx: Context) -> Iterator[Issue]:
             key=rule.label,
             witness=witness,
         )
-    for policy in ctx.model.policies:
+    for policy in ctx.focused(ctx.model.policies):
         if not policy.types_explicit:
             continue
         for direction in ("ingress", "egress"):
