@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import NamedTuple
 
 from auditor.addrset import AddressSet
@@ -254,11 +254,17 @@ def _unique(
             yield chain, direction
 
 
-def _shadowing(chain: list[Policy], direction: str, budget: list[int] | None = None) -> dict[int, PolicyRule]:
+def _shadowing(
+    chain: list[Policy],
+    direction: str,
+    budget: list[int] | None = None,
+    wanted: Callable[[Policy], bool] | None = None,
+) -> dict[int, PolicyRule]:
     """For each rule of the chain whose traffic is fully decided earlier: the rule that decides it.
 
     ``budget`` (a one-item list) counts down the pairs of a rule with an earlier one (as if each were
-    compared); at zero the rest is not checked.
+    compared); at zero the rest is not checked. ``wanted``: only the rules of these policies are looked
+    up (the others are still earlier rules of the later ones, and still counted).
     """
     out: dict[int, PolicyRule] = {}
     earlier = _Earlier()
@@ -272,7 +278,7 @@ def _shadowing(chain: list[Policy], direction: str, budget: list[int] | None = N
             budget[0] -= len(earlier.rules)
             if budget[0] < 0:
                 return out
-            for prior in earlier.candidates(rule, start):
+            for prior in earlier.candidates(rule, start) if wanted is None or wanted(policy) else ():
                 if prior.policy is not policy and prior.policy.identity == identity:
                     continue  # two definitions of one policy: CA006's finding, not a shadow
                 final = prior.action in ("Allow", "Deny") or prior.policy.tier == policy.tier
@@ -334,7 +340,7 @@ def check(ctx: Context) -> Iterator[Issue]:
         if not ctx.in_focus(*chain):
             continue  # findings are placed at the shadowed rule: a chain decides only about its own rules
         budget = [MAX_PAIRS]
-        shadowed = _shadowing(chain, direction, budget)
+        shadowed = _shadowing(chain, direction, budget, None if ctx.focus is None else ctx.in_focus)
         if budget[0] < 0:
             ctx.notes.append(
                 f"CA208: {direction} rules of {chain[0].display} and the policies after it are too many to compare "
