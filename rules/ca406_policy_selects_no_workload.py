@@ -196,7 +196,7 @@ def check(ctx: Context) -> Iterator[Issue]:
     caveat = f" ({lost} document(s) did not load; pods in them are not counted)" if lost else ""
     host_network = [w for w in model.workloads if w.host_network]
     scopes: dict[tuple[bool, str | None], LabelValues] = {}  # (global, namespace) -> the pods it may select
-    for policy in model.policies:
+    for policy in ctx.focused(model.policies):
         selector = policy.effective_selector
         if selector is None or (policy.staged and policy.staged_action == "Delete") or host_flags(policy):
             continue
