@@ -99,7 +99,9 @@ def check(ctx: Context) -> Iterator[Issue]:
     q = ctx.packet
     ps: PodSide = q.pods
     chosen: dict[tuple[int, int], list[PortMistake]] = {}
-    for m in ps.port_mistakes:
+    # Placed in the rule's policy: only backends that a reported policy selects need their mistakes.
+    found = ps.port_mistakes if ctx.focus is None else ps.mistakes(lambda w: ctx.in_focus(*ps.ingress_policies(w)))
+    for m in found:
         # One finding per ports item: a Kubernetes rule with several `from` peers becomes several Calico
         # rules that share it.
         chosen.setdefault((m.rule.policy.identity, m.ref.path), []).append(m)

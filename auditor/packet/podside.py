@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import bisect
 import ipaddress
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any
@@ -206,6 +206,7 @@ class PodSide:
         self._policies: dict[Workload, tuple[Workload, list[Policy]]] = {}
         self._pods: dict[Workload, tuple[Workload, Peer]] = {}
         self._verdicts: dict[tuple[Workload, int, int, int], tuple[Peer, Verdict]] = {}
+        self._backend_mistakes: dict[Workload, list[PortMistake]] = {}
         self._clients: dict[tuple[Workload, int], list[Peer]] = {}
         # Client classes per (family, ids of the ingress policies); the policies live as long as the model.
         self._clients_of: dict[tuple[int, ...], list[Peer]] = {}
@@ -298,7 +299,7 @@ class PodSide:
             if not policies:
                 continue
             for target in self.targets(svc, w):
-                if target.number is not None and (svc, w, target.port.index) not in self.mistaken_targets:
+                if target.number is not None and not self.mistaken(svc, w, target.port.index):
                     yield w, policies, target
 
     def advertised(self, svc: Service) -> list[ServiceAddress]:
@@ -758,32 +759,55 @@ class PodSide:
     def port_mistakes(self) -> list[PortMistake]:
         """Allow rules that admit a source on a port the pods do not receive, while that source is
         denied on the target port (every Service with backends in the repository)."""
+        return self.mistakes()
+
+    def mistakes(self, wanted: Callable[[Workload], bool] | None = None) -> list[PortMistake]:
+        """:attr:`port_mistakes`, of the backends ``wanted`` keeps only (all without it), in the same order:
+        per Service, per backend."""
         out: list[PortMistake] = []
-        seen: set[tuple[int, int, int]] = set()
         for svc in self.model.services:
-            if svc.type == "ExternalName":
-                continue
-            for w in self.backends(svc):
-                policies = self.ingress_policies(w)
-                if not policies:
+            for w in self.backends(svc) if svc.type != "ExternalName" else ():
+                if wanted is None or wanted(w):
+                    out += [m for m in self._mistakes_of(w) if m.service is svc]
+        return out
+
+    def _mistakes_of(self, w: Workload) -> list[PortMistake]:
+        """The port mistakes of one backend, over the Services it backs in the model's order; a rule's
+        item counts once per backend (for the first Service it explains)."""
+        hit = self._backend_mistakes.get(w)
+        if hit is not None:
+            return hit
+        out: list[PortMistake] = []
+        policies = self.ingress_policies(w)
+        seen: set[tuple[int, int]] = set()
+        for svc in self._services_of.get(w, ()) if policies else ():
+            expected = self.distinct_sources(svc, w)
+            for target in self.targets(svc, w):
+                if target.number is None:
                     continue
-                expected = self.distinct_sources(svc, w)
-                for target in self.targets(svc, w):
-                    if target.number is None:
-                        continue
-                    found = [*self._mistakes_for(svc, w, target, policies, expected)]
-                    found += self._unknown_names(svc, w, target, policies, expected)
-                    for mistake in found:
-                        key = (mistake.rule, id(mistake.ref), w)
-                        if key not in seen:
-                            seen.add(key)
-                            out.append(mistake)
+                found = [*self._mistakes_for(svc, w, target, policies, expected)]
+                found += self._unknown_names(svc, w, target, policies, expected)
+                for mistake in found:
+                    key = (id(mistake.rule), id(mistake.ref))
+                    if key not in seen:
+                        seen.add(key)
+                        out.append(mistake)
+        self._backend_mistakes[w] = out
         return out
 
     @cached_property
-    def mistaken_targets(self) -> set[tuple[Service, Workload, int]]:
-        """(Service, workload, Service port) triples a port mistake explains (CA402/CA405 skip them)."""
-        return {(m.service, m.workload, m.target.port.index) for m in self.port_mistakes}
+    def _services_of(self) -> dict[Workload, list[Service]]:
+        """The Services each backend serves, in the model's order (ExternalName ones have no backends)."""
+        out: dict[Workload, list[Service]] = {}
+        for svc in self.model.services:
+            if svc.type != "ExternalName":
+                for w in self.backends(svc):
+                    out.setdefault(w, []).append(svc)
+        return out
+
+    def mistaken(self, svc: Service, w: Workload, index: int) -> bool:
+        """A port mistake explains (Service, backend, Service port ``index``): CA402/CA405 skip it."""
+        return any(m.service is svc and m.target.port.index == index for m in self._mistakes_of(w))
 
     def _mistakes_for(
         self, svc: Service, w: Workload, target: Target, policies: Sequence[Policy], expected: Sequence[Peer]
