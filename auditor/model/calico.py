@@ -13,11 +13,14 @@ from auditor.load import RawResource
 from auditor.model.fields import (
     Meta,
     ip_refs,
+    label_equals,
+    label_one_of,
     net_refs,
     parse_selector_at,
     port_refs,
     protocol_ref,
     scoped_selector,
+    selector_and,
     simple_resource,
 )
 from auditor.model.resources import (
@@ -59,15 +62,15 @@ def entity_rule(
         if selector is not None and selector.selector is not None:
             parts.append(selector.selector)
         if sa_names:
-            parts.append(sel.one_of(SA_LABEL, sa_names))
+            parts.append(label_one_of(SA_LABEL, sa_names))
         if sa_selector is not None and sa_selector.selector is not None:
             parts.append(scoped_selector(sa_selector.selector, SA_PREFIX, SA_LABEL))
         if ns_selector is not None and ns_selector.selector is not None:
             parts.append(scoped_selector(ns_selector.selector, NS_PREFIX, NS_LABEL))
         elif policy_namespace is not None and wants_positive:
-            parts.append(sel.equals(NS_LABEL, policy_namespace))
+            parts.append(label_equals(NS_LABEL, policy_namespace))
         for part in parts:
-            effective = part if effective is None else effective.and_(part)
+            effective = part if effective is None else selector_and(effective, part)
     not_effective = not_selector.selector if not_selector is not None else None
     return EntityRule(
         path=path,
@@ -127,14 +130,14 @@ def build_calico_policy(raw: RawResource, meta: Meta) -> Policy:
     effective: sel.Selector | None = sel.ALL if selector is None else selector.selector
     if effective is not None:
         if not is_global and namespace is not None:
-            effective = effective.and_(sel.equals(NS_LABEL, namespace))
+            effective = selector_and(effective, label_equals(NS_LABEL, namespace))
         for extra, prefix, label in ((ns_selector, NS_PREFIX, NS_LABEL), (sa_selector, SA_PREFIX, SA_LABEL)):
             if extra is None:
                 continue
             if extra.selector is None:
                 effective = None
                 break
-            effective = effective.and_(scoped_selector(extra.selector, prefix, label))
+            effective = selector_and(effective, scoped_selector(extra.selector, prefix, label))
     order, order_set = order_of(spec.get("order"))
     types, explicit = infer_types(spec)
     tier = as_str(spec.get("tier")) or "default"
