@@ -24,6 +24,9 @@ by a hash of exactly that, so a changed file is simply a new key and an entry is
   ``render-<key>`` each, where ``<key>`` is a digest of every byte the rendering tool would read
   (see ``auditor.render._inputs_key``), the tool's binary and the renderer's source; the entry holds
   the output text and where each object came from, behind the same magic and digest as a pack.
+  What that output parses to is kept beside it, one file ``text-<key>`` per text, where ``<key>`` is
+  the key of the text itself (as for a file: its content, the parser and the limits); the entry is
+  checked like a file's.
 * Bounded: a pack keeps one entry per file still in its folder; after a run, packs it did not use
   are removed (oldest first) once there are more than twice the packs the run used (at least
   :data:`MIN_KEEP`); folders of other versions of the tool are removed once they have not been
@@ -242,6 +245,41 @@ class ParseCache:
                 os.unlink(tmp)
             raise
 
+    # --- texts that are not files (rendered output) ------------------------------------------------
+
+    def get_text(self, key: str) -> Entry | None:
+        """What a text that is no file on disk (a chart's or kustomization's rendered output) parsed to,
+        filed under its key alone (see :meth:`key`): the rendered output comes from the cache on a
+        warm run, and so does its parse."""
+        if not self.enabled:
+            return None
+        name = f"text-{key}"
+        self.used.add(name)
+        try:
+            with open(os.path.join(self.folder, name), "rb") as fh:
+                blob = fh.read()
+        except OSError:
+            self.misses += 1
+            return None
+        entry = decode_text(blob)
+        if entry is None:
+            self.misses += 1
+        else:
+            self.hits += 1
+        return entry
+
+    def put_text(self, key: str, entry: Entry) -> None:
+        """Record what the text of ``key`` parsed to (written with the packs)."""
+        if not self.enabled:
+            return
+        try:
+            blob = encode_entry(entry)
+        except ValueError:  # not plain data (cannot happen for parsed YAML): just do not cache it
+            return
+        name = f"text-{key}"
+        self.used.add(name)
+        self._enqueue(name, _sealed((FORMAT, blob)))
+
     # --- rendered output (auditor.render) --------------------------------------------------------
 
     def get_rendered(self, key: str) -> Rendered | None:
@@ -406,6 +444,18 @@ def decode_rendered(blob: bytes) -> Rendered | None:
         if type(origin) is not tuple or len(origin) != 4 or not all(type(v) is str for v in origin):
             return None
     return text, origins
+
+
+def decode_text(blob: bytes) -> Entry | None:
+    """The entry of a parsed text in ``blob`` (:meth:`ParseCache.put_text`), or None when it is not a whole,
+    well-formed one."""
+    value = _unsealed(blob)
+    if type(value) is not tuple or len(value) != 2:
+        return None
+    fmt, entry = value
+    if fmt != FORMAT or type(entry) is not bytes:
+        return None
+    return decode_entry(entry)
 
 
 def decode_entry(blob: bytes) -> Entry | None:
