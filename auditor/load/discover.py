@@ -82,14 +82,15 @@ def display_path(path: str) -> str:
     return rel.replace(os.sep, "/")
 
 
-def _child_display(shown_folder: str, name: str) -> str:
-    """``display_path(os.path.join(folder, name))`` from the folder's display path (``name`` is an entry
-    of the folder: no separator, not ``.`` or ``..``). Both are lexical: relative below the working
-    directory, else absolute."""
+def _child_display(shown_folder: str, full: str, name: str) -> str:
+    """``display_path(full)`` for ``full = os.path.join(folder, name)``, an entry of a folder shown as
+    ``shown_folder`` (``name``: no separator, not ``.`` or ``..``). A folder shown relative is at or
+    below the working directory, and so is its entry: the two join (relpath is lexical). A folder
+    shown absolute may hold the working directory: its entries are worked out in full."""
     if shown_folder == ".":
         return name
-    if shown_folder.endswith("/"):  # the root folder
-        return shown_folder + name
+    if shown_folder.startswith("/"):
+        return display_path(full)
     return f"{shown_folder}/{name}"
 
 
@@ -190,7 +191,7 @@ def discover(
             return
         for entry in entries:
             full = os.path.join(top, entry.name)
-            rel = _child_display(shown_top, entry.name) if separator else display_path(full)
+            rel = _child_display(shown_top, full, entry.name) if separator else display_path(full)
             if excluded(rel, entry.name, exclude):
                 continue
             try:
