@@ -247,3 +247,20 @@ def test_identity_is_kind_namespace_and_name() -> None:
     for r in model.resources:
         expected = f"{r.kind}/{r.namespace}/{r.name}" if r.namespace is not None else f"{r.kind}/{r.name}"
         assert r.identity == expected
+
+
+def test_advertised_is_the_union_and_follows_a_set_assigned_anew() -> None:
+    from netaddr import IPSet
+
+    from auditor.model.facts import ClusterFacts
+
+    facts = ClusterFacts()
+    assert facts.advertised == IPSet()
+    facts.advertised_cluster = IPSet(["10.96.0.0/12"])
+    facts.advertised_lb = IPSet(["192.0.2.0/24"])
+    first = facts.advertised
+    assert first == IPSet(["10.96.0.0/12", "192.0.2.0/24"])
+    assert facts.advertised is first  # made once
+    facts.advertised_external = IPSet(["198.51.100.7/32"])
+    assert facts.advertised == IPSet(["10.96.0.0/12", "192.0.2.0/24", "198.51.100.7/32"])
+    assert facts.advertised is not first
