@@ -126,6 +126,7 @@ def test_discovered_paths_are_the_ones_relpath_and_realpath_give(
         for c in candidates:
             assert c.shown == display_path(c.path), (given, c.path)
             assert c.real == os.path.realpath(c.path), (given, c.path)
+            assert c.size == os.stat(c.real).st_size  # (read_file does not stat the file again)
     if where == "root":
         shown = sorted(c.shown for c in discover(["."], limits=outside)[0])
         assert shown == [
@@ -140,3 +141,25 @@ def test_discovered_paths_are_the_ones_relpath_and_realpath_give(
         assert os.path.realpath("a/out/o/p.yaml") == str(tmp_path / "out" / "o" / "p.yaml")
     elif where == "beside":  # outside the working directory: absolute
         assert all(c.shown.startswith(str(root) + "/") for c in discover([str(root)])[0])
+
+
+def test_a_file_above_the_limit_is_refused_on_the_size_discovery_saw(tmp_path: Path) -> None:
+    from auditor.load import Limits, discover, read_file
+
+    (tmp_path / "big.yaml").write_text("a: " + "x" * 100 + "\n", encoding="utf-8")
+    (tmp_path / "small.yaml").write_text("a: 1\n", encoding="utf-8")
+    limits = Limits(max_file_bytes=50)
+    candidates, _ = discover([str(tmp_path)], limits=limits)
+    by_name = {Path(c.path).name: c for c in candidates}
+    file, big = read_file(by_name["big.yaml"], limits)
+    assert big is not None and big.code == "too-large" and "not read" in big.message
+    file, problem = read_file(by_name["small.yaml"], limits)
+    assert problem is None and file.text == "a: 1\n"
+    # Without a size from discovery (a candidate made elsewhere), the file is looked at: the same refusal.
+    by_name["big.yaml"].size = -1
+    again = read_file(by_name["big.yaml"], limits)[1]
+    assert again is not None and (again.code, again.message) == ("too-large", big.message)
+    # The size discovery saw is what counts (a file can change at any time; it is read once).
+    by_name["small.yaml"].size = 10**9
+    refused = read_file(by_name["small.yaml"], limits)[1]
+    assert refused is not None and refused.code == "too-large"

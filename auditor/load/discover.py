@@ -101,6 +101,7 @@ class Candidate:
     explicit: bool = False
     render: str = ""  # "helm" or "kustomize": a folder to render (auditor.render) instead of a file
     shown: str = ""  # display_path(path), when discovery knew it already
+    size: int = -1  # the size discovery saw (a stat it made anyway), -1 when unknown
 
 
 def excluded(rel: str, name: str, patterns: Iterable[str]) -> bool:
@@ -139,25 +140,25 @@ def discover(
     def inside_roots(real: str) -> bool:
         return any(real == r or real.startswith(r.rstrip(os.sep) + os.sep) for r in roots)
 
-    def add(path: str, explicit: bool, real: str | None = None, shown: str = "") -> None:
+    def add(path: str, explicit: bool, real: str | None = None, shown: str = "", size: int = -1) -> None:
         if real is None:
             real = os.path.realpath(path)
         if real in seen_real:
             return
         seen_real.add(real)
-        found.append(Candidate(path, real, explicit, shown=shown))
+        found.append(Candidate(path, real, explicit, shown=shown, size=size))
 
     def add_regular(
         path: str, explicit: bool, status: Callable[[], os.stat_result], real: str | None = None, shown: str = ""
     ) -> None:
         """Add a regular file; a FIFO, a device or a file that cannot be read is reported instead."""
         try:
-            mode = status().st_mode
+            info = status()
         except OSError as exc:
             problems.append(fs_problem(path, f"cannot read: {exc.strerror or exc}", "unreadable"))
             return
-        if stat.S_ISREG(mode):
-            add(path, explicit, real, shown)
+        if stat.S_ISREG(info.st_mode):
+            add(path, explicit, real, shown, info.st_size)
         else:
             problems.append(fs_problem(path, "not a regular file (a FIFO or device?), skipped", "unreadable"))
 
@@ -288,7 +289,7 @@ def read_file(candidate: Candidate, limits: Limits, stdin_name: str = "-") -> tu
     else:
         file = SourceFile(candidate.shown or display_path(candidate.path), candidate.real)
         try:
-            size = os.stat(candidate.real).st_size
+            size = candidate.size if candidate.size >= 0 else os.stat(candidate.real).st_size
             if size > limits.max_file_bytes:
                 return file, too_large(file, size, limits)
             with open(candidate.real, "rb") as fh:
