@@ -264,3 +264,37 @@ def test_advertised_is_the_union_and_follows_a_set_assigned_anew() -> None:
     facts.advertised_external = IPSet(["198.51.100.7/32"])
     assert facts.advertised == IPSet(["10.96.0.0/12", "192.0.2.0/24", "198.51.100.7/32"])
     assert facts.advertised is not first
+
+
+def test_the_collector_is_paused_while_the_model_is_built_and_given_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    import gc
+
+    from auditor.model import build as build_module
+
+    resources = load_texts(_manifests(), KNOWN_KINDS).resources[:20]
+    seen: list[bool] = []
+    finish = build_module._finish
+
+    def spy(model: object) -> None:
+        seen.append(gc.isenabled())
+        finish(model)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(build_module, "_finish", spy)
+    assert gc.isenabled()
+    assert build_model(resources).policies
+    assert seen == [False] and gc.isenabled()
+
+    def broken(model: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(build_module, "_finish", broken)
+    with pytest.raises(RuntimeError):
+        build_model(resources)
+    assert gc.isenabled()  # given back after an error too
+    gc.disable()
+    try:
+        monkeypatch.setattr(build_module, "_finish", finish)
+        build_model(resources)
+        assert not gc.isenabled()  # a collector the caller turned off stays off
+    finally:
+        gc.enable()
