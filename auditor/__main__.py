@@ -1,7 +1,5 @@
 """``python -m auditor``: the same as the ``audit`` command."""
 
-import sys
+from auditor.cli import entry
 
-from auditor.cli import main
-
-sys.exit(main())
+entry()

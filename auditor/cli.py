@@ -390,13 +390,11 @@ def _audit(argv: list[str]) -> int:
     def run_audit() -> AuditResult:
         try:
             result = audit(paths, config, limits, stdin_name=args.stdin_filename or "-", debug=args.debug,
-                           pure=args.pure_python, baseline=args.baseline, cache=cache)
+                           pure=args.pure_python, baseline=args.baseline, cache=cache, focus=changed)
         except FileNotFoundError as exc:
             raise UsageError(f"no such file or folder: {exc.args[0]}") from None
         except BaselineError as exc:
             raise UsageError(str(exc)) from None
-        if changed is not None:
-            result.findings = [f for f in result.findings if f.location.path in changed or f.internal_error]
         return result
 
     result = run_audit()
@@ -539,5 +537,23 @@ def _schemas(argv: list[str]) -> int:
     return EXIT_OK
 
 
+def entry() -> None:
+    """The ``audit`` command: :func:`main`, then a quick exit.
+
+    An audit leaves millions of objects alive; tearing them down one by one at interpreter exit took
+    a tenth of a 10k-document pre-commit run (0.4 s) and decides nothing. Every report is written and
+    closed by then (files through a rename; the parse cache's writer is waited for), so after flushing
+    the standard streams the process ends at once with :func:`main`'s exit code.
+    """
+    code = main()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            if stream is sys.stdout:  # the reader went away (`audit ... | head`)
+                _stdout_to_devnull()
+    os._exit(code)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    entry()

@@ -198,7 +198,7 @@ def _run_sub_checks(
     by_kind: dict[str, list[SubCheck]] = {}
     crashed: dict[str, BaseException] = {}
     resources = rule.scope(ctx) if rule.scope is not None else ctx.model.resources
-    for resource in resources:
+    for resource in ctx.focused(resources):  # a sub-check places its findings in the resource it checks
         kind = resource.kind
         chosen = by_kind.get(kind)
         if chosen is None:

@@ -7,7 +7,7 @@ import fnmatch
 import gc
 import hashlib
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -239,6 +239,23 @@ def _merge_clusters(per_cluster: list[tuple[str, list[Finding]]]) -> list[Findin
     return out
 
 
+def _widened(focus: Collection[str] | None, model: Model) -> frozenset[str] | None:
+    """The files the rules must check for a run focused on ``focus``: those, and every file that holds
+    a resource of the same identity as one in them. Findings of one rule on one identity and field are
+    numbered across files to keep fingerprints unique (:func:`auditor.engine.run_rules`), so a duplicate
+    elsewhere decides a focused finding's fingerprint."""
+    if focus is None:
+        return None
+    files = set(focus)
+    where: dict[str, set[str]] = {}
+    for resource in model.resources:
+        where.setdefault(resource.identity, set()).add(resource.file)
+    for paths in where.values():
+        if len(paths) > 1 and not paths.isdisjoint(focus):
+            files |= paths
+    return frozenset(files)
+
+
 def skipped_sub_checks(config: Config, rules: Sequence[Rule]) -> frozenset[str]:
     """Sub-checks of the enabled ``rules`` that ``select``/``ignore`` leave out."""
     select = [*config.select, *config.extend_select]
@@ -258,13 +275,20 @@ def audit(
     pure: bool = False,
     baseline: str | None = None,
     cache: ParseCache | None = None,
+    focus: Collection[str] | None = None,
 ) -> AuditResult:
     """Audit ``paths`` (files, folders, ``-`` for stdin). Raises FileNotFoundError for a missing path.
 
     ``cache``: parsed files are looked up in and added to it (the result is the same without it).
+    ``focus``: report only findings placed in these files (display paths; internal errors always):
+    the rules may then skip work whose findings would lie elsewhere (see :class:`Context`).
     """
     with _fewer_collections():
-        return _audit(paths, config, limits, stdin_name, debug, pure, baseline, cache)
+        result = _audit(paths, config, limits, stdin_name, debug, pure, baseline, cache, focus)
+    if focus is not None:
+        kept = set(focus)
+        result.findings = [f for f in result.findings if f.location.path in kept or f.internal_error]
+    return result
 
 
 #: Cyclic garbage collection while an audit runs: the first generation is collected after this
@@ -304,6 +328,7 @@ def _audit(
     pure: bool,
     baseline: str | None,
     cache: ParseCache | None,
+    focus: Collection[str] | None,
 ) -> AuditResult:
     """With ``clusters`` configured every cluster (see :func:`split_clusters`) gets its own model,
     rule context and findings; each finding names its cluster."""
@@ -339,7 +364,7 @@ def _audit(
     found: list[list[Finding]] = []
     directives: list[list[suppress.Directive]] = []
     for (name, part), model in zip(parts, models, strict=True):
-        ctx = Context(load=part, model=model, config=config)
+        ctx = Context(load=part, model=model, config=config, focus=_widened(focus, model))
         findings = run_rules(ctx, early, severity, debug=debug, skip=skip)
         if config.per_path_ignores:
             ignores = config.per_path_ignores

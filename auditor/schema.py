@@ -22,6 +22,7 @@ jsonschema to collect detailed errors. The two agree by construction and by test
 from __future__ import annotations
 
 import difflib
+import functools
 import json
 import math
 import re
@@ -32,13 +33,12 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from jsonschema import Draft202012Validator, ValidationError
-from jsonschema.validators import extend
-
 from auditor.findings import format_path
 
 if TYPE_CHECKING:
     from importlib.resources.abc import Traversable
+
+    from jsonschema import ValidationError
 
 __all__ = ["SchemaIssue", "has_schema", "kind_files", "kinds", "resolved_schema", "schema_documents", "validate"]
 
@@ -150,6 +150,8 @@ def _required(
     validator: Any, required: Sequence[str], instance: object, schema: Mapping[str, Any]
 ) -> Iterator[ValidationError]:
     """``required`` where a key whose value is null counts as missing (Go decodes null as the zero value)."""
+    from jsonschema import ValidationError
+
     if not isinstance(instance, dict):
         return
     for prop in required:
@@ -157,12 +159,15 @@ def _required(
             yield ValidationError(f"{prop!r} is a required property")
 
 
-_TYPE_CHECKER = Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer)
-_Validator = extend(
-    Draft202012Validator,
-    validators={"required": _required},
-    type_checker=_TYPE_CHECKER,
-)
+@functools.cache
+def _validator_class() -> Any:
+    """The jsonschema validator class, imported and built on first use: only an invalid document needs
+    it (valid ones are answered by the fast checker), and importing jsonschema costs 60 ms."""
+    from jsonschema import Draft202012Validator
+    from jsonschema.validators import extend
+
+    type_checker = Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer)
+    return extend(Draft202012Validator, validators={"required": _required}, type_checker=type_checker)
 
 
 # --------------------------------------------------------------------------------------------
@@ -337,8 +342,12 @@ def _compile(schema: Any) -> Check:
 @dataclass
 class _Compiled:
     schema: dict[str, Any]
-    validator: Any
     fast: Check
+
+    @functools.cached_property
+    def validator(self) -> Any:
+        """The jsonschema validator that collects the detailed errors of an invalid document."""
+        return _validator_class()(self.schema)
 
 
 class _Catalog:
@@ -365,7 +374,7 @@ class _Catalog:
                 found = self._compiled.get(name)
                 if found is None:
                     schema = self.resolved(name)
-                    found = _Compiled(schema, _Validator(schema), _compile(schema))
+                    found = _Compiled(schema, _compile(schema))
                     self._compiled[name] = found
         return found
 

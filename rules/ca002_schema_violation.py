@@ -45,7 +45,7 @@ _API_HINT = {kind: "projectcalico.org/v3" for kind in CALICO_KINDS} | {
 
 
 def check(ctx: Context) -> Iterator[Issue]:
-    for resource in ctx.model.resources:
+    for resource in ctx.focused(ctx.model.resources):
         api = resource.data.get("apiVersion")
         if not isinstance(api, str) or not api:
             yield Issue(

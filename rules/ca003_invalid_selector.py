@@ -50,7 +50,7 @@ def _selector_refs(ctx: Context) -> Iterator[tuple[object, SelectorRef]]:
 
 def check(ctx: Context) -> Iterator[Issue]:
     for resource, ref in _selector_refs(ctx):
-        if ref.error is None:
+        if ref.error is None or not ctx.in_focus(resource):
             continue
         pointer = resource.ptr_at(ref.path)  # type: ignore[attr-defined]
         at = in_string(pointer, ref.error.offset) if ref.is_yaml_string else pointer
@@ -62,7 +62,7 @@ def check(ctx: Context) -> Iterator[Issue]:
             at=at,
             identity=resource.identity,  # type: ignore[attr-defined]
         )
-    for policy in ctx.model.policies:
+    for policy in ctx.focused(ctx.model.policies):
         for path, error in policy.label_selector_errors:
             yield Issue(
                 message=f"invalid label selector: {error}; Kubernetes rejects the NetworkPolicy",

@@ -51,7 +51,7 @@ def check(ctx: Context) -> Iterator[Issue]:
         # What bites is an advertised address that no Service pins: whichever Service Kubernetes gives
         # it to (now, or after a re-creation) is exposed, and the route may point at nothing.
         assert bgp is not None
-        for ref in refs:
+        for ref in refs if ctx.in_focus(bgp) else ():
             if ref.value.ip in ev.explicit_ips:
                 continue
             yield Issue(
@@ -67,12 +67,11 @@ def check(ctx: Context) -> Iterator[Issue]:
                 severity=Severity.WARNING,
             )
         return
-    unnamed = ev.unnamed_cluster_ip
+    unpinned = [s for s in ctx.focused(ctx.model.services) if s.cluster_mode and not s.cluster_ip_explicit and s.ports]
+    unnamed = ev.unnamed_cluster_ip if unpinned else None
     if unnamed is None:
         return
-    for service in ctx.model.services:
-        if not service.cluster_mode or service.cluster_ip_explicit or not service.ports:
-            continue
+    for service in unpinned:
         # Where Kubernetes may put the address: an advertised cluster IP that no rule and no Service names.
         # The claim is what the evaluator shows for an outside client there, pod policy included.
         witness = q.unpinned_exposure(service, unnamed)

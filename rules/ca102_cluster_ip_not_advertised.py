@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from netaddr import IPAddress
-
 from auditor.api import Context, Issue, Related, Rule, Severity
 from auditor.nets import describe
 from auditor.packet.questions import AddressKind
@@ -43,12 +41,12 @@ def check(ctx: Context) -> Iterator[Issue]:
     }
     where = facts.advertisement.where
     related = (Related(where, "the advertised ranges"),) if where is not None else ()
-    outside: dict[IPAddress, object] = {}
     for address in ev.service_addresses:
+        if not ctx.in_focus(address.service):
+            continue
         advertised, field = ranges.get(address.how, (None, ""))
         if advertised is None or not advertised or address.advertised:
             continue
-        outside[address.ip] = address
         yield Issue(
             message=(
                 f"{address.how} {address.ip} of {address.service.display} is outside the advertised "
@@ -62,7 +60,7 @@ def check(ctx: Context) -> Iterator[Issue]:
     if not facts.advertised_cluster:
         return
     for policy, rule, ref, net in single_destinations(ev):
-        if net.ip in facts.advertised:
+        if net.ip in facts.advertised or not ctx.in_focus(policy):
             continue
         owners = ev.explicit_ips.get(net.ip, [])
         if not owners and net.ip not in ev.service_range():

@@ -71,7 +71,7 @@ def check(ctx: Context) -> Iterator[Issue]:
     seen: set[int] = set()
     for address in ev.advertised_addresses():
         service = address.service
-        if id(service) in seen or not service.ports:
+        if id(service) in seen or not service.ports or not ctx.in_focus(service):
             continue
         via = None
         reach = AddressSet(int(address.ip.version))

@@ -72,7 +72,7 @@ def check(ctx: Context) -> Iterator[Issue]:
     advertised = ev.facts.advertised
     managed = any(a.advertised for a in ev.service_addresses)
     for policy, rule, ref, net in single_destinations(ev):
-        if net.ip not in advertised or net.ip in ev.explicit_ips:
+        if net.ip not in advertised or net.ip in ev.explicit_ips or not ctx.in_focus(policy):
             continue
         if any(net.ip == ip for hep in ev.host_endpoints for ip in hep.valid_expected_ips):
             continue

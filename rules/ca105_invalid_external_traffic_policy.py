@@ -38,7 +38,7 @@ def _why_not(service: object) -> str:
 
 
 def check(ctx: Context) -> Iterator[Issue]:
-    for service in ctx.model.services:
+    for service in ctx.focused(ctx.model.services):
         if service.external_traffic_policy != "Local" or not service.external_traffic_policy_set:
             continue
         if service.externally_accessible and not service.headless:

@@ -56,7 +56,7 @@ def _node_ports_only(ev: Evaluator, rule: PolicyRule) -> PortSet | None:
 
 def check(ctx: Context) -> Iterator[Issue]:
     ev = ctx.packet.ev
-    for policy in ev.host_policies:
+    for policy in ctx.focused(ev.host_policies):
         if policy.pre_dnat or policy.do_not_track or not ev.is_host_policy(policy):
             continue
         fix = "Set `preDNAT: true` and `applyOnForward: true` so the rule sees the original destination"

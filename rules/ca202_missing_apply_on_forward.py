@@ -37,7 +37,7 @@ ADD_APPLY_ON_FORWARD = f"Add `applyOnForward: true` {guide('cluster', '2')}."
 
 def check(ctx: Context) -> Iterator[Issue]:
     ev = ctx.packet.ev
-    for policy in ctx.model.policies:
+    for policy in ctx.focused(ctx.model.policies):
         if policy.apply_on_forward or not policy.is_global:
             continue
         flag = "preDNAT" if policy.pre_dnat else "doNotTrack" if policy.do_not_track else ""

@@ -28,7 +28,7 @@ RULE = Rule(
 
 def check(ctx: Context) -> Iterator[Issue]:
     why = "preDNAT policy runs before routing and can only police ingress; Calico rejects this"
-    for policy in ctx.model.policies:
+    for policy in ctx.focused(ctx.model.policies):
         if not policy.pre_dnat:
             continue
         for i, value in enumerate(as_list(policy.spec.get("types"))):

@@ -63,6 +63,8 @@ def check(ctx: Context) -> Iterator[Issue]:
         policies = [p for p in ev.policies_for_hep(hep) if p.pre_dnat or p.do_not_track or p.apply_on_forward]
         if not policies:
             continue  # forwarded traffic is allowed when no such policy selects the host endpoint
+        if not ctx.in_focus(hep, *ev.policies_for_hep(hep)):
+            continue  # placed at the deciding rule or policy, else at the host endpoint
         routed, why, unsure = q.pod_traffic_through(hep)
         if not routed:
             continue  # pod traffic between nodes never meets this endpoint's forward policy

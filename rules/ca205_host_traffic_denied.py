@@ -77,6 +77,8 @@ def check(ctx: Context) -> Iterator[Issue]:
     ev = q.ev
     for group in ev.hep_groups:
         hep = group[0]
+        if not ctx.in_focus(hep):
+            continue  # placed at the host endpoint
         policies = _host_policed(ev, hep)
         if not policies:
             continue  # no policy selects it: CA301's finding

@@ -150,7 +150,7 @@ def check(ctx: Context) -> Iterator[Issue]:
     # The fact's note is "kube-proxy in iptables mode (set cluster.kube-proxy-mode)": name the mode once.
     source = ev.facts.kube_proxy.note.partition("(")[2].rstrip(")") or ev.facts.kube_proxy.note
     mode_note = f" ({'assumed; ' if ev.facts.kube_proxy.assumed else ''}{source})"
-    for policy in ev.host_policies:
+    for policy in ctx.focused(ev.host_policies):
         if not ev.is_host_policy(policy):
             continue
         for rule in policy.ingress:

@@ -79,11 +79,11 @@ def _decided_by_default(verdict: Verdict) -> bool:
     return verdict.allowed and step is not None and step.rule is None
 
 
-def _host_findings(q: Questions) -> Iterator[Issue]:
+def _host_findings(ctx: Context, q: Questions) -> Iterator[Issue]:
     ev = q.ev
     seen: set[int] = set()
     for rule, hep in _host_allow_lists(ev):
-        if id(rule) in seen:
+        if id(rule) in seen or not ctx.in_focus(rule.policy):
             continue
         listed = IPSet(rule.source.valid_nets)
         others = ev.outside_universe(4) - AddressSet.of(4, rule.source.valid_nets)
@@ -142,10 +142,10 @@ def _past_allow_list(verdict: Verdict) -> bool:
 def check(ctx: Context) -> Iterator[Issue]:
     q = ctx.packet
     ev = q.ev
-    yield from _host_findings(q)
+    yield from _host_findings(ctx, q)
     for address in [*ev.advertised_addresses(), *ev.unheld_addresses(_named_addresses(ev))]:
         rules = _allow_list_rules(ev, address)
-        if not rules:
+        if not rules or not ctx.in_focus(rules[0][0].policy):  # the finding is placed in the first allow-list
             continue
         leaking = AddressSet(int(address.ip.version))
         example = ""

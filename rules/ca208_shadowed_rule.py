@@ -234,6 +234,8 @@ def check(ctx: Context) -> Iterator[Issue]:
     first_chain: dict[int, tuple[list[Policy], str]] = {}
     _NETS.clear()
     for chain, direction in _chains(ev):
+        if not ctx.in_focus(*chain):
+            continue  # findings are placed at the shadowed rule: a chain decides only about its own rules
         budget = [MAX_PAIRS]
         shadowed = _shadowing(chain, direction, budget)
         if budget[0] < 0:
@@ -279,7 +281,7 @@ def check(ctx: Context) -> Iterator[Issue]:
             key=rule.label,
             witness=witness,
         )
-    for policy in ctx.model.policies:
+    for policy in ctx.focused(ctx.model.policies):
         if not policy.types_explicit:
             continue
         for direction in ("ingress", "egress"):

@@ -57,7 +57,7 @@ def check(ctx: Context) -> Iterator[Issue]:
     if not hosts:
         return
     shown = names(f"{who(p)}: `{p.selector.text if p.selector else 'all()'}`" for p in hosts)
-    for hep in ctx.model.host_endpoints:
+    for hep in ctx.focused(ctx.model.host_endpoints):
         if hep.profiles or ev.policies_for_hep(hep):
             continue  # a profile decides for it on purpose; or some policy does select it
         at, labels = _where(hep)

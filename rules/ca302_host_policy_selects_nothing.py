@@ -81,7 +81,7 @@ def check(ctx: Context) -> Iterator[Issue]:
     heps = model.all_host_endpoints
     # Automatic host endpoints with no Node in the repository: their labels are unknown.
     known = bool(heps) and not (model.auto_host_endpoints_enabled and not model.nodes)
-    for policy in model.policies:
+    for policy in ctx.focused(model.policies):
         if not policy.enforced or policy.effective_selector is None:
             continue
         flags = host_flags(policy)

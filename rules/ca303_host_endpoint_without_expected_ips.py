@@ -57,6 +57,8 @@ def _host_rules(ctx: Context) -> dict[int, tuple[HostEndpoint, list[tuple[Policy
 
 def check(ctx: Context) -> Iterator[Issue]:
     for hep, rules in _host_rules(ctx).values():
+        if not ctx.in_focus(hep):
+            continue
         if "expectedIPs" in hep.spec:
             at = hep.ptr("spec", "expectedIPs", on_key=True)
             state = "an empty `expectedIPs`"

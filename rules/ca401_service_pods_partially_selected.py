@@ -121,7 +121,7 @@ def check(ctx: Context) -> Iterator[Issue]:
         policies: list[Policy] = []
         for w in backends:
             policies.extend(p for p in ps.ingress_policies(w) if p not in policies)
-        for policy in policies:
+        for policy in ctx.focused(policies):
             selected = [w for w in backends if policy in ps.ingress_policies(w)]
             left = [w for w in backends if w not in selected]
             if not selected or not left:

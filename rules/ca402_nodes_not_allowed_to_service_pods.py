@@ -66,6 +66,8 @@ def check(ctx: Context) -> Iterator[Issue]:
         if not svc.cluster_mode or not ps.advertised(svc):
             continue
         for w, policies, target in ps.policed_targets(svc):
+            if not ctx.in_focus(*policies):
+                continue  # placed in the deciding ingress policy
             denial = ps.nodes_denied(w, target)
             if denial is None:
                 continue

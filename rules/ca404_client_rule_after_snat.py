@@ -108,7 +108,7 @@ def check(ctx: Context) -> Iterator[Issue]:
             for target in ps.targets(svc, w):
                 if target.number is None:
                     continue
-                for policy in ps.ingress_policies(w):
+                for policy in ctx.focused(ps.ingress_policies(w)):  # placed in the client rule's policy
                     for rule in policy.ingress:
                         if rule.action != "Allow" or not rule.source.valid_nets:
                             continue

@@ -43,6 +43,8 @@ def check(ctx: Context) -> Iterator[Issue]:
             continue
         versions = sorted({int(a.ip.version) for a in addresses})
         for w, policies, target in ps.policed_targets(svc):
+            if not ctx.in_focus(*policies):
+                continue  # placed in the deciding ingress policy
             # Per address family: a dual-stack Service whose pods admit IPv4 clients but no IPv6 client
             # still blocks the IPv6 ones.
             for version in versions:

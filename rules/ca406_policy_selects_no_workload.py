@@ -137,7 +137,7 @@ def check(ctx: Context) -> Iterator[Issue]:
     # Documents that did not load (CA001) may hold the very pods a policy selects: say so.
     lost = sum(1 for problem in ctx.load.problems if problem.code in ("syntax", "template", "limit", "encoding"))
     caveat = f" ({lost} document(s) did not load; pods in them are not counted)" if lost else ""
-    for policy in model.policies:
+    for policy in ctx.focused(model.policies):
         selector = policy.effective_selector
         if selector is None or (policy.staged and policy.staged_action == "Delete") or host_flags(policy):
             continue

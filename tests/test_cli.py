@@ -272,3 +272,17 @@ def test_main_returns_exit_codes_in_process(tmp_path: Path, monkeypatch: pytest.
     assert main(["p.yaml", "-q", "--exit-zero"]) == 0
     assert main(["--bogus"]) == 2
     assert "audit: error:" in capsys.readouterr().err
+
+
+def test_quick_exit_writes_everything(tmp_path: Path) -> None:
+    """The command ends with os._exit (no teardown of the audit's objects): the whole report still
+    reaches a pipe and a file, with the exit code of main()."""
+    root = Path(__file__).resolve().parent.parent
+    piped = audit(["examples", "--format", "json", "--isolated"], cwd=root)
+    assert piped.returncode == 1, piped.stderr
+    report = json.loads(piped.stdout)
+    assert report["findings"] and len(piped.stdout) > 50_000
+    out = tmp_path / "r.sarif"
+    written = audit(["examples", "--isolated", "--format", "sarif", "-o", str(out), "--exit-zero"], cwd=root)
+    assert written.returncode == 0 and written.stdout == ""
+    assert len(json.loads(out.read_text())["runs"][0]["results"]) == len(report["findings"])

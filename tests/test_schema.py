@@ -472,7 +472,7 @@ def test_inlined_schemas_match_the_ref_form() -> None:
     samples = [*VALID, *[(a, k, load(t)) for a, k, t, _ in _invalid_with_kinds()]]
     for api_version, kind, obj in samples:
         name = catalog.kinds[(api_version, kind)]
-        original = schema._Validator(docs[name], registry=registry)
+        original = schema._validator_class()(docs[name], registry=registry)
         compiled = catalog.compiled(name)
         assert original.is_valid(obj) == compiled.validator.is_valid(obj), (kind, obj)
         paths_original = sorted(tuple(e.absolute_path) for e in original.iter_errors(obj))
