@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from bisect import bisect_left
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import NamedTuple
 
 from auditor.addrset import AddressSet
 from auditor.api import Context, Issue, Related, Rule, Severity, Witness
 from auditor.model import EntityRule, Policy, PolicyRule
-from auditor.packet.questions import Evaluator, Questions
+from auditor.packet.questions import Questions
 from auditor.ports import ALL_PORTS, PortRange, PortSet
 
 RULE = Rule(
@@ -31,8 +33,9 @@ RULE = Rule(
 )
 
 
-#: Rule pairs compared per chain: enough for any hand-written policy set, and a bound on the
-#: quadratic work a generated (or hostile) policy with thousands of rules would cost.
+#: Rule pairs per chain (each rule with every earlier one, its own policy's included): enough for any
+#: hand-written policy set, and a bound on the quadratic work a generated (or hostile) policy with
+#: thousands of rules would cost. The index (:class:`_Earlier`) compares only some of them.
 MAX_PAIRS = 200_000
 Nets = tuple[AddressSet, AddressSet]  # the IPv4 and IPv6 addresses of a rule's nets
 _NETS: dict[int, tuple[object, Nets | None]] = {}
@@ -120,8 +123,100 @@ def covers(e: PolicyRule, r: PolicyRule) -> bool:
     return _entity_covers(e.source, r.source) and _entity_covers(e.destination, r.destination)
 
 
-def _chains(ev: Evaluator) -> Iterator[tuple[list[Policy], str]]:
+_ABSENT = object()  # the protocol of a rule that sets none: equal to none a covering rule requires
+
+
+class _Shape(NamedTuple):
+    """What :func:`covers` requires to be equal, as keys (computed once per rule): a necessary condition."""
+
+    has: tuple[object, ...]  # protocol, IP version, source selector and not-selector, the same of destination
+    pins: tuple[int, ...]  # the fields of ``has`` this rule sets: a rule it covers has the same values there
+    points: tuple[tuple[int, int] | None, ...]  # per side, an address of its nets (version, integer), or None
+    filed: tuple[tuple[int, int, int, int], ...]  # (side, version, span, first) per net of one side, or ()
+
+
+_SHAPES: dict[int, tuple[PolicyRule, _Shape]] = {}
+
+
+def _shape(rule: PolicyRule) -> _Shape:
+    cached = _SHAPES.get(id(rule))
+    if cached is not None and cached[0] is rule:
+        return cached[1]
+    src, dst = rule.source, rule.destination
+    fields = (rule.protocol, rule.ip_version, src.effective_selector, src.effective_not_selector)
+    fields += (dst.effective_selector, dst.effective_not_selector)
+    has = (rule.protocol.value if rule.protocol is not None else _ABSENT, rule.ip_version, *map(str, fields[2:]))
+    # Nets as CIDR ranges (version, first, last) when all are valid. A rule that covers ours holds our first
+    # address in one of its nets on that side: each rule is filed under the CIDRs of one side (the narrower).
+    nets = [e.net_ranges if e.nets and len(e.net_ranges) == len(e.nets) else () for e in (src, dst)]
+    sizes = [(sum(last - first for _, first, last in ranges), side) for side, ranges in enumerate(nets) if ranges]
+    side = min(sizes)[1] if sizes else 0
+    shape = _Shape(
+        has=has,
+        pins=tuple(i for i, value in enumerate(fields) if value is not None),
+        points=tuple(ranges[0][:2] if ranges else None for ranges in nets),
+        filed=tuple((side, version, last - first, first) for version, first, last in nets[side]),
+    )
+    _SHAPES[id(rule)] = (rule, shape)
+    return shape
+
+
+#: Rules met along a chain before they are filed (:class:`_Earlier`): up to this many, each is compared.
+FILE_AFTER = 16
+_Filed = tuple[list[int], dict[tuple[int, int, int], dict[int, list[int]]]]
+
+
+class _Earlier:
+    """The rules met so far along a chain, filed by what a later rule must have for them to cover it: the
+    values of the fields they set (protocol, selectors, ...) and, for rules with nets, the CIDRs of one side.
+    Asked about a rule, it returns those whose keys the rule meets: a chain costs about its length, not its square.
+    """
+
+    def __init__(self) -> None:
+        self.rules: list[PolicyRule] = []
+        # fields set -> their values -> (positions of rules without nets, (side, version, span) -> first -> positions)
+        self.filed: dict[tuple[int, ...], dict[tuple[object, ...], _Filed]] = {}
+
+    def add(self, rule: PolicyRule) -> None:
+        self.rules.append(rule)
+        if len(self.rules) > FILE_AFTER:
+            for position in range(len(self.rules) - 1 if self.filed else 0, len(self.rules)):
+                self._file(position)
+
+    def _file(self, position: int) -> None:
+        shape = _shape(self.rules[position])
+        key = tuple(shape.has[i] for i in shape.pins)
+        plain, by_net = self.filed.setdefault(shape.pins, {}).setdefault(key, ([], {}))
+        if not shape.filed:
+            plain.append(position)
+        for side, version, span, first in shape.filed:
+            by_net.setdefault((side, version, span), {}).setdefault(first, []).append(position)
+
+    def candidates(self, rule: PolicyRule, own: int) -> list[PolicyRule]:
+        """The rules filed so far that may cover ``rule``, in chain order but those from position ``own`` on
+        (its own policy's) first."""
+        if not self.filed:  # a short list: comparing with every rule costs less than filing them
+            return self.rules[own:] + self.rules[:own]
+        shape = _shape(rule)
+        found: set[int] = set()
+        for pins, by_value in self.filed.items():
+            filed = by_value.get(tuple(map(shape.has.__getitem__, pins)))
+            if filed is None:
+                continue
+            plain, by_net = filed
+            found.update(plain)
+            for (side, version, span), starts in by_net.items():
+                point = shape.points[side]
+                if point is not None and point[0] == version:
+                    found.update(starts.get(point[1] - point[1] % (span + 1), ()))
+        order = sorted(found)
+        cut = bisect_left(order, own)
+        return [self.rules[i] for i in order[cut:] + order[:cut]]
+
+
+def _chains(q: Questions) -> Iterator[tuple[list[Policy], str]]:
     """Ordered policy lists that apply together to one endpoint, per stage and direction."""
+    ev = q.ev
     seen: set[tuple[int, ...]] = set()
     for group in ev.hep_groups:
         hep = group[0]
@@ -139,7 +234,7 @@ def _chains(ev: Evaluator) -> Iterator[tuple[list[Policy], str]]:
         if not policy.enforced or policy.effective_selector is None:
             continue
         host = policy.can_select_host_endpoints and bool(ev.heps_of(policy))
-        pod = bool(ev.model.workloads_matching(policy.effective_selector))
+        pod = bool(q.pods.workloads_of(policy))  # (what the model's label index answers, shared with CA406)
         if host or pod:
             continue
         stage = "untracked" if policy.do_not_track else "pre-DNAT" if policy.pre_dnat else "normal"
@@ -159,31 +254,38 @@ def _unique(
             yield chain, direction
 
 
-def _shadowing(chain: list[Policy], direction: str, budget: list[int] | None = None) -> dict[int, PolicyRule]:
+def _shadowing(
+    chain: list[Policy],
+    direction: str,
+    budget: list[int] | None = None,
+    wanted: Callable[[Policy], bool] | None = None,
+) -> dict[int, PolicyRule]:
     """For each rule of the chain whose traffic is fully decided earlier: the rule that decides it.
 
-    ``budget`` (a one-item list) counts down the pairs compared; at zero the rest is not checked.
+    ``budget`` (a one-item list) counts down the pairs of a rule with an earlier one (as if each were
+    compared); at zero the rest is not checked. ``wanted``: only the rules of these policies are looked
+    up (the others are still earlier rules of the later ones, and still counted).
     """
     out: dict[int, PolicyRule] = {}
-    earlier: list[PolicyRule] = []
+    earlier = _Earlier()
     budget = [MAX_PAIRS] if budget is None else budget
     for policy in chain:
-        own: list[PolicyRule] = []  # earlier rules of this policy: checked first, they hold wherever it applies
+        start = len(earlier.rules)  # this policy's own earlier rules come first: they hold wherever it applies
+        identity = policy.identity
         for rule in policy.ingress if direction == "ingress" else policy.egress:
             if rule.action not in ("Allow", "Deny", "Pass"):
                 continue
-            budget[0] -= len(earlier)
+            budget[0] -= len(earlier.rules)
             if budget[0] < 0:
                 return out
-            for prior in (*own, *earlier):
-                if prior.policy is not policy and prior.policy.identity == policy.identity:
+            for prior in earlier.candidates(rule, start) if wanted is None or wanted(policy) else ():
+                if prior.policy is not policy and prior.policy.identity == identity:
                     continue  # two definitions of one policy: CA006's finding, not a shadow
                 final = prior.action in ("Allow", "Deny") or prior.policy.tier == policy.tier
                 if final and covers(prior, rule):
                     out[id(rule)] = prior
                     break
-            own.append(rule)
-        earlier.extend(own)
+            earlier.add(rule)
     return out
 
 
@@ -228,16 +330,17 @@ def _selects_all_of(prior: Policy, policy: Policy) -> bool:
 
 def check(ctx: Context) -> Iterator[Issue]:
     q = ctx.packet
-    ev = q.ev
-    verdicts: dict[int, list[PolicyRule | None]] = {}
-    rules: dict[int, PolicyRule] = {}
-    first_chain: dict[int, tuple[list[Policy], str]] = {}
+    # Per rule, in the order first met: the earlier rule that decides it in the first chain it is in, or None
+    # once some chain holds it undecided, or decided only for the endpoints the repository holds (others may
+    # still meet this rule).
+    verdicts: dict[int, tuple[PolicyRule, PolicyRule, list[Policy], str] | None] = {}
     _NETS.clear()
-    for chain, direction in _chains(ev):
+    _SHAPES.clear()
+    for chain, direction in _chains(q):
         if not ctx.in_focus(*chain):
             continue  # findings are placed at the shadowed rule: a chain decides only about its own rules
         budget = [MAX_PAIRS]
-        shadowed = _shadowing(chain, direction, budget)
+        shadowed = _shadowing(chain, direction, budget, None if ctx.focus is None else ctx.in_focus)
         if budget[0] < 0:
             ctx.notes.append(
                 f"CA208: {direction} rules of {chain[0].display} and the policies after it are too many to compare "
@@ -245,17 +348,15 @@ def check(ctx: Context) -> Iterator[Issue]:
             )
         for policy in chain:
             for rule in policy.ingress if direction == "ingress" else policy.egress:
-                rules[id(rule)] = rule
-                verdicts.setdefault(id(rule), []).append(shadowed.get(id(rule)))
-                first_chain.setdefault(id(rule), (chain, direction))
-    for key, found in verdicts.items():
-        if not found or any(f is None for f in found):
+                prior = shadowed.get(id(rule))
+                if prior is None or not _selects_all_of(prior.policy, rule.policy):
+                    verdicts[id(rule)] = None
+                else:
+                    verdicts.setdefault(id(rule), (rule, prior, chain, direction))
+    for verdict in verdicts.values():
+        if verdict is None:
             continue
-        rule, prior = rules[key], found[0]
-        assert prior is not None
-        if not all(f is not None and _selects_all_of(f.policy, rule.policy) for f in found):
-            continue  # shadowed only for the endpoints the repository holds; others may still meet this rule
-        chain, direction = first_chain[key]
+        rule, prior, chain, direction = verdict
         witness = _witness(q, chain, direction, rule, prior)
         if witness is None:
             continue  # no packet of the rule's shows the earlier rule deciding it
