@@ -24,6 +24,9 @@ by a hash of exactly that, so a changed file is simply a new key and an entry is
   ``render-<key>`` each, where ``<key>`` is a digest of every byte the rendering tool would read
   (see ``auditor.render._inputs_key``), the tool's binary and the renderer's source; the entry holds
   the output text and where each object came from, behind the same magic and digest as a pack.
+  What that output parses to is kept beside it, one file ``text-<key>`` per text, where ``<key>`` is
+  the key of the text itself (as for a file: its content, the parser and the limits); the entry is
+  checked like a file's.
 * Bounded: a pack keeps one entry per file still in its folder; after a run, packs it did not use
   are removed (oldest first) once there are more than twice the packs the run used (at least
   :data:`MIN_KEEP`); folders of other versions of the tool are removed once they have not been
@@ -137,12 +140,23 @@ class ParseCache:
             return None
         group = self._group(os.path.dirname(path))
         found = group.pack.get(os.path.basename(path))
-        entry = decode_entry(found[1]) if found is not None and found[0] == key else None
+        return self._counted(decode_entry(found[1]) if found is not None and found[0] == key else None)
+
+    def _counted(self, entry: Entry | None) -> Entry | None:
         if entry is None:
             self.misses += 1
         else:
             self.hits += 1
         return entry
+
+    def _encoded(self, entry: Entry) -> bytes | None:
+        """The entry's bytes to store, or None (the cache is off, or the entry is not plain data)."""
+        if not self.enabled:
+            return None
+        try:
+            return encode_entry(entry)
+        except ValueError:  # not plain data (cannot happen for parsed YAML): just do not cache it
+            return None
 
     def _group(self, folder: str) -> _Group:
         group = self._open.pop(folder, None)
@@ -167,11 +181,8 @@ class ParseCache:
 
     def put(self, path: str, key: str, entry: Entry) -> None:
         """Record what file ``path`` parsed to; its folder's pack is written once the folder is done."""
-        if not self.enabled:
-            return
-        try:
-            blob = encode_entry(entry)
-        except ValueError:  # not plain data (cannot happen for parsed YAML): just do not cache it
+        blob = self._encoded(entry)
+        if blob is None:
             return
         group = self._group(os.path.dirname(path))
         group.pack[os.path.basename(path)] = (key, blob)
@@ -242,20 +253,43 @@ class ParseCache:
                 os.unlink(tmp)
             raise
 
+    # --- texts that are not files (rendered output) ------------------------------------------------
+
+    def get_text(self, key: str) -> Entry | None:
+        """What a text that is no file on disk (a chart's or kustomization's rendered output) parsed to,
+        filed under its key alone (see :meth:`key`): the rendered output comes from the cache on a
+        warm run, and so does its parse."""
+        if not self.enabled:
+            return None
+        blob = self._read_file(f"text-{key}")
+        return self._counted(decode_text(blob) if blob is not None else None)
+
+    def put_text(self, key: str, entry: Entry) -> None:
+        """Record what the text of ``key`` parsed to (written with the packs)."""
+        blob = self._encoded(entry)
+        if blob is None:
+            return
+        name = f"text-{key}"
+        self.used.add(name)
+        self._enqueue(name, _sealed((FORMAT, blob)))
+
     # --- rendered output (auditor.render) --------------------------------------------------------
 
     def get_rendered(self, key: str) -> Rendered | None:
         """What a Helm chart or kustomization rendered to before, from inputs whose digest is ``key``."""
         if not self.enabled:
             return None
-        name = f"render-{key}"
+        blob = self._read_file(f"render-{key}")
+        return decode_rendered(blob) if blob is not None else None
+
+    def _read_file(self, name: str) -> bytes | None:
+        """The bytes of the cache's own file ``name`` (marked used: pruning keeps it), None when unreadable."""
         self.used.add(name)
         try:
             with open(os.path.join(self.folder, name), "rb") as fh:
-                blob = fh.read()
+                return fh.read()
         except OSError:
             return None
-        return decode_rendered(blob)
 
     def has_rendered(self, key: str) -> bool:
         """Whether an entry for ``key`` is there (it may still turn out damaged when read)."""
@@ -369,18 +403,28 @@ def _unsealed(blob: bytes) -> Any:
         return None
 
 
+def _unsealed_fields(blob: bytes, *kinds: type) -> tuple[Any, ...] | None:
+    """The fields after the format of what :func:`_sealed` wrote, when ``blob`` is whole, of this format,
+    and the fields are of exactly these types (else None)."""
+    value = _unsealed(blob)
+    if type(value) is not tuple or len(value) != len(kinds) + 1 or value[0] != FORMAT:
+        return None
+    fields = value[1:]
+    if any(type(field) is not kind for field, kind in zip(fields, kinds, strict=True)):
+        return None
+    return fields
+
+
 def encode_pack(pack: Pack) -> bytes:
     return _sealed((FORMAT, pack))
 
 
 def decode_pack(blob: bytes) -> Pack | None:
     """The pack in ``blob``, or None when it is not a whole, well-formed pack of this format."""
-    value = _unsealed(blob)
-    if type(value) is not tuple or len(value) != 2:
+    fields = _unsealed_fields(blob, dict)
+    if fields is None:
         return None
-    fmt, pack = value
-    if fmt != FORMAT or type(pack) is not dict:
-        return None
+    (pack,) = fields
     for name, value in pack.items():
         if type(name) is not str or type(value) is not tuple or len(value) != 2:
             return None
@@ -396,16 +440,21 @@ def encode_rendered(value: Rendered) -> bytes:
 
 def decode_rendered(blob: bytes) -> Rendered | None:
     """The rendered output in ``blob``, or None when it is not a whole, well-formed one."""
-    value = _unsealed(blob)
-    if type(value) is not tuple or len(value) != 3:
+    fields = _unsealed_fields(blob, str, list)
+    if fields is None:
         return None
-    fmt, text, origins = value
-    if fmt != FORMAT or type(text) is not str or type(origins) is not list:
-        return None
+    text, origins = fields
     for origin in origins:
         if type(origin) is not tuple or len(origin) != 4 or not all(type(v) is str for v in origin):
             return None
     return text, origins
+
+
+def decode_text(blob: bytes) -> Entry | None:
+    """The entry of a parsed text in ``blob`` (:meth:`ParseCache.put_text`), or None when it is not a whole,
+    well-formed one."""
+    fields = _unsealed_fields(blob, bytes)
+    return decode_entry(fields[0]) if fields is not None else None
 
 
 def decode_entry(blob: bytes) -> Entry | None:

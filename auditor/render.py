@@ -33,7 +33,7 @@ import shutil
 import stat
 import subprocess
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -49,7 +49,9 @@ from auditor.load import (
     add_documents,
     decode,
     display_path,
+    parse_cached,
     parse_text,
+    parse_text_cached,
     resources_of,
 )
 
@@ -407,14 +409,29 @@ def values_for(chart: str, settings: RenderSettings) -> list[str]:
 # --------------------------------------------------------------------------------------------
 
 
+#: Kustomization files read (by their bytes): planning, each overlay's inputs and its build read the
+#: same few files again and again. The data is only read, never changed. Emptied past a bound.
+_KUSTOMIZATIONS: dict[bytes, Any] = {}
+
+
 def _read_yaml(path: str) -> Any:
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read(1 << 20)
+    except OSError:
+        return None
+    if raw in _KUSTOMIZATIONS:
+        return _KUSTOMIZATIONS[raw]
     from ruamel.yaml import YAML
 
     try:
-        with open(path, "rb") as fh:
-            return YAML(typ="safe", pure=True).load(fh.read(1 << 20))
+        data = YAML(typ="safe", pure=True).load(raw)
     except Exception:  # kustomize reports a broken file itself when rendering
-        return None
+        data = None
+    if len(_KUSTOMIZATIONS) >= 1_000:
+        _KUSTOMIZATIONS.clear()
+    _KUSTOMIZATIONS[raw] = data
+    return data
 
 
 def _references(data: Any) -> tuple[list[str], list[str]]:
@@ -577,15 +594,15 @@ def load_rendered(
     (see :func:`_inputs_key`).
     """
     sources = _Sources(result, limits)
-    home = tempfile.mkdtemp(prefix="calico-audit-render-")
-    job = _Job(result, find_tools(), settings, known_kinds, limits, pure, sources, home, cache, prefetch)
+    job = _Job(result, find_tools(), settings, known_kinds, limits, pure, sources, cache, prefetch)
     try:
         if candidate.render == "helm":
             _load_helm(job, candidate.path)
         else:
             _load_kustomize(job, candidate.path)
     finally:
-        shutil.rmtree(home, ignore_errors=True)
+        if job.scratch is not None:
+            shutil.rmtree(job.scratch, ignore_errors=True)
         sources.release()
 
 
@@ -600,9 +617,15 @@ class _Job:
     limits: Limits
     pure: bool
     sources: _Sources
-    home: str
     cache: ParseCache | None = None
     prefetch: _Prefetch | None = None
+    scratch: str | None = None  # the scratch HOME, made when a tool first runs (none when all comes from the cache)
+
+    @property
+    def home(self) -> str:
+        if self.scratch is None:
+            self.scratch = tempfile.mkdtemp(prefix="calico-audit-render-")
+        return self.scratch
 
     def key(self, cmd: Sequence[str], dirs: set[str], files: set[str]) -> str | None:
         if self.cache is None:
@@ -621,6 +644,19 @@ class _Job:
 
     def parse(self, file: SourceFile) -> tuple[list[Document], list[LoadProblem]]:
         return parse_text(file, self.limits, self.pure)
+
+    def parse_output(self, file: SourceFile) -> tuple[list[Document], list[LoadProblem]]:
+        """The rendered output's documents: through the cache, by its text, when there is one (a warm run
+        takes the output from the cache, and then its parse too)."""
+        return parse_text_cached(file, self.limits, self.pure, self.cache)
+
+    def parse_source(self, file: SourceFile) -> list[Document]:
+        """The documents of a source file of a rendering (through the cache of parsed files, when there is one)."""
+        if file.text is None:
+            return []
+        if self.cache is None:
+            return parse_text(file, self.limits, self.pure)[0]
+        return parse_cached(file, self.limits, self.pure, self.cache)[0]
 
     def fail(self, path: str, message: str, hint: str = "") -> None:
         self.result.problems.append(_problem(self.sources, path, message, hint))
@@ -666,7 +702,7 @@ def _load_helm(job: _Job, chart: str) -> None:
     chart_file = sources.get(chart_yaml) or SourceFile(display_path(chart_yaml), None)
     rendered = _rendered_file(chart, "helm template", text)
     job.result.files.append(rendered)
-    docs, problems = job.parse(rendered)
+    docs, problems = job.parse_output(rendered)
     root = os.path.realpath(chart)
     seen: dict[str, int] = {}
     per_source: dict[str, int] = {}
@@ -715,7 +751,7 @@ def _load_kustomize(job: _Job, folder: str) -> None:
     built = None if hit is not None or _sets_build_metadata(folder) else _build_with_origins(job, folder)
     if hit is not None:
         rendered = _rendered_file(folder, "kustomize build", hit[0])
-        docs, problems = job.parse(rendered)
+        docs, problems = job.parse_output(rendered)
         origins = {(kind, namespace, name): path for kind, namespace, name, path in hit[1]}
     elif built is None:  # the plain build, and (for the places) the annotated one: two runs
         text, error = job.run([*job.tools.kustomize, os.path.abspath(folder)])
@@ -725,7 +761,7 @@ def _load_kustomize(job: _Job, folder: str) -> None:
         annotated, _, wrapper = _origins_build(job, folder)
         origins = _origins(job, annotated, wrapper)[0] if annotated is not None else {}
         rendered = _rendered_file(folder, "kustomize build", text)
-        docs, problems = job.parse(rendered)
+        docs, problems = job.parse_output(rendered)
     else:
         rendered, docs, problems, origins = built
     if hit is None and rendered.text is not None:
@@ -737,7 +773,7 @@ def _load_kustomize(job: _Job, folder: str) -> None:
         key = _object_key(doc.data)
         source_path = origins.get(key, kfile) if key else kfile
         file = job.sources.get(source_path) or job.sources.get(kfile) or SourceFile(display_path(kfile), None)
-        source, base, exact = _matching_resource(file, key, parsed, job.limits, job.pure)
+        source, base, exact = _matching_resource(file, key, parsed, job.parse_source)
         placed.append(RenderedDocument(doc, KustomizeOrigin(file, source, base, exact)))
     add_documents(job.result, placed, problems, job.known_kinds)
 
@@ -911,7 +947,7 @@ def _build_with_origins(job: _Job, folder: str) -> tuple[SourceFile, list[Docume
         return None
     origins, annotated_docs = _origins(job, annotated, wrapper)
     rendered = _rendered_file(folder, "kustomize build", _without_origins(annotated))
-    docs, problems = job.parse(rendered)
+    docs, problems = job.parse_output(rendered)
     if len(docs) != len(annotated_docs):
         return None
     for doc, source in zip(docs, annotated_docs, strict=True):
@@ -984,14 +1020,13 @@ def _matching_resource(
     file: SourceFile,
     key: tuple[str, str, str] | None,
     parsed: dict[str, list[Document]],
-    limits: Limits,
-    pure: bool,
+    parse: Callable[[SourceFile], list[Document]],
 ) -> tuple[Document | None, PathT, bool]:
     """The resource in ``file`` that a rendered object came from: same kind, and its name inside the new name
     (kustomize adds prefixes and suffixes); else the file's first document, as a whole (False)."""
     docs = parsed.get(file.path)
     if docs is None:
-        docs = parsed[file.path] = parse_text(file, limits, pure)[0] if file.text is not None else []
+        docs = parsed[file.path] = parse(file)
     if not docs:
         return None, (), False
     if key is not None:

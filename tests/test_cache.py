@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from auditor import cache as cache_mod
-from auditor.cache import MAGIC, ParseCache, decode_entry, decode_pack, encode_entry, encode_pack
+from auditor.cache import MAGIC, ParseCache, decode_entry, decode_pack, decode_text, encode_entry, encode_pack
 from auditor.cli import main
 from auditor.config import Config, cache_folder, load_config
-from auditor.load import Limits, load
+from auditor.load import Document, Limits, LoadProblem, SourceFile, load, parse_text, parse_text_cached
 from auditor.model import KNOWN_KINDS
 
 from .conftest import ROOT, SHARED
@@ -229,6 +229,80 @@ def test_entries_round_trip_plain_data_with_shared_and_special_values() -> None:
     assert (index, got, got_pos.tolist()) == (2, data, pos.tolist())
     assert type(got["b"]["x"][3]) is bool
     assert decoded[1] == [(1, 2, 1, 3, "msg", "syntax", "")]
+
+
+# --- texts that are not files (rendered output) -------------------------------------------------
+
+
+def _parsed(docs: list[Document], problems: list[LoadProblem]) -> list[object]:
+    return [
+        [(d.file.path, d.index, d.data, d.pos.tolist()) for d in docs],
+        [(p.file.path, p.span, p.message, p.code, p.hint) for p in problems],
+    ]
+
+
+@pytest.mark.parametrize("name", sorted(MANIFESTS))
+def test_a_text_parses_the_same_through_the_cache_cold_and_warm(tmp_path: Path, name: str) -> None:
+    limits = Limits()
+    file = SourceFile("chart (helm template)", None, MANIFESTS[name])
+    expected = _parsed(*parse_text(file, limits))
+    cold = ParseCache(str(tmp_path / "cache"))
+    assert _parsed(*parse_text_cached(file, limits, False, cold)) == expected
+    cold.flush()
+    assert (cold.hits, cold.misses, cold.writes) == (0, 1, 1)
+    (entry,) = [p for p in _entries(tmp_path / "cache") if p.name.startswith("text-")]
+    warm = ParseCache(str(tmp_path / "cache"))
+    assert _parsed(*parse_text_cached(file, limits, False, warm)) == expected
+    assert (warm.hits, warm.misses) == (1, 0)
+    assert f"text-{warm.key(file.text or '', 'c', False, 200, 2_000_000, 200_000)}" == entry.name
+    # Another parser is another key: parsed again, and filed beside it.
+    pure = ParseCache(str(tmp_path / "cache"))
+    assert _parsed(*parse_text_cached(file, limits, True, pure)) == _parsed(*parse_text(file, limits, pure=True))
+    assert (pure.hits, pure.misses) == (0, 1)
+    # Without a cache: the parse itself.
+    assert _parsed(*parse_text_cached(file, limits, False, None)) == expected
+
+
+@pytest.mark.parametrize("how", ["truncated", "empty", "flipped", "garbage", "directory"])
+def test_a_damaged_text_entry_is_a_miss_and_is_rewritten(tmp_path: Path, how: str) -> None:
+    limits = Limits()
+    file = SourceFile("k (kustomize build)", None, MANIFESTS["b.yaml"])
+    expected = _parsed(*parse_text(file, limits))
+    first = ParseCache(str(tmp_path / "cache"))
+    parse_text_cached(file, limits, False, first)
+    first.flush()
+    (entry,) = _entries(tmp_path / "cache")
+    _damage(entry, how)
+    again = ParseCache(str(tmp_path / "cache"))
+    assert _parsed(*parse_text_cached(file, limits, False, again)) == expected
+    again.flush()
+    assert (again.hits, again.misses) == (0, 1)
+    if how != "directory":  # (a directory in the way cannot be replaced by a rename: just a miss each time)
+        assert again.writes == 1
+        healed = ParseCache(str(tmp_path / "cache"))
+        assert _parsed(*parse_text_cached(file, limits, False, healed)) == expected
+        assert healed.hits == 1
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        (cache_mod.FORMAT, marshal.dumps((cache_mod.FORMAT, [(0, compile("1/0", "x", "eval"), b"")], []), 4)),
+        (cache_mod.FORMAT, marshal.dumps((cache_mod.FORMAT, [(0, {"a": (1, 2)}, b"")], []), 4)),
+        (cache_mod.FORMAT, "not bytes"),
+        (cache_mod.FORMAT + 1, encode_entry(([], []))),
+        (cache_mod.FORMAT, encode_entry(([], [])), "more"),
+        ["a", "list"],
+    ],
+    ids=["code", "tuple", "str", "format", "shape", "list"],
+)
+def test_a_forged_text_entry_with_a_valid_digest_is_refused(tmp_path: Path, payload: object) -> None:
+    assert decode_text(_forge(payload)) is None
+    cache = ParseCache(str(tmp_path / "cache"))
+    os.makedirs(cache.folder)
+    Path(cache.folder, "text-k").write_bytes(_forge(payload))
+    assert cache.get_text("k") is None and cache.misses == 1
+    assert decode_text(_forge((cache_mod.FORMAT, encode_entry(([], []))))) == ([], [])
 
 
 # --- a cache folder that goes away, or cannot be written ----------------------------------------

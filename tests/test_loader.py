@@ -86,3 +86,80 @@ def test_c_and_pure_python_parsers_give_identical_results() -> None:
         assert [d.data for d in c_docs] == [d.data for d in p_docs], path
         assert [list(d.pos) for d in c_docs] == [list(d.pos) for d in p_docs], path
         assert [(p.code, p.span) for p in c_problems] == [(p.code, p.span) for p in p_problems], path
+
+
+# --- discovery: display and resolved paths worked out per folder ---------------------------------
+
+
+def _tree(root: Path) -> None:
+    for rel in ("a/b/c.yaml", "a/b/d.yml", "a/e.json", "f.yaml", "g h/i.yaml", "a/b/deep/x/y.yaml", "../out/o/p.yaml"):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n", encoding="utf-8")
+    (root / "link-dir").symlink_to(root / "a" / "b")  # a folder seen twice: its first path is kept
+    (root / "a" / "link.yaml").symlink_to(root / "f.yaml")  # a file seen twice
+    (root / "a" / "rel-link.yaml").symlink_to("../g h/i.yaml")
+    (root / "a" / "out").symlink_to("../../out")  # a folder outside, reached only through a link
+
+
+@pytest.mark.parametrize("where", ["root", "inside", "above", "beside"])
+def test_discovered_paths_are_the_ones_relpath_and_realpath_give(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    import os
+
+    from auditor.load import Limits, discover, display_path
+
+    root = tmp_path / "repo"
+    _tree(root)
+    (tmp_path / "other").mkdir()
+    cwd = {"root": root, "inside": root / "a" / "b", "above": tmp_path, "beside": tmp_path / "other"}[where]
+    monkeypatch.chdir(cwd)
+    outside = Limits(follow_symlinks_outside=True)
+    for given, limits, count, problems in (
+        (str(root), Limits(), 6, 1),  # every file once, under its first path; the outside link reported
+        (os.path.relpath(root), outside, 7, 0),
+        (str(root / "a") + "/", outside, 7, 0),  # (the links out of a/ are followed)
+        (os.path.relpath(root / "a") + "/.", Limits(), 4, 3),
+    ):
+        candidates, found = discover([given], limits=limits)
+        assert (len(candidates), len(found)) == (count, problems), [c.path for c in candidates]
+        for c in candidates:
+            assert c.shown == display_path(c.path), (given, c.path)
+            assert c.real == os.path.realpath(c.path), (given, c.path)
+            assert c.size == os.stat(c.real).st_size  # (read_file does not stat the file again)
+    if where == "root":
+        shown = sorted(c.shown for c in discover(["."], limits=outside)[0])
+        assert shown == [
+            "a/b/c.yaml",
+            "a/b/d.yml",
+            "a/b/deep/x/y.yaml",
+            "a/e.json",
+            "a/link.yaml",
+            "a/out/o/p.yaml",
+            "a/rel-link.yaml",
+        ]
+        assert os.path.realpath("a/out/o/p.yaml") == str(tmp_path / "out" / "o" / "p.yaml")
+    elif where == "beside":  # outside the working directory: absolute
+        assert all(c.shown.startswith(str(root) + "/") for c in discover([str(root)])[0])
+
+
+def test_a_file_above_the_limit_is_refused_on_the_size_discovery_saw(tmp_path: Path) -> None:
+    from auditor.load import Limits, discover, read_file
+
+    (tmp_path / "big.yaml").write_text("a: " + "x" * 100 + "\n", encoding="utf-8")
+    (tmp_path / "small.yaml").write_text("a: 1\n", encoding="utf-8")
+    limits = Limits(max_file_bytes=50)
+    candidates, _ = discover([str(tmp_path)], limits=limits)
+    by_name = {Path(c.path).name: c for c in candidates}
+    file, big = read_file(by_name["big.yaml"], limits)
+    assert big is not None and big.code == "too-large" and "not read" in big.message
+    file, problem = read_file(by_name["small.yaml"], limits)
+    assert problem is None and file.text == "a: 1\n"
+    # Without a size from discovery (a candidate made elsewhere), the file is looked at: the same refusal.
+    by_name["big.yaml"].size = -1
+    again = read_file(by_name["big.yaml"], limits)[1]
+    assert again is not None and (again.code, again.message) == ("too-large", big.message)
+    # The size discovery saw is what counts (a file can change at any time; it is read once).
+    by_name["small.yaml"].size = 10**9
+    refused = read_file(by_name["small.yaml"], limits)[1]
+    assert refused is not None and refused.code == "too-large"

@@ -17,9 +17,12 @@ from pathlib import Path
 
 import pytest
 
+from auditor import render as render_module
 from auditor.cache import ParseCache
 from auditor.config import ConfigError, from_mapping
 from auditor.findings import Finding, Severity
+from auditor.load import SourceFile, parse_text
+from auditor.load import reader as reader_module
 from auditor.render import RenderSettings, _run, _sandbox, find_tools
 from auditor.report import render as report
 from auditor.run import AuditResult, audit
@@ -412,6 +415,32 @@ def test_a_rendering_whose_inputs_did_not_change_comes_from_the_cache(
     calls.clear()
     again, _ = _cached_run(["kustomize"], folder)
     assert [c[1] for c in calls] == ["kustomize"] and again == changed
+
+
+@needs_kustomize
+def test_a_warm_run_takes_the_parse_of_the_rendered_output_and_its_sources_from_the_cache(
+    work: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = work / ".calico-audit-cache"
+    plain = report(run(["kustomize"]), "json")
+    cold, _ = _cached_run(["kustomize"], folder)
+    assert list(folder.glob("parse-*/text-*")), "the rendered output's parse was not kept"
+    parsed: list[str] = []
+
+    def counting(file: SourceFile, *args: object, **kwargs: object) -> object:
+        parsed.append(file.path)
+        return parse_text(file, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(reader_module, "parse_text", counting)
+    monkeypatch.setattr(render_module, "parse_text", counting)
+    warm, cache = _cached_run(["kustomize"], folder)
+    assert parsed == [] and cache.hits and cache.misses == 0
+    assert cold == plain and warm == plain
+    # A damaged entry of the output's parse is a miss: that text alone is parsed again, same output.
+    for entry in folder.glob("parse-*/text-*"):
+        entry.write_bytes(entry.read_bytes()[:-3])
+    again, _ = _cached_run(["kustomize"], folder)
+    assert parsed == ["kustomize/overlays/prod (kustomize build)"] and again == plain
 
 
 def test_without_kustomize_the_files_are_audited_as_they_are(work: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -14,7 +14,15 @@ from auditor.load.compose import BOOL_WORDS, TEMPLATE_HINT, parse_text
 from auditor.load.decode import decode
 from auditor.load.discover import SKIP_DIRS, YAML_SUFFIXES, Candidate, Renderer, discover, display_path, read_file
 from auditor.load.document import Document, LoadResult, Origin, RawResource, RenderedDocument
-from auditor.load.reader import ParseCache, add_documents, add_file, load, load_texts, parse_cached
+from auditor.load.reader import (
+    ParseCache,
+    add_documents,
+    add_file,
+    load,
+    load_texts,
+    parse_cached,
+    parse_text_cached,
+)
 from auditor.load.resources import resources_of
 from auditor.load.source import LINE_BREAK, Limits, LoadProblem, SourceFile
 
@@ -44,6 +52,7 @@ __all__ = [
     "load_texts",
     "parse_cached",
     "parse_text",
+    "parse_text_cached",
     "read_file",
     "resources_of",
 ]

@@ -82,12 +82,26 @@ def display_path(path: str) -> str:
     return rel.replace(os.sep, "/")
 
 
+def _child_display(shown_folder: str, full: str, name: str) -> str:
+    """``display_path(full)`` for ``full = os.path.join(folder, name)``, an entry of a folder shown as
+    ``shown_folder`` (``name``: no separator, not ``.`` or ``..``). A folder shown relative is at or
+    below the working directory, and so is its entry: the two join (relpath is lexical). A folder
+    shown absolute may hold the working directory: its entries are worked out in full."""
+    if shown_folder == ".":
+        return name
+    if shown_folder.startswith("/"):
+        return display_path(full)
+    return f"{shown_folder}/{name}"
+
+
 @dataclass
 class Candidate:
     path: str  # path as found (for display)
     real: str | None  # resolved path, None for stdin
     explicit: bool = False
     render: str = ""  # "helm" or "kustomize": a folder to render (auditor.render) instead of a file
+    shown: str = ""  # display_path(path), when discovery knew it already
+    size: int = -1  # the size discovery saw (a stat it made anyway), -1 when unknown
 
 
 def excluded(rel: str, name: str, patterns: Iterable[str]) -> bool:
@@ -126,26 +140,32 @@ def discover(
     def inside_roots(real: str) -> bool:
         return any(real == r or real.startswith(r.rstrip(os.sep) + os.sep) for r in roots)
 
-    def add(path: str, explicit: bool) -> None:
-        real = os.path.realpath(path)
+    def add(path: str, explicit: bool, real: str | None = None, shown: str = "", size: int = -1) -> None:
+        if real is None:
+            real = os.path.realpath(path)
         if real in seen_real:
             return
         seen_real.add(real)
-        found.append(Candidate(path, real, explicit))
+        found.append(Candidate(path, real, explicit, shown=shown, size=size))
 
-    def add_regular(path: str, explicit: bool, status: Callable[[], os.stat_result]) -> None:
+    def add_regular(
+        path: str, explicit: bool, status: Callable[[], os.stat_result], real: str | None = None, shown: str = ""
+    ) -> None:
         """Add a regular file; a FIFO, a device or a file that cannot be read is reported instead."""
         try:
-            mode = status().st_mode
+            info = status()
         except OSError as exc:
             problems.append(fs_problem(path, f"cannot read: {exc.strerror or exc}", "unreadable"))
             return
-        if stat.S_ISREG(mode):
-            add(path, explicit)
+        if stat.S_ISREG(info.st_mode):
+            add(path, explicit, real, shown, info.st_size)
         else:
             problems.append(fs_problem(path, "not a regular file (a FIFO or device?), skipped", "unreadable"))
 
-    def walk(top: str, active: set[str]) -> None:
+    def walk(top: str, active: set[str], real_top: str, shown_top: str) -> None:
+        """Walk folder ``top`` (resolved: ``real_top``; shown as ``shown_top``). An entry that is no
+        symbolic link resolves to ``real_top/name``, and shows as ``shown_top/name``."""
+        separator = os.sep == "/"  # (elsewhere the paths are worked out in full, as they are given)
         if rendering is not None and rendering.enabled and rendering.is_chart(top) and rendering.can_render_helm():
             real_top = os.path.realpath(top)
             if real_top not in seen_real:
@@ -172,7 +192,7 @@ def discover(
             return
         for entry in entries:
             full = os.path.join(top, entry.name)
-            rel = display_path(full)
+            rel = _child_display(shown_top, full, entry.name) if separator else display_path(full)
             if excluded(rel, entry.name, exclude):
                 continue
             try:
@@ -210,13 +230,14 @@ def discover(
                         )
                     )
                     continue
-                real = os.path.realpath(full)
+                real = os.path.realpath(full) if is_link or not separator else os.path.join(real_top, entry.name)
                 if real in active:
                     problems.append(fs_problem(full, "symlink loop: this folder contains itself", "symlink"))
                     continue
-                walk(full, active | {real})
+                walk(full, active | {real}, real, rel)
             elif entry.name.endswith(YAML_SUFFIXES):
-                add_regular(full, False, functools.partial(entry.stat, follow_symlinks=True))
+                real = None if is_link or not separator else os.path.join(real_top, entry.name)
+                add_regular(full, False, functools.partial(entry.stat, follow_symlinks=True), real, rel)
 
     for path in paths:
         if path == "-":
@@ -226,7 +247,7 @@ def discover(
             raise FileNotFoundError(path)
         if os.path.isdir(path):
             real = os.path.realpath(path)
-            walk(path, {real})
+            walk(path, {real}, real, display_path(path))
         else:
             add_regular(path, True, functools.partial(os.stat, path))
     if kustomizations and rendering is not None:
@@ -266,9 +287,9 @@ def read_file(candidate: Candidate, limits: Limits, stdin_name: str = "-") -> tu
         file = SourceFile(stdin_name, None)
         raw = sys.stdin.buffer.read(limits.max_file_bytes + 1)
     else:
-        file = SourceFile(display_path(candidate.path), candidate.real)
+        file = SourceFile(candidate.shown or display_path(candidate.path), candidate.real)
         try:
-            size = os.stat(candidate.real).st_size
+            size = candidate.size if candidate.size >= 0 else os.stat(candidate.real).st_size
             if size > limits.max_file_bytes:
                 return file, too_large(file, size, limits)
             with open(candidate.real, "rb") as fh:

@@ -32,6 +32,10 @@ class ParseCache(Protocol):
 
     def put(self, real: str, key: str, value: Any) -> None: ...
 
+    def get_text(self, key: str) -> Any: ...
+
+    def put_text(self, key: str, value: Any) -> None: ...
+
 
 def load(
     paths: Iterable[str],
@@ -71,37 +75,58 @@ def parse_cached(
     """:func:`parse_text` through the on-disk cache of parsed files (see :mod:`auditor.cache`)."""
     if file.real is None:  # standard input: nothing to file it under
         return parse_text(file, limits, pure)
-    text = file.text or ""
-    key = cache.key(
-        text,
+    key = _parse_key(file, limits, pure, cache)
+    entry = cache.get(file.real, key)
+    if entry is not None:
+        return _from_entry(file, entry)
+    docs, problems = parse_text(file, limits, pure)
+    cache.put(file.real, key, _to_entry(docs, problems))
+    return docs, problems
+
+
+def parse_text_cached(
+    file: SourceFile, limits: Limits, pure: bool, cache: ParseCache | None
+) -> tuple[list[Document], list[LoadProblem]]:
+    """:func:`parse_text` of a text that is no file on disk (a chart's or kustomization's rendered output),
+    through the cache by the text's key alone; without a cache, :func:`parse_text` itself."""
+    if cache is None:
+        return parse_text(file, limits, pure)
+    key = _parse_key(file, limits, pure, cache)
+    entry = cache.get_text(key)
+    if entry is not None:
+        return _from_entry(file, entry)
+    docs, problems = parse_text(file, limits, pure)
+    cache.put_text(key, _to_entry(docs, problems))
+    return docs, problems
+
+
+def _parse_key(file: SourceFile, limits: Limits, pure: bool, cache: ParseCache) -> str:
+    """The key of what parsing ``file`` gives: its text, the parser, JSON or not, and the limits."""
+    return cache.key(
+        file.text or "",
         "pure" if pure else "c",
         file.path.endswith(".json"),
         limits.max_depth,
         limits.max_nodes,
         limits.max_alias_nodes,
     )
-    entry = cache.get(file.real, key)
-    if entry is not None:
-        cached_docs, cached_problems = entry
-        docs = [Document(file, index, data, pos) for index, data, pos in cached_docs]
-        problems = [
-            LoadProblem(file, Span(line, col, end_line, end_col), message, code, hint)
-            for line, col, end_line, end_col, message, code, hint in cached_problems
-        ]
-        return docs, problems
-    docs, problems = parse_text(file, limits, pure)
-    cache.put(
-        file.real,
-        key,
-        (
-            [(d.index, d.data, d.pos) for d in docs],
-            [
-                (p.span.line, p.span.column, p.span.end_line, p.span.end_column, p.message, p.code, p.hint)
-                for p in problems
-            ],
-        ),
-    )
+
+
+def _from_entry(file: SourceFile, entry: Any) -> tuple[list[Document], list[LoadProblem]]:
+    cached_docs, cached_problems = entry
+    docs = [Document(file, index, data, pos) for index, data, pos in cached_docs]
+    problems = [
+        LoadProblem(file, Span(line, col, end_line, end_col), message, code, hint)
+        for line, col, end_line, end_col, message, code, hint in cached_problems
+    ]
     return docs, problems
+
+
+def _to_entry(docs: list[Document], problems: list[LoadProblem]) -> Any:
+    return (
+        [(d.index, d.data, d.pos) for d in docs],
+        [(p.span.line, p.span.column, p.span.end_line, p.span.end_column, p.message, p.code, p.hint) for p in problems],
+    )
 
 
 def add_file(

@@ -3,6 +3,7 @@ the labels that need the whole repository (namespace and service-account labels)
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterable
 
 from auditor.load import RawResource
@@ -35,6 +36,20 @@ from auditor.model.resources import (
 
 
 def build_model(resources: Iterable[RawResource], default_namespace: str = "default") -> Model:
+    """The model of ``resources``. Cyclic garbage collection is paused while it is built: everything
+    built lives as long as the model, and temporaries make no cycles, so a collection during the build
+    would only traverse the new objects again and again (20k documents: a sixth of the build's time).
+    The collector's state is given back afterwards, also when building fails."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _build_model(resources, default_namespace)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _build_model(resources: Iterable[RawResource], default_namespace: str) -> Model:
     model = Model()
     for raw in resources:
         meta = meta_of(raw, default_namespace)

@@ -13,11 +13,14 @@ from auditor.load import RawResource
 from auditor.model.fields import (
     Meta,
     ip_refs,
+    label_equals,
+    label_one_of,
     net_refs,
     parse_selector_at,
     port_refs,
     protocol_ref,
     scoped_selector,
+    selector_and,
     simple_resource,
 )
 from auditor.model.resources import (
@@ -30,11 +33,18 @@ from auditor.model.resources import (
     Policy,
     PolicyRule,
     ProtoPort,
+    Ref,
+    SelectorRef,
     as_bool,
     as_dict,
     as_list,
     as_str,
 )
+
+
+def _selector_at(path: PathT, key: str, value: Any) -> SelectorRef | None:
+    """The selector written under ``key`` (None when there is none), without making its path when absent."""
+    return None if value is None else parse_selector_at(path + (key,), value)
 
 
 def entity_rule(
@@ -43,13 +53,16 @@ def entity_rule(
     policy_namespace: str | None,
 ) -> EntityRule:
     data = as_dict(value)
-    selector = parse_selector_at(path + ("selector",), data.get("selector"))
-    not_selector = parse_selector_at(path + ("notSelector",), data.get("notSelector"))
-    ns_selector = parse_selector_at(path + ("namespaceSelector",), data.get("namespaceSelector"))
-    sa = as_dict(data.get("serviceAccounts"))
-    sa_names = tuple(n for n in as_list(sa.get("names")) if isinstance(n, str))
-    sa_selector = parse_selector_at(path + ("serviceAccounts", "selector"), sa.get("selector"))
-    services = data.get("services") if isinstance(data.get("services"), dict) else None
+    if not data:  # no source/destination (or an empty one): nothing to parse
+        return EntityRule(path, isinstance(value, dict), (), (), None, None, None, (), (), (), None, None, None, None)
+    get = data.get
+    selector = _selector_at(path, "selector", get("selector"))
+    not_selector = _selector_at(path, "notSelector", get("notSelector"))
+    ns_selector = _selector_at(path, "namespaceSelector", get("namespaceSelector"))
+    sa = as_dict(get("serviceAccounts"))
+    sa_names = tuple(n for n in as_list(sa.get("names")) if isinstance(n, str)) if sa else ()
+    sa_selector = parse_selector_at(path + ("serviceAccounts", "selector"), sa.get("selector")) if sa else None
+    services = get("services") if isinstance(get("services"), dict) else None
 
     effective: sel.Selector | None = None
     broken = any(s is not None and s.selector is None for s in (selector, ns_selector, sa_selector))
@@ -59,26 +72,27 @@ def entity_rule(
         if selector is not None and selector.selector is not None:
             parts.append(selector.selector)
         if sa_names:
-            parts.append(sel.one_of(SA_LABEL, sa_names))
+            parts.append(label_one_of(SA_LABEL, sa_names))
         if sa_selector is not None and sa_selector.selector is not None:
             parts.append(scoped_selector(sa_selector.selector, SA_PREFIX, SA_LABEL))
         if ns_selector is not None and ns_selector.selector is not None:
             parts.append(scoped_selector(ns_selector.selector, NS_PREFIX, NS_LABEL))
         elif policy_namespace is not None and wants_positive:
-            parts.append(sel.equals(NS_LABEL, policy_namespace))
+            parts.append(label_equals(NS_LABEL, policy_namespace))
         for part in parts:
-            effective = part if effective is None else effective.and_(part)
+            effective = part if effective is None else selector_and(effective, part)
     not_effective = not_selector.selector if not_selector is not None else None
+    nets, not_nets, ports, not_ports = get("nets"), get("notNets"), get("ports"), get("notPorts")
     return EntityRule(
         path=path,
-        present=isinstance(value, dict),
-        nets=net_refs(path + ("nets",), data.get("nets")),
-        not_nets=net_refs(path + ("notNets",), data.get("notNets")),
+        present=True,
+        nets=net_refs(path + ("nets",), nets) if nets else (),
+        not_nets=net_refs(path + ("notNets",), not_nets) if not_nets else (),
         selector=selector,
         not_selector=not_selector,
         namespace_selector=ns_selector,
-        ports=port_refs(path + ("ports",), data.get("ports")),
-        not_ports=port_refs(path + ("notPorts",), data.get("notPorts")),
+        ports=port_refs(path + ("ports",), ports) if ports else (),
+        not_ports=port_refs(path + ("notPorts",), not_ports) if not_ports else (),
         service_account_names=sa_names,
         service_account_selector=sa_selector,
         services=services,
@@ -112,6 +126,10 @@ def infer_types(spec: Mapping[str, Any]) -> tuple[tuple[str, ...], bool]:
     return ("Ingress",), False
 
 
+def _protocol_at(path: PathT, key: str, value: Any) -> Ref[int] | None:
+    return None if value is None else protocol_ref(path + (key,), value)
+
+
 def build_calico_policy(raw: RawResource, meta: Meta) -> Policy:
     kind, namespace = meta[1], meta[3]
     spec = as_dict(raw.data.get("spec"))
@@ -127,14 +145,14 @@ def build_calico_policy(raw: RawResource, meta: Meta) -> Policy:
     effective: sel.Selector | None = sel.ALL if selector is None else selector.selector
     if effective is not None:
         if not is_global and namespace is not None:
-            effective = effective.and_(sel.equals(NS_LABEL, namespace))
+            effective = selector_and(effective, label_equals(NS_LABEL, namespace))
         for extra, prefix, label in ((ns_selector, NS_PREFIX, NS_LABEL), (sa_selector, SA_PREFIX, SA_LABEL)):
             if extra is None:
                 continue
             if extra.selector is None:
                 effective = None
                 break
-            effective = effective.and_(scoped_selector(extra.selector, prefix, label))
+            effective = selector_and(effective, scoped_selector(extra.selector, prefix, label))
     order, order_set = order_of(spec.get("order"))
     types, explicit = infer_types(spec)
     tier = as_str(spec.get("tier")) or "default"
@@ -175,8 +193,8 @@ def build_calico_policy(raw: RawResource, meta: Meta) -> Policy:
                     index=i,
                     path=path,
                     action=as_str(data.get("action")) or "",
-                    protocol=protocol_ref(path + ("protocol",), data.get("protocol")),
-                    not_protocol=protocol_ref(path + ("notProtocol",), data.get("notProtocol")),
+                    protocol=_protocol_at(path, "protocol", data.get("protocol")),
+                    not_protocol=_protocol_at(path, "notProtocol", data.get("notProtocol")),
                     ip_version=ip_version if ip_version in (4, 6) else None,
                     source=entity_rule(path + ("source",), data.get("source"), rule_ns),
                     destination=entity_rule(path + ("destination",), data.get("destination"), rule_ns),

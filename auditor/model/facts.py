@@ -62,9 +62,18 @@ class ClusterFacts:
         default_factory=lambda: Fact("default", None, "kube-proxy in iptables mode (set cluster.kube-proxy-mode)")
     )
 
+    #: the union below and the three sets it was made of (rules ask for it thousands of times)
+    _advertised: tuple[IPSet, IPSet, IPSet, IPSet] | None = field(default=None, init=False, repr=False, compare=False)
+
     @property
     def advertised(self) -> IPSet:
-        return self.advertised_cluster | self.advertised_external | self.advertised_lb
+        """Every advertised address (cluster, external and load-balancer ranges). Made once for the three
+        sets it is made of (a set assigned anew makes it again); callers must not change it."""
+        kept = self._advertised
+        cluster, external, lb = self.advertised_cluster, self.advertised_external, self.advertised_lb
+        if kept is None or kept[0] is not cluster or kept[1] is not external or kept[2] is not lb:
+            kept = self._advertised = (cluster, external, lb, cluster | external | lb)
+        return kept[3]
 
     def describe_pod_cidrs(self) -> str:
         return ", ".join(str(c) for c in self.pod_cidr_list) or "none"

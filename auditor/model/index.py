@@ -32,6 +32,8 @@ from auditor.model.resources import (
     implied_host_endpoint,
 )
 
+_BUILT_IN_TIER_ORDERS = {"kube-admin": 1_000.0, "kube-baseline": 10_000_000.0}
+
 
 @dataclass
 class Model:
@@ -99,7 +101,7 @@ class Model:
             return tier.order
         # A tier without an order (or not in the repository) sorts like the default tier: Calico
         # defaults a nil tier order to 1,000,000 (libcalico-go resources.DefaultTierFields).
-        return {"kube-admin": 1_000.0, "kube-baseline": 10_000_000.0}.get(name, DEFAULT_TIER_ORDER)
+        return _BUILT_IN_TIER_ORDERS.get(name, DEFAULT_TIER_ORDER)
 
     def tier_default_action(self, name: str) -> str:
         tier = self.tiers.get(name)

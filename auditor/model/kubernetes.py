@@ -12,7 +12,16 @@ from netaddr import IPNetwork
 from auditor import selector as sel
 from auditor.findings import PathT
 from auditor.load import RawResource
-from auditor.model.fields import Meta, ip_refs, net_refs, protocol_ref, scoped_selector, simple_resource
+from auditor.model.fields import (
+    Meta,
+    ip_refs,
+    label_equals,
+    net_refs,
+    protocol_ref,
+    scoped_selector,
+    selector_and,
+    simple_resource,
+)
 from auditor.model.resources import (
     NS_LABEL,
     NS_PREFIX,
@@ -21,6 +30,7 @@ from auditor.model.resources import (
     SA_PREFIX,
     ContainerPort,
     EntityRule,
+    Memo,
     Policy,
     PolicyRule,
     Ref,
@@ -35,13 +45,26 @@ from auditor.model.resources import (
 )
 from auditor.ports import PortError, PortRange, parse_port
 
+#: Kubernetes LabelSelectors and ports by what was written (``repr`` of plain data: ``1``, ``True``,
+#: ``1.0`` and ``'1'`` stay apart), and the peer selectors made of them: the same few are written in
+#: thousands of NetworkPolicies. A LabelSelector that does not parse keeps its error (path, message).
+_LABEL_SELECTORS: Memo[str, sel.Selector | tuple[tuple[str | int, ...], str]] = Memo()
+_PORTS: Memo[tuple[PathT, str], tuple[Ref[PortRange | str], ...]] = Memo()
+
 
 def _label_selector(value: Any, path: PathT, errors: list[tuple[PathT, str]]) -> sel.Selector | None:
-    try:
-        return sel.from_label_selector(value)
-    except sel.LabelSelectorError as exc:
-        errors.append((path + tuple(exc.path), exc.message))
+    key = repr(value)
+    found = _LABEL_SELECTORS.get(key)
+    if found is None:
+        try:
+            found = sel.from_label_selector(value)
+        except sel.LabelSelectorError as exc:
+            found = (tuple(exc.path), exc.message)
+        _LABEL_SELECTORS.keep(key, found)
+    if isinstance(found, tuple):
+        errors.append((path + found[0], found[1]))
         return None
+    return found
 
 
 def _k8s_peer_entity(
@@ -61,18 +84,18 @@ def _k8s_peer_entity(
         nets = tuple(Ref(path + ("ipBlock", "cidr"), r.raw, r.value, r.error) for r in nets)
         not_nets = net_refs(path + ("ipBlock", "except"), block.get("except"), strict=False)
     elif peer is not None:
-        pod_sel: sel.Selector | None = sel.equals(ORCH_LABEL, "k8s")
+        pod_sel: sel.Selector | None = label_equals(ORCH_LABEL, "k8s")
         if "podSelector" in data:
             chosen = _label_selector(data.get("podSelector"), path + ("podSelector",), errors)
-            pod_sel = None if chosen is None else pod_sel.and_(chosen)
+            pod_sel = None if chosen is None or pod_sel is None else selector_and(pod_sel, chosen)
         ns_scope: sel.Selector | None
         if "namespaceSelector" in data:
             ns = _label_selector(data.get("namespaceSelector"), path + ("namespaceSelector",), errors)
             ns_scope = None if ns is None else scoped_selector(ns, NS_PREFIX, NS_LABEL)
         else:
-            ns_scope = sel.equals(NS_LABEL, namespace)
+            ns_scope = label_equals(NS_LABEL, namespace)
         if pod_sel is not None and ns_scope is not None:
-            effective = pod_sel.and_(ns_scope)
+            effective = selector_and(pod_sel, ns_scope)
     return EntityRule(
         path=path,
         present=peer is not None,
@@ -92,6 +115,16 @@ def _k8s_peer_entity(
 
 
 def _k8s_ports(path: PathT, port: Any) -> tuple[Ref[PortRange | str], ...]:
+    if port is None:
+        return ()
+    key = (path, repr(port))
+    found = _PORTS.get(key)
+    if found is None:
+        found = _PORTS.keep(key, _k8s_ports_of(path, port))
+    return found
+
+
+def _k8s_ports_of(path: PathT, port: Any) -> tuple[Ref[PortRange | str], ...]:
     data = as_dict(port)
     if "port" not in data:
         return ()
@@ -113,7 +146,9 @@ def build_k8s_policy(raw: RawResource, meta: Meta) -> Policy:
     pod_sel = (
         None
         if chosen is None
-        else sel.equals(ORCH_LABEL, "k8s").and_(chosen).and_(sel.equals(NS_LABEL, namespace or "default"))
+        else selector_and(
+            selector_and(label_equals(ORCH_LABEL, "k8s"), chosen), label_equals(NS_LABEL, namespace or "default")
+        )
     )
     raw_types = as_list(spec.get("policyTypes"))
     if raw_types:

@@ -21,6 +21,8 @@ from auditor.load import RawResource
 from auditor.ports import PortRange
 
 T = TypeVar("T")
+K = TypeVar("K")
+V = TypeVar("V")
 
 CALICO_GROUPS = ("projectcalico.org/v3", "crd.projectcalico.org/v1")
 NS_LABEL = "projectcalico.org/namespace"
@@ -115,6 +117,43 @@ def shared_path(path: PathT) -> PathT:
     return found
 
 
+class Memo(dict[K, V]):
+    """A cache of values computed from a key: emptied when it grows past ``limit`` (hostile input).
+
+    Model building keeps the answers for inputs that repeat across a repository (the same selector
+    text, ports list, nets list or Kubernetes peer in thousands of policies) in these; every value
+    kept is immutable, so sharing one between resources is the same as computing it again.
+    """
+
+    __slots__ = ("limit",)
+
+    def __init__(self, limit: int = 50_000) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def keep(self, key: K, value: V) -> V:
+        if len(self) >= self.limit:
+            self.clear()
+        self[key] = value
+        return value
+
+
+#: The integer ranges of a nets tuple, by the tuple's id (the tuple itself is kept with them, so the
+#: id stays its own): the model builds one tuple per distinct nets list (:func:`~auditor.model.fields.net_refs`).
+_RANGES: Memo[int, tuple[tuple[Any, ...], tuple[tuple[int, int, int], ...]]] = Memo()
+
+
+def net_ranges(refs: tuple[Ref[IPNetwork], ...]) -> tuple[tuple[int, int, int], ...]:
+    """``(version, first, last)`` of every valid network in ``refs``, in order."""
+    if not refs:
+        return ()
+    found = _RANGES.get(id(refs))
+    if found is not None and found[0] is refs:
+        return found[1]
+    ranges = tuple((r.value.version, int(r.value.first), int(r.value.last)) for r in refs if r.value is not None)
+    return _RANGES.keep(id(refs), (refs, ranges))[1]
+
+
 @dataclass(frozen=True, slots=True)
 class Ref(Generic[T]):
     """A parsed field: where it is (relative to its resource), what was written, what it means."""
@@ -146,6 +185,16 @@ class Resource:
     namespace: str | None  # None for cluster-scoped kinds
     labels: Mapping[str, str]
     annotations: Mapping[str, str]
+    #: ``Kind/namespace/name`` (``Kind/name`` when cluster-scoped): used in fingerprints. Set once at
+    #: construction (rules read it hundreds of thousands of times in a large repository).
+    identity: str = field(init=False, repr=False, default="")
+
+    def __post_init__(self) -> None:
+        if self.namespace is not None:
+            identity = f"{self.kind}/{self.namespace}/{self.name}"
+        else:
+            identity = f"{self.kind}/{self.name}"
+        object.__setattr__(self, "identity", identity)
 
     @property
     def data(self) -> dict[str, Any]:
@@ -159,13 +208,6 @@ class Resource:
     @property
     def is_calico(self) -> bool:
         return self.api_version in CALICO_GROUPS
-
-    @property
-    def identity(self) -> str:
-        """``Kind/namespace/name`` (``Kind/name`` when cluster-scoped): used in fingerprints."""
-        if self.namespace is not None:
-            return f"{self.kind}/{self.namespace}/{self.name}"
-        return f"{self.kind}/{self.name}"
 
     @property
     def display(self) -> str:
@@ -319,12 +361,10 @@ class EntityRule:
     not_net_ranges: tuple[tuple[int, int, int], ...] = ()
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "path", shared_path(self.path))
-        for name, refs in (("net_ranges", self.nets), ("not_net_ranges", self.not_nets)):
-            ranges = tuple(
-                (r.value.version, int(r.value.first), int(r.value.last)) for r in refs if r.value is not None
-            )
-            object.__setattr__(self, name, ranges)
+        set_ = object.__setattr__
+        set_(self, "path", shared_path(self.path))
+        set_(self, "net_ranges", net_ranges(self.nets))
+        set_(self, "not_net_ranges", net_ranges(self.not_nets))
 
     @property
     def selectors(self) -> tuple[SelectorRef, ...]:
