@@ -56,6 +56,10 @@ class Context:
                 return True
         return False
 
+    def any_in_focus(self, subjects: Iterable[Placed]) -> bool:
+        """:meth:`in_focus` of a collection (a filter to hand to a question that iterates)."""
+        return self.in_focus(*subjects)
+
     def focused(self, subjects: Iterable[P]) -> list[P]:
         """``subjects`` that :meth:`in_focus` keeps (all of them without a focus)."""
         if self.focus is None:

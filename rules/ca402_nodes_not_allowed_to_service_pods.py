@@ -65,9 +65,7 @@ def check(ctx: Context) -> Iterator[Issue]:
     for svc in ctx.model.services:
         if not svc.cluster_mode or not ps.advertised(svc):
             continue
-        for w, policies, target in ps.policed_targets(svc):
-            if not ctx.in_focus(*policies):
-                continue  # placed in the deciding ingress policy
+        for w, policies, target in ps.policed_targets(svc, ctx.any_in_focus):  # placed in the deciding policy
             denial = ps.nodes_denied(w, target)
             if denial is None:
                 continue

@@ -42,9 +42,7 @@ def check(ctx: Context) -> Iterator[Issue]:
         if not addresses:
             continue
         versions = sorted({int(a.ip.version) for a in addresses})
-        for w, policies, target in ps.policed_targets(svc):
-            if not ctx.in_focus(*policies):
-                continue  # placed in the deciding ingress policy
+        for w, policies, target in ps.policed_targets(svc, ctx.any_in_focus):  # placed in the deciding policy
             # Per address family: a dual-stack Service whose pods admit IPv4 clients but no IPv6 client
             # still blocks the IPv6 ones.
             for version in versions:

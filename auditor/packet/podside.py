@@ -290,13 +290,15 @@ class PodSide:
             out.append(Target(sp, w.resolve_port(sp.effective_target, sp.protocol), proto))
         return out
 
-    def policed_targets(self, svc: Service) -> Iterator[tuple[Workload, list[Policy], Target]]:
+    def policed_targets(
+        self, svc: Service, wanted: Callable[[Sequence[Policy]], bool] | None = None
+    ) -> Iterator[tuple[Workload, list[Policy], Target]]:
         """The Service's backends that ingress policy selects, with those policies, on each target port that
         resolves and that no rule names by mistake (CA403 reports those). Backends no policy selects are open
-        (CA103 reports an unprotected Service)."""
+        (CA103 reports an unprotected Service). ``wanted``: only backends whose policies it keeps."""
         for w in self.backends(svc):
             policies = self.ingress_policies(w)
-            if not policies:
+            if not policies or (wanted is not None and not wanted(policies)):
                 continue
             for target in self.targets(svc, w):
                 if target.number is not None and not self.mistaken(svc, w, target.port.index):
