@@ -188,10 +188,8 @@ def _cluster_ips(count: int, per_policy: int = 25) -> list[Policy]:
     return build_model(loaded.resources, None).policies
 
 
-def test_a_long_chain_compares_few_pairs(monkeypatch: pytest.MonkeyPatch) -> None:
-    """2,000 rules for distinct /32 cluster IPs: the index compares a few pairs per rule, not all earlier ones;
-    the budget still counts every pair a plain comparison would make, so the same rules are checked."""
-    chain = _cluster_ips(2000)
+def _count_covers(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Count CA208's ``covers`` calls from now on (a one-item list)."""
     compared = [0]
     covers = ca208.covers
 
@@ -200,6 +198,14 @@ def test_a_long_chain_compares_few_pairs(monkeypatch: pytest.MonkeyPatch) -> Non
         return covers(e, r)
 
     monkeypatch.setattr(ca208, "covers", counted)
+    return compared
+
+
+def test_a_long_chain_compares_few_pairs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """2,000 rules for distinct /32 cluster IPs: the index compares a few pairs per rule, not all earlier ones;
+    the budget still counts every pair a plain comparison would make, so the same rules are checked."""
+    chain = _cluster_ips(2000)
+    compared = _count_covers(monkeypatch)
     budget = [10**9]
     assert ca208._shadowing(chain, "ingress", budget) == {}
     assert 10**9 - budget[0] == 2000 * 1999 // 2  # every pair counted
@@ -220,14 +226,7 @@ def test_one_policy_with_thousands_of_rules_stays_bounded(monkeypatch: pytest.Mo
     doc = {"apiVersion": "projectcalico.org/v3", "kind": "GlobalNetworkPolicy", "metadata": {"name": "h"}, "spec": spec}
     loaded = load_texts({"h.yaml": json.dumps(doc).encode()}, KNOWN_KINDS)
     chain = build_model(loaded.resources, None).policies
-    compared = [0]
-    covers = ca208.covers
-
-    def counted(e: PolicyRule, r: PolicyRule) -> bool:
-        compared[0] += 1
-        return covers(e, r)
-
-    monkeypatch.setattr(ca208, "covers", counted)
+    compared = _count_covers(monkeypatch)
     budget = [ca208.MAX_PAIRS]
     assert ca208._shadowing(chain, "ingress", budget) == {}
     assert budget[0] < 0
