@@ -24,6 +24,7 @@ the ``Chart.yaml`` or kustomization file, never a crash.
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import hashlib
 import json
@@ -133,6 +134,13 @@ class Renderer:
         self, result: LoadResult, candidate: Candidate, known_kinds: frozenset[str], limits: Limits, pure: bool
     ) -> None:
         load_rendered(result, candidate, self.settings, known_kinds, limits, pure, self.cache, self._prefetch)
+
+    def finish(self) -> None:
+        """The load is over: early builds nobody took (their output came from the cache) are cancelled
+        or waited for, so that no tool runs after the run has read its input."""
+        if self._prefetch is not None:
+            self._prefetch.close()
+            self._prefetch = None
 
 
 @dataclass(frozen=True)
@@ -904,6 +912,18 @@ class _Prefetch:
             return _annotated_build(self.kustomize, self.settings, home, folder, self.max_bytes)
         finally:
             shutil.rmtree(home, ignore_errors=True)
+
+    def close(self) -> None:
+        """Cancel the builds not started; wait for the running ones (a build whose output the cache
+        holds ends at once)."""
+        pending = list(self.futures.values())
+        self.futures.clear()
+        for future in pending:
+            future.cancel()
+        for future in pending:
+            if not future.cancelled():
+                with contextlib.suppress(Exception):
+                    future.result()
 
     def take(self, folder: str, max_bytes: int) -> tuple[str | None, str, str] | None:
         """The build of ``folder`` started early (waiting for it), or None when there is none to use."""

@@ -40,6 +40,8 @@ class Renderer(Protocol):
         self, result: LoadResult, candidate: Candidate, known_kinds: frozenset[str], limits: Limits, pure: bool
     ) -> None: ...
 
+    def finish(self) -> None: ...
+
 
 YAML_SUFFIXES = (".yaml", ".yml", ".json")
 

@@ -53,6 +53,23 @@ def load(
     the same parser and limits) are not parsed again: the result is the same either way.
     """
     limits = limits or Limits()
+    try:
+        return _load(paths, known_kinds, exclude, limits, stdin_name, pure, render, cache)
+    finally:
+        if render is not None:
+            render.finish()  # no tool runs on once the load is over
+
+
+def _load(
+    paths: Iterable[str],
+    known_kinds: frozenset[str],
+    exclude: Iterable[str],
+    limits: Limits,
+    stdin_name: str,
+    pure: bool,
+    render: Renderer | None,
+    cache: ParseCache | None,
+) -> LoadResult:
     candidates, problems = discover(paths, exclude, limits, render)
     result = LoadResult(problems=problems)
     for candidate in candidates:
