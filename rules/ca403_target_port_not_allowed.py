@@ -100,8 +100,7 @@ def check(ctx: Context) -> Iterator[Issue]:
     ps: PodSide = q.pods
     chosen: dict[tuple[int, int], list[PortMistake]] = {}
     # Placed in the rule's policy: only backends that a reported policy selects need their mistakes.
-    found = ps.port_mistakes if ctx.focus is None else ps.mistakes(lambda w: ctx.in_focus(*ps.ingress_policies(w)))
-    for m in found:
+    for m in ps.mistakes(lambda w: ctx.any_in_focus(ps.ingress_policies(w))):
         # One finding per ports item: a Kubernetes rule with several `from` peers becomes several Calico
         # rules that share it.
         chosen.setdefault((m.rule.policy.identity, m.ref.path), []).append(m)

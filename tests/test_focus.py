@@ -21,7 +21,7 @@ import pytest
 
 from auditor.catalog import all_rules
 from auditor.config import Config, from_mapping
-from auditor.engine import resolve
+from auditor.engine import resolve, sub_id
 from auditor.findings import Finding
 from auditor.run import audit
 from tests.conftest import run_files
@@ -43,7 +43,7 @@ def _autofix(f: Finding) -> object:
 
 def _digest(f: Finding) -> tuple[object, ...]:
     return (
-        f.rule_id, f.extra.get("sub_id"), f.location, f.severity, f.message, f.fix, f.fingerprint, f.identity,
+        f.rule_id, sub_id(f), f.location, f.severity, f.message, f.fix, f.fingerprint, f.identity,
         f.field_path, f.related, f.witness, f.suppression, _autofix(f), f.cluster, f.clusters, f.internal_error,
     )
 
